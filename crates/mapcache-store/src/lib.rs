@@ -1,1 +1,109 @@
-//! mapcache-store
+//! The mapcache keyspace.
+//!
+//! A [`Store`] holds numbered databases ([`Db`]); each is split into shards, each
+//! behind its own lock, holding [`Entry`]s (a [`Value`] tree and an optional deadline)
+//! and a deadline index for the sweeper.
+//!
+//! Invariants:
+//! - No I/O, no tasks, no async: every operation is a short synchronous critical section.
+//! - An expired entry is never observable through any accessor, swept or not.
+//! - A multi-key operation holds every shard it touches for its whole duration
+//!   ([`Db::update_many`], [`Store::update_two`]): atomic for every other client.
+//! - Keys and values are copied in on insert: nothing stored points into a network buffer.
+
+pub mod db;
+pub mod glob;
+pub mod num;
+pub mod value;
+
+use std::sync::Arc;
+
+pub use db::{Db, DbStats, Entry, KeyMut, Multi, ScanFilter, ScanPage};
+pub use glob::glob_match;
+use hashbrown::DefaultHashBuilder;
+use mapcache_expiry::{Clock, SweepShard, SystemClock, UnixMillis};
+pub use value::{Hash, Kind, List, Value};
+
+/// How a [`Store`] is laid out.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreConfig {
+    /// Number of databases (`SELECT 0..databases`); Redis's default is 16.
+    pub databases: usize,
+    /// log2 of the number of shards per database.
+    pub shard_bits: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            databases: 16,
+            shard_bits: 8,
+        }
+    }
+}
+
+/// All databases of one server.
+#[derive(Debug)]
+pub struct Store {
+    dbs: Box<[Db]>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Store {
+    /// A store reading time from the system clock.
+    pub fn new(config: StoreConfig) -> Self {
+        Self::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// A store reading time from `clock` (a manual clock in tests).
+    pub fn with_clock(config: StoreConfig, clock: Arc<dyn Clock>) -> Self {
+        let hasher = DefaultHashBuilder::default();
+        let dbs = (0..config.databases.max(1))
+            .map(|_| Db::new(config.shard_bits, hasher.clone()))
+            .collect();
+        Store { dbs, clock }
+    }
+
+    /// The current time in Unix milliseconds, as every command of this store sees it.
+    pub fn now(&self) -> UnixMillis {
+        self.clock.now_ms()
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Database `index`, or `None` when out of range.
+    pub fn db(&self, index: usize) -> Option<&Db> {
+        self.dbs.get(index)
+    }
+
+    pub fn dbs(&self) -> &[Db] {
+        &self.dbs
+    }
+
+    /// Every shard of every database, for the sweeper.
+    pub fn sweep_shards(&self) -> Vec<&dyn SweepShard> {
+        self.dbs.iter().flat_map(|db| db.sweep_shards()).collect()
+    }
+
+    /// Runs `f` with write access to `key_a` in database `a` and `key_b` in database
+    /// `b` (`a != b`) at once; databases are locked in ascending index order.
+    pub fn update_two<R>(
+        &self,
+        (a, key_a): (usize, &[u8]),
+        (b, key_b): (usize, &[u8]),
+        f: impl FnOnce(&mut KeyMut<'_>, &mut KeyMut<'_>) -> R,
+    ) -> R {
+        assert_ne!(a, b, "update_two is for two different databases");
+        let now = self.now();
+        let (first, second) = if a < b { ((a, key_a), (b, key_b)) } else { ((b, key_b), (a, key_a)) };
+        self.dbs[first.0].update(first.1, now, |k1| {
+            self.dbs[second.0].update(second.1, now, |k2| if a < b { f(k1, k2) } else { f(k2, k1) })
+        })
+    }
+}

@@ -1,0 +1,666 @@
+//! One database: a keyspace split into independently locked shards.
+//!
+//! # Lock discipline
+//! - A key lives in the shard chosen by the top `shard_bits` bits of its 64-bit hash.
+//! - Single-key commands take one shard lock (read for reads, write for writes) for the
+//!   duration of one synchronous closure; the closure cannot `.await`, so no lock is ever
+//!   held across a suspension point.
+//! - Multi-key commands lock every shard they touch, in ascending shard order, before
+//!   reading or writing anything ([`Db::update_many`]); cross-database operations lock
+//!   databases in ascending index order ([`crate::Store::update_two`]). A total order on
+//!   locks means no deadlock, and holding all of them makes the command atomic.
+//! - Expired entries are invisible to every accessor (lazy expiry); write accessors also
+//!   remove them. Values that leave the store are dropped after the lock is released.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use hashbrown::{DefaultHashBuilder, HashTable};
+use mapcache_expiry::{DeadlineIndex, ShardSweep, SweepShard, UnixMillis};
+use parking_lot::{RwLock, RwLockWriteGuard};
+
+use crate::glob::glob_match;
+use crate::value::{Kind, Value};
+
+/// A stored value with its optional deadline (absolute Unix milliseconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub value: Value,
+    deadline: Option<UnixMillis>,
+}
+
+impl Entry {
+    pub fn deadline(&self) -> Option<UnixMillis> {
+        self.deadline
+    }
+
+    fn is_expired(&self, now: UnixMillis) -> bool {
+        matches!(self.deadline, Some(d) if d <= now)
+    }
+}
+
+/// One key's slot in a shard table. The full hash is kept so that resizing never
+/// rehashes a key and SCAN can order keys by hash without recomputing it.
+#[derive(Debug)]
+struct Slot {
+    hash: u64,
+    key: Bytes,
+    entry: Entry,
+}
+
+/// What the deadline index holds: the key and its hash, so the sweeper finds the slot
+/// without rehashing. Ordered by hash first (cheap) then bytes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct IndexedKey {
+    hash: u64,
+    key: Bytes,
+}
+
+impl IndexedKey {
+    fn of(slot: &Slot) -> Self {
+        IndexedKey {
+            hash: slot.hash,
+            key: slot.key.clone(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Shard {
+    table: HashTable<Slot>,
+    expiries: DeadlineIndex<IndexedKey>,
+    /// `table` hashes keys by `hash.rotate_left(bits)`: the shard index is the top bits
+    /// of the hash, and hashbrown keys its control bytes on the top bits too.
+    bits: u32,
+}
+
+impl Shard {
+    fn new(bits: u32) -> Self {
+        Shard {
+            table: HashTable::new(),
+            expiries: DeadlineIndex::new(),
+            bits,
+        }
+    }
+
+    #[inline]
+    fn table_hash(&self, hash: u64) -> u64 {
+        hash.rotate_left(self.bits)
+    }
+
+    #[inline]
+    fn find(&self, hash: u64, key: &[u8]) -> Option<&Slot> {
+        self.table
+            .find(self.table_hash(hash), |s| s.hash == hash && s.key == key)
+    }
+
+    /// Removes a slot and its index entry.
+    fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Slot> {
+        let th = self.table_hash(hash);
+        let slot = self
+            .table
+            .find_entry(th, |s| s.hash == hash && s.key == key)
+            .ok()?
+            .remove()
+            .0;
+        if let Some(d) = slot.entry.deadline {
+            self.expiries.remove(&IndexedKey::of(&slot), d);
+        }
+        Some(slot)
+    }
+
+    /// Live entries: the table size less the entries already due but not yet swept.
+    fn live_len(&self, now: UnixMillis) -> usize {
+        self.table.len() - self.expiries.count_due(now)
+    }
+}
+
+/// A shard lock with its counters, padded to its own cache lines so that two cores
+/// working on neighbouring shards do not share a line.
+#[derive(Debug)]
+#[repr(align(128))]
+pub(crate) struct ShardCell {
+    lock: RwLock<Shard>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    expired_lazy: AtomicU64,
+    expired_active: AtomicU64,
+}
+
+impl SweepShard for ShardCell {
+    fn sweep_due(&self, now: UnixMillis, max_keys: usize) -> ShardSweep {
+        // Most shards have nothing due: find that out under a shared lock.
+        if !self.lock.read().expiries.has_due(now) {
+            return ShardSweep::default();
+        }
+        let mut due = Vec::new();
+        let mut removed = Vec::new();
+        let more_due = {
+            let mut shard = self.lock.write();
+            shard.expiries.pop_due(now, max_keys, &mut due);
+            for (ik, deadline) in due.drain(..) {
+                let th = shard.table_hash(ik.hash);
+                // The index entry is gone already; the slot goes too unless its deadline
+                // changed since (then it has a newer index entry of its own).
+                if let Ok(found) = shard.table.find_entry(th, |s| {
+                    s.hash == ik.hash && s.key == ik.key && s.entry.deadline == Some(deadline)
+                }) {
+                    removed.push(found.remove().0);
+                }
+            }
+            shard.expiries.has_due(now)
+        };
+        self.expired_active
+            .fetch_add(removed.len() as u64, Ordering::Relaxed);
+        let n = removed.len();
+        drop(removed); // values are freed here, after the lock is released
+        ShardSweep { removed: n, more_due }
+    }
+
+    fn next_deadline(&self) -> Option<UnixMillis> {
+        self.lock.read().expiries.next_deadline()
+    }
+}
+
+/// Counters of one database, summed over its shards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DbStats {
+    pub keys: usize,
+    pub expires: usize,
+    pub hits: u64,
+    pub misses: u64,
+    pub expired_lazy: u64,
+    pub expired_active: u64,
+}
+
+/// One page of a SCAN: the keys and the cursor to continue from (0 when done).
+#[derive(Debug, Default)]
+pub struct ScanPage {
+    pub cursor: u64,
+    pub keys: Vec<Bytes>,
+}
+
+/// What SCAN filters on.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ScanFilter<'a> {
+    pub pattern: Option<&'a [u8]>,
+    pub kind: Option<Kind>,
+}
+
+impl ScanFilter<'_> {
+    fn accepts(&self, key: &[u8], value: &Value) -> bool {
+        // A lone "*" matches everything, the empty key included (as in Redis's SCAN).
+        self.pattern.is_none_or(|p| p == b"*" || glob_match(p, key, false))
+            && self.kind.is_none_or(|k| value.kind() == k)
+    }
+}
+
+/// One database of the keyspace.
+#[derive(Debug)]
+pub struct Db {
+    shards: Box<[ShardCell]>,
+    bits: u32,
+    hasher: DefaultHashBuilder,
+}
+
+impl Db {
+    /// A database of `1 << bits` shards hashing keys with `hasher`.
+    pub(crate) fn new(bits: u32, hasher: DefaultHashBuilder) -> Self {
+        assert!((1..=16).contains(&bits), "shard bits must be 1..=16");
+        let shards = (0..1usize << bits)
+            .map(|_| ShardCell {
+                lock: RwLock::new(Shard::new(bits)),
+                hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
+                expired_lazy: AtomicU64::new(0),
+                expired_active: AtomicU64::new(0),
+            })
+            .collect();
+        Db {
+            shards,
+            bits,
+            hasher,
+        }
+    }
+
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(key)
+    }
+
+    #[inline]
+    fn shard_index(&self, hash: u64) -> usize {
+        (hash >> (64 - self.bits)) as usize
+    }
+
+    pub(crate) fn sweep_shards(&self) -> impl Iterator<Item = &dyn SweepShard> {
+        self.shards.iter().map(|s| s as &dyn SweepShard)
+    }
+
+    /// Reads `key`, counting a keyspace hit or miss (Redis's `lookupKeyRead`).
+    pub fn get<R>(&self, key: &[u8], now: UnixMillis, f: impl FnOnce(Option<&Entry>) -> R) -> R {
+        let hash = self.hash(key);
+        let cell = &self.shards[self.shard_index(hash)];
+        let shard = cell.lock.read();
+        let entry = shard
+            .find(hash, key)
+            .map(|s| &s.entry)
+            .filter(|e| !e.is_expired(now));
+        let counter = if entry.is_some() {
+            &cell.hits
+        } else {
+            &cell.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        f(entry)
+    }
+
+    /// Reads `key` without touching the hit/miss counters (EXISTS, TYPE, TTL...).
+    pub fn peek<R>(&self, key: &[u8], now: UnixMillis, f: impl FnOnce(Option<&Entry>) -> R) -> R {
+        let hash = self.hash(key);
+        let shard = self.shards[self.shard_index(hash)].lock.read();
+        f(shard
+            .find(hash, key)
+            .map(|s| &s.entry)
+            .filter(|e| !e.is_expired(now)))
+    }
+
+    /// Runs `f` with write access to `key` under its shard's lock. An expired entry is
+    /// removed first, so `f` never sees it.
+    pub fn update<R>(&self, key: &[u8], now: UnixMillis, f: impl FnOnce(&mut KeyMut<'_>) -> R) -> R {
+        let hash = self.hash(key);
+        let cell = &self.shards[self.shard_index(hash)];
+        let mut shard = cell.lock.write();
+        let mut km = KeyMut::new(&mut shard, &cell.expired_lazy, key, hash, now);
+        let r = f(&mut km);
+        let garbage = km.garbage.take();
+        drop(shard);
+        drop(garbage);
+        r
+    }
+
+    /// Runs `f` with write access to all of `keys` at once: every shard involved is
+    /// locked (in ascending order) before `f` runs, so no other client observes a
+    /// partial result. `Multi::key(i)` is the i-th key.
+    pub fn update_many<R>(
+        &self,
+        keys: &[&[u8]],
+        now: UnixMillis,
+        f: impl FnOnce(&mut Multi<'_, '_>) -> R,
+    ) -> R {
+        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(k)).collect();
+        let mut order: Vec<usize> = hashes.iter().map(|&h| self.shard_index(h)).collect();
+        order.sort_unstable();
+        order.dedup();
+        let guards = order
+            .iter()
+            .map(|&i| (i, self.shards[i].lock.write()))
+            .collect();
+        let mut multi = Multi {
+            db: self,
+            keys,
+            hashes,
+            guards,
+            now,
+            garbage: Vec::new(),
+        };
+        let r = f(&mut multi);
+        let Multi {
+            guards, garbage, ..
+        } = multi;
+        drop(guards);
+        drop(garbage);
+        r
+    }
+
+    /// The number of live keys (DBSIZE): entries already due are not counted, whether
+    /// or not the sweeper has removed them yet.
+    pub fn len(&self, now: UnixMillis) -> usize {
+        self.shards
+            .iter()
+            .map(|c| c.lock.read().live_len(now))
+            .sum()
+    }
+
+    pub fn is_empty(&self, now: UnixMillis) -> bool {
+        self.len(now) == 0
+    }
+
+    /// Counters for INFO and metrics.
+    pub fn stats(&self, now: UnixMillis) -> DbStats {
+        let mut st = DbStats::default();
+        for c in self.shards.iter() {
+            {
+                let shard = c.lock.read();
+                st.keys += shard.live_len(now);
+                st.expires += shard.expiries.len() - shard.expiries.count_due(now);
+            }
+            st.hits += c.hits.load(Ordering::Relaxed);
+            st.misses += c.misses.load(Ordering::Relaxed);
+            st.expired_lazy += c.expired_lazy.load(Ordering::Relaxed);
+            st.expired_active += c.expired_active.load(Ordering::Relaxed);
+        }
+        st
+    }
+
+    /// Removes every key. The removed values are freed after each shard's lock is
+    /// released, so a large flush never stalls other clients on one lock.
+    pub fn flush(&self) {
+        for c in self.shards.iter() {
+            let old = {
+                let mut shard = c.lock.write();
+                shard.expiries.clear();
+                std::mem::take(&mut shard.table)
+            };
+            drop(old);
+        }
+    }
+
+    /// Every live key matching `pattern` (KEYS). Each shard is read atomically.
+    pub fn keys(&self, pattern: &[u8], now: UnixMillis) -> Vec<Bytes> {
+        let all = pattern == b"*";
+        let mut out = Vec::new();
+        for c in self.shards.iter() {
+            let shard = c.lock.read();
+            out.extend(
+                shard
+                    .table
+                    .iter()
+                    .filter(|s| !s.entry.is_expired(now) && (all || glob_match(pattern, &s.key, false)))
+                    .map(|s| s.key.clone()),
+            );
+        }
+        out
+    }
+
+    /// One SCAN step from `cursor`, visiting about `count` keys.
+    ///
+    /// The cursor is a position in hash space: a call returns keys whose hash is at
+    /// least `cursor`, in hash order, and the next cursor is one past the last hash
+    /// visited. Since hashes never change, a full iteration returns every key that is
+    /// present for its whole duration exactly once (keys with equal hashes always go
+    /// out in the same page), however the table grows or shrinks meanwhile.
+    pub fn scan(&self, cursor: u64, count: usize, filter: ScanFilter<'_>, now: UnixMillis) -> ScanPage {
+        let count = count.max(1);
+        let mut page = ScanPage::default();
+        let mut pos = cursor;
+        let mut visited = 0usize;
+        let mut found: Vec<(u64, Bytes, bool)> = Vec::new();
+        let mut shard_idx = self.shard_index(pos);
+        loop {
+            let shard_end = ((shard_idx as u64) + 1).checked_shl(64 - self.bits).unwrap_or(0);
+            found.clear();
+            {
+                let shard = self.shards[shard_idx].lock.read();
+                found.extend(shard.table.iter().filter(|s| s.hash >= pos).map(|s| {
+                    let live = !s.entry.is_expired(now) && filter.accepts(&s.key, &s.entry.value);
+                    (s.hash, s.key.clone(), live)
+                }));
+            }
+            let want = count - visited.min(count - 1);
+            if found.len() > want {
+                // Keep the `want` smallest hashes, plus any equal to the last one taken.
+                found.select_nth_unstable_by_key(want - 1, |e| e.0);
+                let cut = found[..want].iter().map(|e| e.0).max().unwrap_or(pos);
+                found.retain(|e| e.0 <= cut);
+                page.keys.extend(found.drain(..).filter(|e| e.2).map(|e| e.1));
+                page.cursor = cut.wrapping_add(1);
+                if page.cursor == 0 {
+                    // Wrapped past the end of hash space: the iteration is complete.
+                    page.cursor = 0;
+                }
+                return page;
+            }
+            visited += found.len();
+            page.keys.extend(found.drain(..).filter(|e| e.2).map(|e| e.1));
+            if shard_end == 0 {
+                page.cursor = 0;
+                return page;
+            }
+            pos = shard_end;
+            shard_idx += 1;
+            if visited >= count {
+                page.cursor = pos;
+                return page;
+            }
+        }
+    }
+
+    /// A random live key (RANDOMKEY), or `None` when the database is empty.
+    pub fn random_key(&self, now: UnixMillis, seed: u64) -> Option<Bytes> {
+        let n = self.shards.len();
+        let mut rng = seed | 1;
+        // Start at a random shard and walk: a non-empty shard is found in one lap.
+        let start = (splitmix(&mut rng) as usize) % n;
+        for step in 0..n {
+            let shard = self.shards[(start + step) % n].lock.read();
+            let len = shard.table.len();
+            if len == 0 {
+                continue;
+            }
+            let skip = (splitmix(&mut rng) as usize) % len;
+            // Prefer a random live entry; fall back to any live entry of this shard.
+            let mut live = shard.table.iter().filter(|s| !s.entry.is_expired(now));
+            if let Some(s) = live.clone().nth(skip).or_else(|| live.next()) {
+                return Some(s.key.clone());
+            }
+        }
+        None
+    }
+}
+
+/// A small fast generator for RANDOMKEY and friends (not for anything secret).
+pub fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Write access to one key under its shard's write lock.
+#[derive(Debug)]
+pub struct KeyMut<'a> {
+    shard: &'a mut Shard,
+    key: &'a [u8],
+    hash: u64,
+    now: UnixMillis,
+    /// Values replaced or removed, freed by the caller after the lock is released.
+    garbage: Option<Entry>,
+}
+
+impl<'a> KeyMut<'a> {
+    fn new(shard: &'a mut Shard, expired: &AtomicU64, key: &'a [u8], hash: u64, now: UnixMillis) -> Self {
+        let mut garbage = None;
+        if shard.find(hash, key).is_some_and(|s| s.entry.is_expired(now)) {
+            garbage = shard.remove(hash, key).map(|s| s.entry);
+            expired.fetch_add(1, Ordering::Relaxed);
+        }
+        KeyMut {
+            shard,
+            key,
+            hash,
+            now,
+            garbage,
+        }
+    }
+
+    /// The key this handle writes.
+    pub fn key(&self) -> &[u8] {
+        self.key
+    }
+
+    /// The current time the command runs at.
+    pub fn now(&self) -> UnixMillis {
+        self.now
+    }
+
+    pub fn exists(&self) -> bool {
+        self.entry().is_some()
+    }
+
+    pub fn entry(&self) -> Option<&Entry> {
+        self.shard.find(self.hash, self.key).map(|s| &s.entry)
+    }
+
+    pub fn value(&self) -> Option<&Value> {
+        self.entry().map(|e| &e.value)
+    }
+
+    pub fn deadline(&self) -> Option<UnixMillis> {
+        self.entry().and_then(|e| e.deadline)
+    }
+
+    pub fn value_mut(&mut self) -> Option<&mut Value> {
+        let th = self.shard.table_hash(self.hash);
+        let (hash, key) = (self.hash, self.key);
+        self.shard
+            .table
+            .find_mut(th, |s| s.hash == hash && s.key == key)
+            .map(|s| &mut s.entry.value)
+    }
+
+    /// Stores `value` with `deadline`, replacing any previous entry and its TTL.
+    pub fn insert(&mut self, value: Value, deadline: Option<UnixMillis>) {
+        let th = self.shard.table_hash(self.hash);
+        let (hash, key) = (self.hash, self.key);
+        let shard = &mut *self.shard;
+        match shard.table.find_mut(th, |s| s.hash == hash && s.key == key) {
+            Some(slot) => {
+                let old_deadline = slot.entry.deadline;
+                let old = std::mem::replace(&mut slot.entry, Entry { value, deadline });
+                if old_deadline != deadline {
+                    let ik = IndexedKey::of(slot);
+                    if let Some(d) = old_deadline {
+                        shard.expiries.remove(&ik, d);
+                    }
+                    if let Some(d) = deadline {
+                        shard.expiries.insert(ik, d);
+                    }
+                }
+                self.garbage = Some(old);
+            }
+            None => {
+                let slot = Slot {
+                    hash,
+                    key: Bytes::copy_from_slice(key),
+                    entry: Entry { value, deadline },
+                };
+                if let Some(d) = deadline {
+                    shard.expiries.insert(IndexedKey::of(&slot), d);
+                }
+                let bits = shard.bits;
+                shard
+                    .table
+                    .insert_unique(th, slot, |s| s.hash.rotate_left(bits));
+            }
+        }
+    }
+
+    /// Replaces the value and keeps the TTL (KEEPTTL, SETRANGE, APPEND...); a missing
+    /// key is created without a TTL.
+    pub fn set_value(&mut self, value: Value) {
+        let deadline = self.deadline();
+        self.insert(value, deadline);
+    }
+
+    /// Sets or clears the deadline of an existing key. Returns false when the key is missing.
+    pub fn set_deadline(&mut self, deadline: Option<UnixMillis>) -> bool {
+        let th = self.shard.table_hash(self.hash);
+        let (hash, key) = (self.hash, self.key);
+        let shard = &mut *self.shard;
+        let Some(slot) = shard.table.find_mut(th, |s| s.hash == hash && s.key == key) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut slot.entry.deadline, deadline);
+        if old != deadline {
+            let ik = IndexedKey::of(slot);
+            if let Some(d) = old {
+                shard.expiries.remove(&ik, d);
+            }
+            if let Some(d) = deadline {
+                shard.expiries.insert(ik, d);
+            }
+        }
+        true
+    }
+
+    /// Removes the key, returning its entry.
+    pub fn remove(&mut self) -> Option<Entry> {
+        self.shard.remove(self.hash, self.key).map(|s| s.entry)
+    }
+
+    /// The value, created by `make` (without a TTL) when the key is missing.
+    pub fn value_or_insert_with(&mut self, make: impl FnOnce() -> Value) -> &mut Value {
+        if !self.exists() {
+            self.insert(make(), None);
+        }
+        self.value_mut().expect("inserted above")
+    }
+
+    /// Removes the key when it holds an empty hash or list: Redis never keeps empty
+    /// aggregates (after HDEL, LPOP, LREM, LTRIM...).
+    pub fn remove_if_empty(&mut self) {
+        let empty = match self.value() {
+            Some(Value::Hash(h)) => h.is_empty(),
+            Some(Value::List(l)) => l.is_empty(),
+            _ => false,
+        };
+        if empty {
+            let old = self.remove();
+            self.garbage = old;
+        }
+    }
+}
+
+/// Write access to several keys of one database, all shards locked.
+#[derive(Debug)]
+pub struct Multi<'db, 'k> {
+    db: &'db Db,
+    keys: &'k [&'k [u8]],
+    hashes: Vec<u64>,
+    guards: Vec<(usize, RwLockWriteGuard<'db, Shard>)>,
+    now: UnixMillis,
+    garbage: Vec<Entry>,
+}
+
+impl Multi<'_, '_> {
+    /// The number of keys this handle covers.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Runs `f` on key `i`. Keys may repeat; each call sees the effect of earlier ones.
+    pub fn with<R>(&mut self, i: usize, f: impl FnOnce(&mut KeyMut<'_>) -> R) -> R {
+        let hash = self.hashes[i];
+        let idx = self.db.shard_index(hash);
+        let pos = self
+            .guards
+            .binary_search_by_key(&idx, |g| g.0)
+            .expect("every key's shard is locked");
+        let cell = &self.db.shards[idx];
+        let mut km = KeyMut::new(&mut self.guards[pos].1, &cell.expired_lazy, self.keys[i], hash, self.now);
+        let r = f(&mut km);
+        if let Some(g) = km.garbage.take() {
+            self.garbage.push(g);
+        }
+        r
+    }
+}
+
+// --- Added for the strings/keys commands (append-only). ---
+impl Db {
+    /// Counts a keyspace hit or miss for `key` without reading it. For the commands that
+    /// write but that Redis counts as reads (`lookupKeyRead`): GETDEL, GETSET, GETEX,
+    /// SET ... GET, MGET, EXISTS and TOUCH of several keys, COPY's source.
+    pub fn count_lookup(&self, key: &[u8], hit: bool) {
+        let cell = &self.shards[self.shard_index(self.hash(key))];
+        let counter = if hit { &cell.hits } else { &cell.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}

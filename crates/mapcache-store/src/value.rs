@@ -1,0 +1,145 @@
+//! The value model: every stored value is a tree.
+//!
+//! Redis's types map onto JSON-like nodes: a string is [`Value::Str`], a hash is an
+//! object ([`Value::Hash`], insertion ordered like Redis's small hashes and like JSON
+//! documents), a list is an array ([`Value::List`]). Documents written over HTTP add
+//! the JSON scalars ([`Value::Number`], [`Value::Bool`], [`Value::Null`]); in flat key
+//! mode RESP commands only ever create strings, hashes of strings and lists of strings.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use indexmap::IndexMap;
+
+/// A hash (JSON object): field -> value, in insertion order.
+pub type Hash = IndexMap<Bytes, Value, hashbrown::DefaultHashBuilder>;
+/// A list (JSON array).
+pub type List = VecDeque<Value>;
+
+/// Hashes up to this many fields delete in place (keeping insertion order, as Redis's
+/// listpack encoding does); larger ones swap-remove in O(1), like Redis's hashtable
+/// encoding whose order is unspecified anyway.
+pub const SMALL_HASH_FIELDS: usize = 128;
+
+/// One stored value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A Redis string: binary-safe bytes (integers are kept as their decimal text).
+    Str(Bytes),
+    /// A Redis hash / JSON object.
+    Hash(Hash),
+    /// A Redis list / JSON array.
+    List(List),
+    /// A JSON number written over HTTP.
+    Number(f64),
+    /// A JSON boolean written over HTTP.
+    Bool(bool),
+    /// JSON null written over HTTP.
+    Null,
+}
+
+/// Redis's name for a value's type, as `TYPE` answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    Hash,
+    List,
+    /// JSON scalars: RESP clients see them as strings (their JSON text).
+    Json,
+}
+
+impl Kind {
+    /// The text `TYPE` replies with.
+    pub fn redis_name(self) -> &'static str {
+        match self {
+            Kind::String | Kind::Json => "string",
+            Kind::Hash => "hash",
+            Kind::List => "list",
+        }
+    }
+}
+
+impl Value {
+    /// A string value owning a copy of `data` (never a slice of a network buffer,
+    /// which would pin the whole buffer for as long as the key lives).
+    pub fn string(data: &[u8]) -> Value {
+        Value::Str(Bytes::copy_from_slice(data))
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Str(_) => Kind::String,
+            Value::Hash(_) => Kind::Hash,
+            Value::List(_) => Kind::List,
+            Value::Number(_) | Value::Bool(_) | Value::Null => Kind::Json,
+        }
+    }
+
+    /// The bytes of a string value, or `None` for any other kind.
+    pub fn as_str(&self) -> Option<&Bytes> {
+        match self {
+            Value::Str(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn as_hash(&self) -> Option<&Hash> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    pub fn as_hash_mut(&mut self) -> Option<&mut Hash> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&List> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn as_list_mut(&mut self) -> Option<&mut List> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// A rough count of heap bytes held, for INFO memory and deferred-drop decisions.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Str(b) => b.len(),
+            Value::Hash(h) => h
+                .iter()
+                .map(|(k, v)| k.len() + v.heap_size() + 48)
+                .sum(),
+            Value::List(l) => l.iter().map(|v| v.heap_size() + 40).sum(),
+            Value::Number(_) | Value::Bool(_) | Value::Null => 0,
+        }
+    }
+
+    /// A new empty hash.
+    pub fn new_hash() -> Value {
+        Value::Hash(Hash::default())
+    }
+
+    /// A new empty list.
+    pub fn new_list() -> Value {
+        Value::List(List::new())
+    }
+}
+
+/// Removes `field` from a hash, keeping insertion order while the hash is small.
+pub fn hash_remove(hash: &mut Hash, field: &[u8]) -> Option<Value> {
+    if hash.len() <= SMALL_HASH_FIELDS {
+        hash.shift_remove(field)
+    } else {
+        hash.swap_remove(field)
+    }
+}
