@@ -1,1 +1,214 @@
-//! mapcache-commands
+//! The mapcache command set: Redis 7.0 semantics over [`mapcache_store`], replies
+//! encoded straight into a RESP buffer.
+//!
+//! Invariants:
+//! - Synchronous and I/O free: [`execute`] runs one command to completion against the
+//!   store and appends exactly one reply to the [`Reply`] buffer.
+//! - A command parses and validates every argument before it changes anything; it
+//!   either fails without effect or applies completely.
+//! - Error texts live in [`error`]; handlers never format wire text themselves.
+
+pub mod args;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod families;
+pub mod float;
+pub mod reply;
+pub mod table;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use mapcache_expiry::UnixMillis;
+use mapcache_store::{Db, Store};
+
+pub use client::{ClientInfo, Clients};
+pub use config::{KeyMode, RuntimeConfig};
+pub use error::{CmdError, CmdResult};
+pub use reply::Reply;
+pub use table::{lookup, Command};
+
+/// Facts about the running server that INFO, HELLO and CLIENT LIST report.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub version: &'static str,
+    pub git_sha: &'static str,
+    pub tcp_port: u16,
+    pub run_id: String,
+    pub executable: String,
+}
+
+/// Server-wide counters (INFO stats); the server adds to them once per batch.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub commands_processed: AtomicU64,
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub error_replies: AtomicU64,
+}
+
+/// Everything the commands share: one per server.
+#[derive(Debug)]
+pub struct Shared {
+    pub store: Store,
+    pub config: parking_lot::RwLock<RuntimeConfig>,
+    pub clients: Clients,
+    pub stats: Stats,
+    pub info: ServerInfo,
+    pub started: Instant,
+}
+
+impl Shared {
+    pub fn new(store: Store, config: RuntimeConfig, info: ServerInfo) -> Self {
+        Shared {
+            store,
+            config: parking_lot::RwLock::new(config),
+            clients: Clients::default(),
+            stats: Stats::default(),
+            info,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// One connection's state.
+#[derive(Debug)]
+pub struct Session {
+    /// This client's entry in the registry (CLIENT LIST, CLIENT ID, names).
+    pub client: Arc<ClientInfo>,
+    /// The selected database.
+    pub db: usize,
+    /// False until AUTH succeeds, when a password is configured.
+    pub authenticated: bool,
+    /// Set by QUIT: the server flushes the replies and closes the connection.
+    pub close: bool,
+    /// State of the generator behind RANDOMKEY, HRANDFIELD...
+    pub rng: u64,
+}
+
+impl Session {
+    pub fn new(client: Arc<ClientInfo>, authenticated: bool) -> Self {
+        let rng = client.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x2545_F491_4F6C_DD1D;
+        Session {
+            client,
+            db: 0,
+            authenticated,
+            close: false,
+            rng,
+        }
+    }
+
+    /// The next pseudo-random number of this session.
+    pub fn random(&mut self) -> u64 {
+        mapcache_store::db::splitmix(&mut self.rng)
+    }
+}
+
+/// What a handler works with.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub session: &'a mut Session,
+    /// The whole command, name first.
+    pub args: &'a [Bytes],
+    pub out: &'a mut Reply,
+    /// The time this command runs at: one clock read per command.
+    pub now: UnixMillis,
+}
+
+impl Ctx<'_> {
+    /// The selected database.
+    pub fn db(&self) -> &Db {
+        self.shared
+            .store
+            .db(self.session.db)
+            .expect("SELECT only accepts existing databases")
+    }
+
+    /// Argument `i` (0 is the command name).
+    pub fn arg(&self, i: usize) -> &[u8] {
+        &self.args[i]
+    }
+}
+
+/// Runs one command (`args[0]` is its name) and appends its reply to `out`.
+/// Returns the command's table entry when one was found (for stats and slowlog).
+pub fn execute(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut Reply) -> Option<&'static Command> {
+    let result = dispatch(shared, session, args, out);
+    match result {
+        Ok(cmd) => Some(cmd),
+        Err((cmd, e)) => {
+            shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            out.error(&e.text());
+            cmd
+        }
+    }
+}
+
+type DispatchError = (Option<&'static Command>, CmdError);
+
+fn dispatch(
+    shared: &Shared,
+    session: &mut Session,
+    args: &[Bytes],
+    out: &mut Reply,
+) -> Result<&'static Command, DispatchError> {
+    let Some(cmd) = lookup(&args[0]) else {
+        return Err((None, unknown_command(args)));
+    };
+    if !cmd.arity_ok(args.len()) {
+        return Err((Some(cmd), CmdError::WrongArity(cmd.name.into())));
+    }
+    if !session.authenticated && !cmd.has(table::flags::NO_AUTH) {
+        return Err((Some(cmd), CmdError::NoAuth));
+    }
+    let mut handler = cmd.handler;
+    if !cmd.subcommands.is_empty() && args.len() > 1 {
+        let sub = table::lookup_sub(cmd, &args[1])
+            .ok_or_else(|| (Some(cmd), CmdError::unknown_subcommand(&args[1], cmd.name)))?;
+        if !sub.arity_ok(args.len()) {
+            let name = format!("{}|{}", cmd.name, sub.name);
+            return Err((Some(cmd), CmdError::WrongArity(name.into())));
+        }
+        handler = sub.handler;
+    }
+    session.client.touch(cmd);
+    let now = shared.store.now();
+    let mut ctx = Ctx {
+        shared,
+        session,
+        args,
+        out,
+        now,
+    };
+    handler(&mut ctx).map_err(|e| (Some(cmd), e))?;
+    Ok(cmd)
+}
+
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' ` exactly as Redis
+/// formats it: the name and the arguments cut at 128 bytes, each argument quoted and
+/// followed by a space.
+pub fn unknown_command(args: &[Bytes]) -> CmdError {
+    let mut listed = String::new();
+    for a in &args[1..] {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        listed.push('\'');
+        listed.push_str(&error::truncate_lossy(a, room));
+        listed.push_str("' ");
+    }
+    let text = format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        error::truncate_lossy(&args[0], 128),
+        listed
+    );
+    // Redis replaces newlines so the error stays one protocol line.
+    CmdError::Owned(text.replace(['\r', '\n'], " "))
+}

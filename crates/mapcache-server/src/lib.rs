@@ -1,1 +1,176 @@
-//! mapcache-server
+//! mapcache's wiring: listeners, connection tasks, the sweeper and shutdown.
+//!
+//! This crate holds no command logic and no data structures of its own: it moves bytes
+//! between sockets and [`mapcache_commands::execute`], runs the one sweeper task, and
+//! answers HTTP. [`start`] binds and spawns everything and returns a [`Running`] handle;
+//! [`run`] is the binary's entry point (start, wait for SIGTERM/SIGINT, drain).
+
+mod config;
+mod connection;
+mod http;
+mod sweeper;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use mapcache_commands::{RuntimeConfig, ServerInfo, Shared};
+use mapcache_store::{Store, StoreConfig};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+
+/// The version INFO and HELLO report as `redis_version`: the Redis release whose
+/// behaviour mapcache reproduces (clients gate features on it).
+pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot install signal handlers: {0}")]
+    Signal(std::io::Error),
+}
+
+/// State shared by every task of one server.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub shared: Arc<Shared>,
+    pub config: Config,
+    /// Becomes true when shutdown begins.
+    pub shutdown: watch::Receiver<bool>,
+    pub connected: AtomicUsize,
+    pub tracker: TaskTracker,
+    pub ready: std::sync::atomic::AtomicBool,
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct Running {
+    pub resp_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    inner: Arc<Inner>,
+    stop: watch::Sender<bool>,
+}
+
+impl Running {
+    /// The commands' shared state (for tests and embedding).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// Stops accepting, lets every connection finish the batch it is in and flush its
+    /// replies, and waits (at most `shutdown_grace`) for all of them to close.
+    pub async fn shutdown(self) {
+        self.inner.ready.store(false, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.stop.send(true);
+        self.inner.tracker.close();
+        if tokio::time::timeout(self.inner.config.shutdown_grace, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = self.inner.tracker.len(),
+                "shutdown grace period over; closing remaining connections"
+            );
+        }
+    }
+}
+
+/// Binds both listeners and spawns the accept loops and the sweeper.
+pub async fn start(config: Config) -> Result<Running, Error> {
+    let resp_addr = SocketAddr::new(config.bind, config.port);
+    let http_addr = SocketAddr::new(config.bind, config.http_port);
+    let resp = TcpListener::bind(resp_addr)
+        .await
+        .map_err(|source| Error::Bind { addr: resp_addr, source })?;
+    let http = TcpListener::bind(http_addr)
+        .await
+        .map_err(|source| Error::Bind { addr: http_addr, source })?;
+    let resp_addr = resp.local_addr().unwrap_or(resp_addr);
+    let http_addr = http.local_addr().unwrap_or(http_addr);
+
+    let store = Store::new(StoreConfig {
+        databases: config.databases,
+        shard_bits: config.shard_bits,
+    });
+    let runtime = RuntimeConfig {
+        requirepass: config.requirepass.as_ref().map(|p| Bytes::from(p.clone().into_bytes())),
+        maxclients: config.maxclients,
+        timeout: config.timeout,
+        databases: config.databases,
+        bind: config.bind.to_string(),
+        port: resp_addr.port(),
+        key_mode: config.key_mode,
+        proto_max_bulk_len: config.proto_max_bulk_len as u64,
+        ..RuntimeConfig::default()
+    };
+    let info = ServerInfo {
+        version: REDIS_COMPAT_VERSION,
+        git_sha: option_env!("MAPCACHE_GIT_SHA").unwrap_or("unknown"),
+        tcp_port: resp_addr.port(),
+        run_id: run_id(),
+        executable: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    };
+    let shared = Arc::new(Shared::new(store, runtime, info));
+    let (stop, shutdown) = watch::channel(false);
+    let inner = Arc::new(Inner {
+        shared,
+        config,
+        shutdown,
+        connected: AtomicUsize::new(0),
+        tracker: TaskTracker::new(),
+        ready: std::sync::atomic::AtomicBool::new(true),
+    });
+    tokio::spawn(connection::accept_loop(resp, inner.clone()));
+    tokio::spawn(http::accept_loop(http, inner.clone()));
+    tokio::spawn(sweeper::run(inner.clone()));
+    tracing::info!(%resp_addr, %http_addr, "mapcache ready");
+    Ok(Running {
+        resp_addr,
+        http_addr,
+        inner,
+        stop,
+    })
+}
+
+/// Starts the server and runs it until SIGTERM or SIGINT, then shuts down gracefully.
+pub async fn run(config: Config) -> Result<(), Error> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(Error::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(Error::Signal)?;
+    let running = start(config).await?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    running.shutdown().await;
+    tracing::info!("bye");
+    Ok(())
+}
+
+/// 40 hex characters, different on every start (INFO run_id).
+fn run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::with_capacity(40);
+    let state = std::collections::hash_map::RandomState::new();
+    while out.len() < 40 {
+        let mut h = state.build_hasher();
+        h.write_usize(out.len());
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos(),
+        );
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out.truncate(40);
+    out
+}

@@ -1,1 +1,88 @@
-fn main() {}
+//! The mapcache binary: command line and environment -> config -> `mapcache_server::run`.
+
+use std::net::IpAddr;
+
+use anyhow::Context as _;
+use clap::{Parser, ValueEnum};
+use mapcache_commands::KeyMode;
+use mapcache_server::Config;
+
+/// A Redis-compatible in-memory cache server.
+///
+/// Every flag can also be set through the environment variable named beside it.
+/// With no flags: RESP on 127.0.0.1:6379, HTTP (health, metrics) on 127.0.0.1:8080.
+#[derive(Debug, Parser)]
+#[command(name = "mapcache", version, about, long_about = None)]
+struct Args {
+    /// Address to listen on (RESP and HTTP).
+    #[arg(long, env = "MAPCACHE_BIND", default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// RESP (Redis protocol) port.
+    #[arg(long, env = "MAPCACHE_PORT", default_value_t = 6379)]
+    port: u16,
+    /// HTTP port for /healthz, /readyz and /metrics.
+    #[arg(long, env = "MAPCACHE_HTTP_PORT", default_value_t = 8080)]
+    http_port: u16,
+    /// Password clients must send with AUTH (or HELLO ... AUTH) before other commands.
+    #[arg(long, env = "MAPCACHE_REQUIREPASS", hide_env_values = true)]
+    requirepass: Option<String>,
+    /// Most simultaneous clients; the next one gets "-ERR max number of clients reached".
+    #[arg(long, env = "MAPCACHE_MAXCLIENTS", default_value_t = 10_000)]
+    maxclients: usize,
+    /// Close clients idle for this many seconds (0 = never).
+    #[arg(long, env = "MAPCACHE_TIMEOUT", default_value_t = 0)]
+    timeout: u64,
+    /// Number of databases (SELECT 0..N-1).
+    #[arg(long, env = "MAPCACHE_DATABASES", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    databases: u16,
+    /// How RESP keys map onto the store: flat (exactly like Redis) or path (a:b:c addresses b/c inside key a).
+    #[arg(long, env = "MAPCACHE_KEY_MODE", value_enum, default_value_t = Mode::Flat)]
+    key_mode: Mode,
+    /// Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG overrides.
+    #[arg(long, env = "MAPCACHE_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Mode {
+    Flat,
+    Path,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    init_logging(&args.log_level)?;
+    let config = Config {
+        bind: args.bind,
+        port: args.port,
+        http_port: args.http_port,
+        requirepass: args.requirepass,
+        maxclients: args.maxclients,
+        timeout: args.timeout,
+        databases: usize::from(args.databases),
+        key_mode: match args.key_mode {
+            Mode::Flat => KeyMode::Flat,
+            Mode::Path => KeyMode::Path,
+        },
+        ..Config::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(mapcache_server::run(config))?;
+    Ok(())
+}
+
+fn init_logging(level: &str) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => EnvFilter::new(v),
+        _ => EnvFilter::try_new(level).with_context(|| format!("invalid --log-level {level:?}"))?,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! Runtime configuration: what CONFIG GET reads and CONFIG SET changes.
+
+use bytes::Bytes;
+
+/// How RESP keys map onto the store (see docs/commands.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyMode {
+    /// Keys are opaque byte strings, exactly like Redis.
+    #[default]
+    Flat,
+    /// `a:b:c` addresses the path `b/c` inside the stored key `a`.
+    Path,
+}
+
+/// Settings that can change while the server runs.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    pub requirepass: Option<Bytes>,
+    pub maxclients: usize,
+    /// Idle seconds before a client is closed; 0 = never.
+    pub timeout: u64,
+    pub databases: usize,
+    pub bind: String,
+    pub port: u16,
+    pub key_mode: KeyMode,
+    /// Accepted and reported for tools that probe it; mapcache does not evict.
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    /// Slow log threshold in microseconds (negative disables).
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: u64,
+    pub proto_max_bulk_len: u64,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            requirepass: None,
+            maxclients: 10_000,
+            timeout: 0,
+            databases: 16,
+            bind: "127.0.0.1".into(),
+            port: 6379,
+            key_mode: KeyMode::Flat,
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! Connection commands: PING ECHO QUIT AUTH HELLO SELECT CLIENT.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use mapcache_resp::Version;
+
+use crate::args::{self, is};
+use crate::error::{CmdError, CmdResult};
+use crate::table::flags::*;
+use crate::table::Command;
+use crate::Ctx;
+
+const fn cmd(name: &'static str, arity: i16, flags: u16, summary: &'static str, handler: crate::table::Handler) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys: (0, 0, 0),
+        group: "connection",
+        since: "1.0.0",
+        summary,
+        handler,
+        subcommands: &[],
+    }
+}
+
+pub(crate) const COMMANDS: &[Command] = &[
+    cmd("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, "Authenticate to the server", auth),
+    Command {
+        subcommands: CLIENT_SUBCOMMANDS,
+        ..cmd("client", -2, 0, "A container for client connection commands", client_help)
+    },
+    cmd("echo", 2, FAST, "Echo the given string", echo),
+    cmd("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, "Handshake with Redis", hello),
+    cmd("ping", -1, FAST, "Ping the server", ping),
+    cmd("quit", -1, ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, "Close the connection", quit),
+    cmd("select", 2, LOADING | STALE | FAST, "Change the selected database for the current connection", select),
+];
+
+const CLIENT_SUBCOMMANDS: &[Command] = &[
+    cmd("getname", 2, NOSCRIPT | LOADING | STALE, "Get the current connection name", client_getname),
+    cmd("help", 2, LOADING | STALE, "Show helpful text about the different subcommands", client_help),
+    cmd("id", 2, NOSCRIPT | LOADING | STALE, "Returns the client ID for the current connection", client_id),
+    cmd("info", 2, NOSCRIPT | LOADING | STALE, "Returns information about the current client connection.", client_info),
+    cmd("list", -2, ADMIN | NOSCRIPT | LOADING | STALE, "Get the list of client connections", client_list),
+    cmd("setinfo", 4, NOSCRIPT | LOADING | STALE, "Set client or connection specific info", client_setinfo),
+    cmd("setname", 3, NOSCRIPT | LOADING | STALE, "Set the current connection name", client_setname),
+];
+
+fn ping(c: &mut Ctx<'_>) -> CmdResult {
+    match c.args.len() {
+        1 => c.out.simple(b"PONG"),
+        2 => c.out.bulk(&c.args[1]),
+        _ => return Err(CmdError::WrongArity("ping".into())),
+    }
+    Ok(())
+}
+
+fn echo(c: &mut Ctx<'_>) -> CmdResult {
+    c.out.bulk(&c.args[1]);
+    Ok(())
+}
+
+fn quit(c: &mut Ctx<'_>) -> CmdResult {
+    c.out.ok();
+    c.session.close = true;
+    Ok(())
+}
+
+fn select(c: &mut Ctx<'_>) -> CmdResult {
+    let n = args::int(&c.args[1]).map_err(|_| CmdError::Static("ERR invalid DB index"))?;
+    let n = usize::try_from(n).map_err(|_| CmdError::DbIndexOutOfRange)?;
+    if n >= c.shared.store.databases() {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    c.session.db = n;
+    c.session.client.db.store(n, Ordering::Relaxed);
+    c.out.ok();
+    Ok(())
+}
+
+const WRONGPASS: CmdError = CmdError::Static("WRONGPASS invalid username-password pair or user is disabled.");
+
+/// Checks a username/password pair against `requirepass` (the only user is `default`).
+fn check_password(c: &Ctx<'_>, user: &[u8], pass: &[u8]) -> Result<(), CmdError> {
+    let config = c.shared.config.read();
+    let ok = user == b"default"
+        && match &config.requirepass {
+            None => true,
+            Some(p) => constant_time_eq(p, pass),
+        };
+    if ok {
+        Ok(())
+    } else {
+        Err(WRONGPASS)
+    }
+}
+
+/// Compares without an early exit, so timing does not leak how much of a guess matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn auth(c: &mut Ctx<'_>) -> CmdResult {
+    let (user, pass): (&[u8], &[u8]) = match c.args.len() {
+        2 => {
+            if c.shared.config.read().requirepass.is_none() {
+                return Err(CmdError::Static(
+                    "ERR AUTH <password> called without any password configured for the default user. \
+                     Are you sure your configuration is correct?",
+                ));
+            }
+            (b"default", &c.args[1])
+        }
+        3 => (&c.args[1], &c.args[2]),
+        _ => return Err(CmdError::Syntax),
+    };
+    check_password(c, user, pass)?;
+    c.session.authenticated = true;
+    c.out.ok();
+    Ok(())
+}
+
+fn hello(c: &mut Ctx<'_>) -> CmdResult {
+    let mut version = None;
+    let mut i = 1;
+    if c.args.len() > 1 {
+        let v = args::int(&c.args[1])
+            .map_err(|_| CmdError::Static("ERR Protocol version is not an integer or out of range"))?;
+        version = Some(match v {
+            2 => Version::Resp2,
+            3 => Version::Resp3,
+            _ => return Err(CmdError::Static("NOPROTO unsupported protocol version")),
+        });
+        i = 2;
+    }
+    let mut auth: Option<(&Bytes, &Bytes)> = None;
+    let mut setname: Option<&Bytes> = None;
+    while i < c.args.len() {
+        let more = c.args.len() - i - 1;
+        if is(&c.args[i], "auth") && more >= 2 {
+            auth = Some((&c.args[i + 1], &c.args[i + 2]));
+            i += 3;
+        } else if is(&c.args[i], "setname") && more >= 1 {
+            setname = Some(&c.args[i + 1]);
+            i += 2;
+        } else {
+            return Err(CmdError::Owned(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                crate::error::truncate_lossy(&c.args[i], 128)
+            )));
+        }
+    }
+    if let Some((user, pass)) = auth {
+        check_password(c, user, pass)?;
+        c.session.authenticated = true;
+    }
+    if !c.session.authenticated {
+        return Err(CmdError::Static(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> \
+             AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol \
+             version at the same time",
+        ));
+    }
+    if let Some(name) = setname {
+        validate_client_name(name)?;
+        c.session.client.names.lock().name = (!name.is_empty()).then(|| name.clone());
+    }
+    if let Some(v) = version {
+        c.out.version = v;
+        c.session
+            .client
+            .resp
+            .store(if v == Version::Resp3 { 3 } else { 2 }, Ordering::Relaxed);
+    }
+    let out = &mut *c.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(c.shared.info.version.as_bytes());
+    out.bulk(b"proto");
+    out.integer(if out.version == Version::Resp3 { 3 } else { 2 });
+    out.bulk(b"id");
+    out.integer(c.session.client.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}
+
+fn validate_client_name(name: &[u8]) -> Result<(), CmdError> {
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(CmdError::Static(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(())
+}
+
+fn client_id(c: &mut Ctx<'_>) -> CmdResult {
+    c.out.integer(c.session.client.id as i64);
+    Ok(())
+}
+
+fn client_setname(c: &mut Ctx<'_>) -> CmdResult {
+    let name = &c.args[2];
+    validate_client_name(name)?;
+    c.session.client.names.lock().name = (!name.is_empty()).then(|| name.clone());
+    c.out.ok();
+    Ok(())
+}
+
+fn client_getname(c: &mut Ctx<'_>) -> CmdResult {
+    match c.session.client.names.lock().name.clone() {
+        Some(n) => c.out.bulk(&n),
+        None => c.out.null(),
+    }
+    Ok(())
+}
+
+/// CLIENT SETINFO (Redis 7.2; go-redis and redis-py send it in their handshake).
+fn client_setinfo(c: &mut Ctx<'_>) -> CmdResult {
+    let value = &c.args[3];
+    if value.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(CmdError::Owned(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            crate::error::truncate_lossy(&c.args[2], 64)
+        )));
+    }
+    let v = (!value.is_empty()).then(|| value.clone());
+    let mut names = c.session.client.names.lock();
+    if is(&c.args[2], "lib-name") {
+        names.lib_name = v;
+    } else if is(&c.args[2], "lib-ver") {
+        names.lib_ver = v;
+    } else {
+        return Err(CmdError::Owned(format!(
+            "ERR Unrecognized option '{}'",
+            crate::error::truncate_lossy(&c.args[2], 128)
+        )));
+    }
+    drop(names);
+    c.out.ok();
+    Ok(())
+}
+
+fn client_info(c: &mut Ctx<'_>) -> CmdResult {
+    let mut line = c.session.client.describe();
+    line.push('\n');
+    c.out.verbatim(b"txt", line.as_bytes());
+    Ok(())
+}
+
+fn client_list(c: &mut Ctx<'_>) -> CmdResult {
+    // CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id [id ...]]
+    let mut ids: Option<Vec<u64>> = None;
+    let mut only_normal = true;
+    let mut i = 2;
+    while i < c.args.len() {
+        if is(&c.args[i], "type") && i + 1 < c.args.len() {
+            let t = &c.args[i + 1];
+            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|w| is(t, w)) {
+                return Err(CmdError::Owned(format!(
+                    "ERR Unknown client type '{}'",
+                    crate::error::truncate_lossy(t, 128)
+                )));
+            }
+            only_normal = is(t, "normal");
+            i += 2;
+        } else if is(&c.args[i], "id") && i + 1 < c.args.len() {
+            let mut v = Vec::new();
+            for a in &c.args[i + 1..] {
+                let id = args::int(a).ok().filter(|&n| n > 0).ok_or(CmdError::Static("ERR Invalid client ID"))?;
+                v.push(id as u64);
+            }
+            ids = Some(v);
+            i = c.args.len();
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let mut text = String::new();
+    if only_normal {
+        for client in c.shared.clients.snapshot() {
+            if ids.as_ref().is_none_or(|v| v.contains(&client.id)) {
+                text.push_str(&client.describe());
+                text.push('\n');
+            }
+        }
+    }
+    c.out.verbatim(b"txt", text.as_bytes());
+    Ok(())
+}
+
+fn client_help(c: &mut Ctx<'_>) -> CmdResult {
+    if c.args.len() == 1 {
+        return Err(CmdError::WrongArity("client".into()));
+    }
+    const LINES: &[&str] = &[
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "LIST [options ...]",
+        "    Return information about client connections. Options:",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Return clients of specified type.",
+        "    * ID <client-id> [<client-id> ...]",
+        "      Return clients of specified IDs only.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "SETINFO <option> <value>",
+        "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+        "HELP",
+        "    Print this help.",
+    ];
+    c.out.array(LINES.len());
+    for l in LINES {
+        c.out.simple(l.as_bytes());
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! Hashes commands. (Being written.)
+
+use crate::table::Command;
+
+pub(crate) const COMMANDS: &[Command] = &[];

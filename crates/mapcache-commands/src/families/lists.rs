@@ -1,0 +1,5 @@
+//! Lists commands. (Being written.)
+
+use crate::table::Command;
+
+pub(crate) const COMMANDS: &[Command] = &[];

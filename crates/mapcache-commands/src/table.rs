@@ -1,0 +1,139 @@
+//! The command table: name, arity (Redis's sign convention), flags, key positions and
+//! handler of every command, one sorted static slice per family, merged once.
+
+use std::sync::OnceLock;
+
+use crate::{families, Ctx};
+use crate::error::CmdResult;
+
+/// A command handler: parses every argument before it touches the store.
+pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;
+
+/// Command flags, as `COMMAND INFO` names them.
+pub mod flags {
+    pub const WRITE: u16 = 1 << 0;
+    pub const READONLY: u16 = 1 << 1;
+    pub const DENYOOM: u16 = 1 << 2;
+    pub const ADMIN: u16 = 1 << 3;
+    pub const NOSCRIPT: u16 = 1 << 4;
+    pub const LOADING: u16 = 1 << 5;
+    pub const STALE: u16 = 1 << 6;
+    pub const FAST: u16 = 1 << 7;
+    /// Allowed before AUTH when a password is set.
+    pub const NO_AUTH: u16 = 1 << 8;
+    pub const ALLOW_BUSY: u16 = 1 << 9;
+
+    /// Flag bits with the names `COMMAND INFO` prints, in Redis's order.
+    pub const NAMES: &[(u16, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (NOSCRIPT, "noscript"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// One command (or one subcommand of a container such as CLIENT).
+#[derive(Debug)]
+pub struct Command {
+    /// Lowercase name (`get`; `setname` for a subcommand).
+    pub name: &'static str,
+    /// Redis's arity: `n > 0` exactly n arguments (name included), `-n` at least n.
+    pub arity: i16,
+    pub flags: u16,
+    /// Key positions: first, last (negative counts from the end), step. 0,0,0: no keys.
+    pub keys: (i8, i8, i8),
+    /// `string`, `generic`, `hash`, `list`, `connection` or `server`.
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub handler: Handler,
+    /// For containers (CLIENT, COMMAND, CONFIG): the subcommands, sorted by name.
+    pub subcommands: &'static [Command],
+}
+
+impl Command {
+    pub fn has(&self, flag: u16) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Does `argc` (name included) satisfy the arity?
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity as isize;
+        let argc = argc as isize;
+        if a >= 0 {
+            argc == a
+        } else {
+            argc >= -a
+        }
+    }
+}
+
+/// Every top-level command, sorted by name.
+pub fn all() -> &'static [&'static Command] {
+    static ALL: OnceLock<Vec<&'static Command>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut v: Vec<&'static Command> = families::ALL.iter().flat_map(|f| f.iter()).collect();
+        v.sort_unstable_by_key(|c| c.name);
+        v
+    })
+}
+
+/// Case-insensitive lookup without allocating: the name is lowercased into a stack buffer.
+pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    lookup_in(all(), name)
+}
+
+/// Case-insensitive lookup of a subcommand of `container`.
+pub fn lookup_sub(container: &Command, name: &[u8]) -> Option<&'static Command> {
+    let mut buf = [0u8; 32];
+    let lower = lowercase(name, &mut buf)?;
+    container
+        .subcommands
+        .binary_search_by(|c| c.name.as_bytes().cmp(lower))
+        .ok()
+        .map(|i| &container.subcommands[i])
+}
+
+fn lookup_in(table: &'static [&'static Command], name: &[u8]) -> Option<&'static Command> {
+    let mut buf = [0u8; 32];
+    let lower = lowercase(name, &mut buf)?;
+    table
+        .binary_search_by(|c| c.name.as_bytes().cmp(lower))
+        .ok()
+        .map(|i| table[i])
+}
+
+fn lowercase<'b>(name: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b [u8]> {
+    let out = buf.get_mut(..name.len())?;
+    for (o, c) in out.iter_mut().zip(name) {
+        *o = c.to_ascii_lowercase();
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_unique_and_found_in_any_case() {
+        let all = all();
+        for w in all.windows(2) {
+            assert!(w[0].name < w[1].name, "{} before {}", w[0].name, w[1].name);
+        }
+        for c in all {
+            assert_eq!(lookup(c.name.to_ascii_uppercase().as_bytes()).map(|x| x.name), Some(c.name));
+            for w in c.subcommands.windows(2) {
+                assert!(w[0].name < w[1].name, "{}: {} before {}", c.name, w[0].name, w[1].name);
+            }
+        }
+        assert!(lookup(b"no-such-command").is_none());
+        assert!(lookup(&[b'a'; 40]).is_none());
+    }
+}

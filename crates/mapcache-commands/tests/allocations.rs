@@ -1,0 +1,47 @@
+//! Heap allocations per command on a hot key, counted with dhat's testing mode.
+//! The goal of DESIGN.md: nothing allocated per GET or SET beyond the stored value.
+//! This file holds exactly one test: dhat allows one profiler per process.
+
+mod common;
+
+use bytes::Bytes;
+use common::Harness;
+use mapcache_commands::execute;
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+fn args(parts: &[&str]) -> Vec<Bytes> {
+    parts.iter().map(|p| Bytes::copy_from_slice(p.as_bytes())).collect()
+}
+
+/// Blocks allocated while running `cmd` `n` times.
+fn blocks_for(h: &mut Harness, cmd: &[Bytes], n: u64) -> u64 {
+    let before = dhat::HeapStats::get().total_blocks;
+    for _ in 0..n {
+        h.out.buf.clear();
+        execute(&h.shared, &mut h.session, cmd, &mut h.out);
+    }
+    dhat::HeapStats::get().total_blocks - before
+}
+
+#[test]
+fn get_allocates_nothing_and_set_only_the_value() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let mut h = Harness::new();
+    let set = args(&["SET", "hot", "a-value-of-24-bytes-long"]);
+    let get = args(&["GET", "hot"]);
+    let incr = args(&["INCR", "counter"]);
+    // Warm up: create the keys and size every buffer.
+    for c in [&set, &get, &incr] {
+        blocks_for(&mut h, c, 10);
+    }
+    let n = 1000;
+    let get_blocks = blocks_for(&mut h, &get, n);
+    let set_blocks = blocks_for(&mut h, &set, n);
+    let incr_blocks = blocks_for(&mut h, &incr, n);
+    eprintln!("blocks per op: GET {} SET {} INCR {}", get_blocks as f64 / n as f64, set_blocks as f64 / n as f64, incr_blocks as f64 / n as f64);
+    assert_eq!(get_blocks, 0, "GET on a hot key allocated");
+    assert!(set_blocks <= n, "SET on a hot key allocated more than its value: {set_blocks} blocks for {n} SETs");
+    assert!(incr_blocks <= n, "INCR allocated more than its new value: {incr_blocks} blocks for {n} INCRs");
+}

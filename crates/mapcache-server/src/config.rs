@@ -1,0 +1,50 @@
+//! The server's configuration, as the binary builds it from flags and environment.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use mapcache_commands::KeyMode;
+
+/// Everything `run` needs. `Default` is what `mapcache` with no flags runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address both listeners bind to.
+    pub bind: IpAddr,
+    /// RESP port; 0 picks a free one (tests).
+    pub port: u16,
+    /// HTTP port (health, metrics, JSON API); 0 picks a free one.
+    pub http_port: u16,
+    pub requirepass: Option<String>,
+    pub maxclients: usize,
+    /// Idle seconds before a client is closed; 0 = never.
+    pub timeout: u64,
+    pub databases: usize,
+    pub key_mode: KeyMode,
+    /// log2 of shards per database.
+    pub shard_bits: u32,
+    /// Largest bulk argument accepted (Redis's proto-max-bulk-len).
+    pub proto_max_bulk_len: usize,
+    /// Largest unparsed input kept for one client (Redis's client-query-buffer-limit).
+    pub query_buffer_limit: usize,
+    /// How long shutdown waits for connections to finish their batch.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 6379,
+            http_port: 8080,
+            requirepass: None,
+            maxclients: 10_000,
+            timeout: 0,
+            databases: 16,
+            key_mode: KeyMode::Flat,
+            shard_bits: 8,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            query_buffer_limit: 1024 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}

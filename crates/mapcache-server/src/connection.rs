@@ -1,0 +1,215 @@
+//! The RESP side: accept loop and one task per connection.
+//!
+//! Per connection: read whatever the socket has, decode every complete command in the
+//! buffer, execute each inline against the store, encode every reply into one output
+//! buffer, and write it with one call. No lock is held across an `.await`: commands run
+//! synchronously between reads and writes.
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use mapcache_commands::{execute, Reply, Session};
+use mapcache_resp::{Limits, Version};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tracing::Instrument;
+
+use crate::Inner;
+
+/// Replies are flushed mid-batch once this much is buffered, so a deep pipeline of
+/// large replies does not grow the output buffer without bound.
+const FLUSH_AT: usize = 64 * 1024;
+/// Read buffer growth step.
+const READ_CHUNK: usize = 16 * 1024;
+
+pub(crate) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
+    let mut shutdown = inner.shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => admit(stream, peer, &inner),
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    tracing::debug!("RESP listener closed");
+}
+
+fn admit(mut stream: TcpStream, peer: SocketAddr, inner: &Arc<Inner>) {
+    let shared = &inner.shared;
+    shared.stats.connections_received.fetch_add(1, Ordering::Relaxed);
+    let maxclients = shared.config.read().maxclients;
+    if inner.connected.fetch_add(1, Ordering::AcqRel) >= maxclients {
+        inner.connected.fetch_sub(1, Ordering::AcqRel);
+        shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+            let _ = stream.shutdown().await;
+        });
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let client = shared.clients.register(peer.to_string(), laddr);
+    let span = tracing::info_span!("conn", id = client.id, %peer);
+    let authenticated = shared.config.read().requirepass.is_none();
+    let session = Session::new(client, authenticated);
+    let inner2 = inner.clone();
+    inner.tracker.spawn(
+        async move {
+            let guard = ConnGuard {
+                inner: inner2.clone(),
+                id: session.client.id,
+            };
+            tracing::debug!("connected");
+            match serve(stream, session, &inner2).await {
+                Ok(()) => tracing::debug!("closed"),
+                Err(e) => tracing::debug!(error = %e, "closed with error"),
+            }
+            drop(guard);
+        }
+        .instrument(span),
+    );
+}
+
+/// Unregisters the client and frees its slot however the task ends.
+struct ConnGuard {
+    inner: Arc<Inner>,
+    id: u64,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.inner.shared.clients.unregister(self.id);
+        self.inner.connected.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn serve(mut stream: TcpStream, mut session: Session, inner: &Inner) -> std::io::Result<()> {
+    let shared = &*inner.shared;
+    let limits = Limits {
+        max_bulk_len: inner.config.proto_max_bulk_len,
+        ..Limits::default()
+    };
+    let mut shutdown = inner.shutdown.clone();
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut reply = Reply::new(Version::Resp2);
+    let mut args: Vec<Bytes> = Vec::with_capacity(8);
+    loop {
+        if input.capacity() - input.len() < READ_CHUNK / 4 {
+            input.reserve(READ_CHUNK);
+        }
+        let idle = shared.config.read().timeout;
+        let read = tokio::select! {
+            r = stream.read_buf(&mut input) => r?,
+            _ = shutdown.changed() => {
+                close_gracefully(&mut stream).await;
+                return Ok(());
+            }
+            _ = idle_timer(idle) => {
+                tracing::debug!(idle, "idle timeout");
+                return Ok(());
+            }
+        };
+        if read == 0 {
+            return Ok(());
+        }
+        shared.stats.net_input_bytes.fetch_add(read as u64, Ordering::Relaxed);
+
+        let mut executed = 0u64;
+        let mut close = false;
+        loop {
+            match mapcache_resp::decode_command(&mut input, &limits, &mut args) {
+                Ok(true) if args.is_empty() => continue,
+                Ok(true) => {
+                    executed += 1;
+                    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        execute(shared, &mut session, &args, &mut reply);
+                    }));
+                    if ran.is_err() {
+                        // A bug, not the client's fault: answer, log, and drop only this client.
+                        tracing::error!("command panicked; closing this connection");
+                        reply.error("ERR internal error");
+                        close = true;
+                        break;
+                    }
+                    if session.close {
+                        close = true;
+                        break;
+                    }
+                    if reply.buf.len() >= FLUSH_AT {
+                        flush(&mut stream, &mut reply, shared).await?;
+                    }
+                }
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, "protocol error");
+                    mapcache_resp::encode::protocol_error(&mut reply.buf, &e);
+                    close = true;
+                    break;
+                }
+            }
+        }
+        args.clear();
+        shared
+            .stats
+            .commands_processed
+            .fetch_add(executed, Ordering::Relaxed);
+        flush(&mut stream, &mut reply, shared).await?;
+        if close {
+            close_gracefully(&mut stream).await;
+            return Ok(());
+        }
+        if input.len() > inner.config.query_buffer_limit {
+            tracing::warn!(len = input.len(), "closing client that reached max query buffer length");
+            return Ok(());
+        }
+    }
+}
+
+async fn flush(stream: &mut TcpStream, reply: &mut Reply, shared: &mapcache_commands::Shared) -> std::io::Result<()> {
+    if reply.buf.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(&reply.buf).await?;
+    shared
+        .stats
+        .net_output_bytes
+        .fetch_add(reply.buf.len() as u64, Ordering::Relaxed);
+    reply.buf.clear();
+    Ok(())
+}
+
+/// Closes our side first (FIN) and discards what the client still sends for a moment:
+/// closing a socket with unread input makes the kernel send RST, and an RST can make
+/// the client drop replies it has received but not yet read.
+async fn close_gracefully(stream: &mut TcpStream) {
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let drain = async {
+        while let Ok(n) = stream.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(200), drain).await;
+}
+
+/// Sleeps `secs` seconds, or forever when 0 (no idle timeout).
+async fn idle_timer(secs: u64) {
+    if secs == 0 {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+}
