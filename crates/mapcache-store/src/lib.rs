@@ -59,7 +59,7 @@ impl Store {
     pub fn with_clock(config: StoreConfig, clock: Arc<dyn Clock>) -> Self {
         let hasher = DefaultHashBuilder::default();
         let dbs = (0..config.databases.max(1))
-            .map(|_| Db::new(config.shard_bits, hasher.clone()))
+            .map(|_| Db::new(config.shard_bits, hasher))
             .collect();
         Store { dbs, clock }
     }

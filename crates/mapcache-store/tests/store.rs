@@ -33,7 +33,8 @@ fn an_expired_key_is_invisible_to_every_accessor_before_any_sweep() {
     assert_eq!(db.len(s.now()), 2);
     clock.advance(9);
     assert!(db.peek(b"k", s.now(), |e| e.is_some()));
-    clock.advance(1); // deadline reached: due at exactly the deadline, as Redis
+    assert!(db.peek(b"k", s.now() + 1, |e| e.is_some()), "still there at its deadline, as in Redis");
+    clock.advance(2); // one past the deadline: gone
     let now = s.now();
     assert_eq!(get(db, now, b"k"), None);
     assert!(!db.peek(b"k", now, |e| e.is_some()));
@@ -167,7 +168,7 @@ fn a_million_keys_with_one_deadline_are_swept_in_bounded_passes() {
         db.update(&i.to_be_bytes(), now, |k| k.insert(Value::Null, Some(deadline)));
     }
     assert_eq!(db.stats(now).expires, 1_000_000);
-    clock.advance(5_000);
+    clock.advance(5_001);
     let budget = SweepBudget::default();
     let mut sweeper = Sweeper::new(budget);
     let mut passes = 0;

@@ -11,7 +11,13 @@ use crate::table::flags::*;
 use crate::table::Command;
 use crate::Ctx;
 
-const fn cmd(name: &'static str, arity: i16, flags: u16, summary: &'static str, handler: crate::table::Handler) -> Command {
+const fn cmd(
+    name: &'static str,
+    arity: i16,
+    flags: u16,
+    summary: &'static str,
+    handler: crate::table::Handler,
+) -> Command {
     Command {
         name,
         arity,
@@ -26,26 +32,125 @@ const fn cmd(name: &'static str, arity: i16, flags: u16, summary: &'static str, 
 }
 
 pub(crate) const COMMANDS: &[Command] = &[
-    cmd("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, "Authenticate to the server", auth),
+    cmd(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        "Authenticate to the server",
+        auth,
+    ),
     Command {
         subcommands: CLIENT_SUBCOMMANDS,
-        ..cmd("client", -2, 0, "A container for client connection commands", client_help)
+        ..cmd(
+            "client",
+            -2,
+            0,
+            "A container for client connection commands",
+            client_help,
+        )
     },
-    cmd("echo", 2, FAST, "Echo the given string", echo),
-    cmd("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, "Handshake with Redis", hello),
+    Command {
+        since: "1.0.0",
+        ..cmd("echo", 2, FAST, "Echo the given string", echo)
+    },
+    Command {
+        since: "6.0.0",
+        ..cmd(
+            "hello",
+            -1,
+            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+            "Handshake with Redis",
+            hello,
+        )
+    },
     cmd("ping", -1, FAST, "Ping the server", ping),
-    cmd("quit", -1, ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, "Close the connection", quit),
-    cmd("select", 2, LOADING | STALE | FAST, "Change the selected database for the current connection", select),
+    cmd(
+        "quit",
+        -1,
+        ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        "Close the connection",
+        quit,
+    ),
+    cmd(
+        "select",
+        2,
+        LOADING | STALE | FAST,
+        "Change the selected database for the current connection",
+        select,
+    ),
 ];
 
 const CLIENT_SUBCOMMANDS: &[Command] = &[
-    cmd("getname", 2, NOSCRIPT | LOADING | STALE, "Get the current connection name", client_getname),
-    cmd("help", 2, LOADING | STALE, "Show helpful text about the different subcommands", client_help),
-    cmd("id", 2, NOSCRIPT | LOADING | STALE, "Returns the client ID for the current connection", client_id),
-    cmd("info", 2, NOSCRIPT | LOADING | STALE, "Returns information about the current client connection.", client_info),
-    cmd("list", -2, ADMIN | NOSCRIPT | LOADING | STALE, "Get the list of client connections", client_list),
-    cmd("setinfo", 4, NOSCRIPT | LOADING | STALE, "Set client or connection specific info", client_setinfo),
-    cmd("setname", 3, NOSCRIPT | LOADING | STALE, "Set the current connection name", client_setname),
+    Command {
+        since: "2.6.9",
+        ..cmd(
+            "getname",
+            2,
+            NOSCRIPT | LOADING | STALE,
+            "Get the current connection name",
+            client_getname,
+        )
+    },
+    Command {
+        since: "5.0.0",
+        ..cmd(
+            "help",
+            2,
+            LOADING | STALE,
+            "Show helpful text about the different subcommands",
+            client_help,
+        )
+    },
+    Command {
+        since: "5.0.0",
+        ..cmd(
+            "id",
+            2,
+            NOSCRIPT | LOADING | STALE,
+            "Returns the client ID for the current connection",
+            client_id,
+        )
+    },
+    Command {
+        since: "6.2.0",
+        ..cmd(
+            "info",
+            2,
+            NOSCRIPT | LOADING | STALE,
+            "Returns information about the current client connection.",
+            client_info,
+        )
+    },
+    Command {
+        since: "2.4.0",
+        ..cmd(
+            "list",
+            -2,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            "Get the list of client connections",
+            client_list,
+        )
+    },
+    Command {
+        since: "7.2.0",
+        ..cmd(
+            "setinfo",
+            4,
+            NOSCRIPT | LOADING | STALE,
+            "Set client or connection specific info",
+            client_setinfo,
+        )
+    },
+    Command {
+        since: "2.6.9",
+        ..cmd(
+            "setname",
+            3,
+            NOSCRIPT | LOADING | STALE,
+            "Set the current connection name",
+            client_setname,
+        )
+    },
 ];
 
 fn ping(c: &mut Ctx<'_>) -> CmdResult {
@@ -80,7 +185,8 @@ fn select(c: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-const WRONGPASS: CmdError = CmdError::Static("WRONGPASS invalid username-password pair or user is disabled.");
+const WRONGPASS: CmdError =
+    CmdError::Static("WRONGPASS invalid username-password pair or user is disabled.");
 
 /// Checks a username/password pair against `requirepass` (the only user is `default`).
 fn check_password(c: &Ctx<'_>, user: &[u8], pass: &[u8]) -> Result<(), CmdError> {
@@ -126,8 +232,9 @@ fn hello(c: &mut Ctx<'_>) -> CmdResult {
     let mut version = None;
     let mut i = 1;
     if c.args.len() > 1 {
-        let v = args::int(&c.args[1])
-            .map_err(|_| CmdError::Static("ERR Protocol version is not an integer or out of range"))?;
+        let v = args::int(&c.args[1]).map_err(|_| {
+            CmdError::Static("ERR Protocol version is not an integer or out of range")
+        })?;
         version = Some(match v {
             2 => Version::Resp2,
             3 => Version::Resp3,
@@ -264,7 +371,10 @@ fn client_list(c: &mut Ctx<'_>) -> CmdResult {
     while i < c.args.len() {
         if is(&c.args[i], "type") && i + 1 < c.args.len() {
             let t = &c.args[i + 1];
-            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|w| is(t, w)) {
+            if !["normal", "master", "replica", "slave", "pubsub"]
+                .iter()
+                .any(|w| is(t, w))
+            {
                 return Err(CmdError::Owned(format!(
                     "ERR Unknown client type '{}'",
                     crate::error::truncate_lossy(t, 128)
@@ -275,7 +385,10 @@ fn client_list(c: &mut Ctx<'_>) -> CmdResult {
         } else if is(&c.args[i], "id") && i + 1 < c.args.len() {
             let mut v = Vec::new();
             for a in &c.args[i + 1..] {
-                let id = args::int(a).ok().filter(|&n| n > 0).ok_or(CmdError::Static("ERR Invalid client ID"))?;
+                let id = args::int(a)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or(CmdError::Static("ERR Invalid client ID"))?;
                 v.push(id as u64);
             }
             ids = Some(v);

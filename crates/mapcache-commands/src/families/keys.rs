@@ -40,6 +40,7 @@ const ONE: (i8, i8, i8) = (1, 1, 1);
 const ALL: (i8, i8, i8) = (1, -1, 1);
 const NONE: (i8, i8, i8) = (0, 0, 0);
 
+#[rustfmt::skip]
 pub(crate) const COMMANDS: &[Command] = &[
     cmd("copy", -3, WRITE | DENYOOM, (1, 2, 1), "6.2.0", "Copy a key", copy),
     cmd("del", -2, WRITE, ALL, "1.0.0", "Delete a key", del),
@@ -50,49 +51,17 @@ pub(crate) const COMMANDS: &[Command] = &[
     cmd("keys", 2, READONLY, NONE, "1.0.0", "Find all keys matching the given pattern", keys),
     cmd("persist", 2, WRITE | FAST, ONE, "2.2.0", "Remove the expiration from a key", persist),
     cmd("pexpire", -3, WRITE | FAST, ONE, "2.6.0", "Set a key's time to live in milliseconds", pexpire),
-    cmd(
-        "pexpireat",
-        -3,
-        WRITE | FAST,
-        ONE,
-        "2.6.0",
-        "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
-        pexpireat,
-    ),
-    cmd(
-        "pexpiretime",
-        2,
-        READONLY | FAST,
-        ONE,
-        "7.0.0",
-        "Get the expiration Unix timestamp for a key in milliseconds",
-        pexpiretime,
-    ),
+    cmd("pexpireat", -3, WRITE | FAST, ONE, "2.6.0", "Set the expiration for a key as a UNIX timestamp specified in milliseconds", pexpireat),
+    cmd("pexpiretime", 2, READONLY | FAST, ONE, "7.0.0", "Get the expiration Unix timestamp for a key in milliseconds", pexpiretime),
     cmd("pttl", 2, READONLY | FAST, ONE, "2.6.0", "Get the time to live for a key in milliseconds", pttl),
     cmd("randomkey", 1, READONLY, NONE, "1.0.0", "Return a random key from the keyspace", randomkey),
     cmd("rename", 3, WRITE, (1, 2, 1), "1.0.0", "Rename a key", rename),
     cmd("renamenx", 3, WRITE | FAST, (1, 2, 1), "1.0.0", "Rename a key, only if the new key does not exist", renamenx),
     cmd("scan", -2, READONLY, NONE, "2.8.0", "Incrementally iterate the keys space", scan),
-    cmd(
-        "touch",
-        -2,
-        READONLY | FAST,
-        ALL,
-        "3.2.1",
-        "Alters the last access time of a key(s). Returns the number of existing keys specified.",
-        touch,
-    ),
+    cmd("touch", -2, READONLY | FAST, ALL, "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys specified.", touch),
     cmd("ttl", 2, READONLY | FAST, ONE, "1.0.0", "Get the time to live for a key in seconds", ttl),
     cmd("type", 2, READONLY | FAST, ONE, "1.0.0", "Determine the type stored at key", type_),
-    cmd(
-        "unlink",
-        -2,
-        WRITE | FAST,
-        ALL,
-        "4.0.0",
-        "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
-        unlink,
-    ),
+    cmd("unlink", -2, WRITE | FAST, ALL, "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", unlink),
 ];
 
 /// The selected database, borrowed for the whole command (not through `c`, so that
@@ -138,7 +107,9 @@ fn count_existing(c: &mut Ctx<'_>) -> CmdResult {
     } else {
         let keys = key_list(&c.args[1..]);
         let found: Vec<bool> = db.update_many(&keys, now, |m| {
-            (0..keys.len()).map(|i| m.with(i, |km| km.exists())).collect()
+            (0..keys.len())
+                .map(|i| m.with(i, |km| km.exists()))
+                .collect()
         });
         for (k, &hit) in keys.iter().zip(&found) {
             db.count_lookup(k, hit);
@@ -190,7 +161,11 @@ fn rename_generic(c: &mut Ctx<'_>, nx: bool) -> Result<bool, CmdError> {
     let (src, dst) = (&c.args[1][..], &c.args[2][..]);
     if src == dst {
         let exists = db.update(src, c.now, |km| km.exists());
-        return if exists { Ok(!nx) } else { Err(CmdError::NoSuchKey) };
+        return if exists {
+            Ok(!nx)
+        } else {
+            Err(CmdError::NoSuchKey)
+        };
     }
     db.update_many(&[src, dst], c.now, |m| {
         if !m.with(0, |km| km.exists()) {
@@ -237,7 +212,9 @@ fn copy(c: &mut Ctx<'_>) -> CmdResult {
     }
     let (src, dst) = (&c.args[1][..], &c.args[2][..]);
     if src_db == dst_db && src == dst {
-        return Err(CmdError::Static("ERR source and destination objects are the same"));
+        return Err(CmdError::Static(
+            "ERR source and destination objects are the same",
+        ));
     }
     let db = db(c);
     let copy_into = |from: &mut KeyMut<'_>, to: &mut KeyMut<'_>| -> bool {
@@ -272,7 +249,9 @@ fn copy(c: &mut Ctx<'_>) -> CmdResult {
             })
         })
     } else {
-        c.shared.store.update_two((src_db, src), (dst_db, dst), copy_into)
+        c.shared
+            .store
+            .update_two((src_db, src), (dst_db, dst), copy_into)
     };
     c.out.integer(i64::from(done));
     Ok(())
@@ -333,7 +312,9 @@ fn parse_expire_flags(opts: &[Bytes]) -> Result<ExpireFlags, CmdError> {
         ));
     }
     if f.gt && f.lt {
-        return Err(CmdError::Static("ERR GT and LT options at the same time are not compatible"));
+        return Err(CmdError::Static(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
     }
     Ok(f)
 }
@@ -344,10 +325,14 @@ fn expire_generic(c: &mut Ctx<'_>, relative: bool, seconds: bool, name: &'static
     let flags = parse_expire_flags(&c.args[3..])?;
     let mut when = args::int(&c.args[2])?;
     if seconds {
-        when = when.checked_mul(1000).ok_or(CmdError::InvalidExpire(name))?;
+        when = when
+            .checked_mul(1000)
+            .ok_or(CmdError::InvalidExpire(name))?;
     }
     let base = if relative { c.now } else { 0 };
-    let when = when.checked_add(base).ok_or(CmdError::InvalidExpire(name))?;
+    let when = when
+        .checked_add(base)
+        .ok_or(CmdError::InvalidExpire(name))?;
     let now = c.now;
     let done = db(c).update(&c.args[1], now, |km| {
         if !km.exists() {
@@ -501,7 +486,8 @@ fn scan(c: &mut Ctx<'_>) -> CmdResult {
         page.keys.clear();
     }
     c.out.array(2);
-    c.out.bulk(itoa::Buffer::new().format(page.cursor).as_bytes());
+    c.out
+        .bulk(itoa::Buffer::new().format(page.cursor).as_bytes());
     c.out.bulks(page.keys.iter());
     Ok(())
 }

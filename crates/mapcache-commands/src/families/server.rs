@@ -9,7 +9,13 @@ use crate::table::flags::*;
 use crate::table::{self, Command};
 use crate::{config, Ctx};
 
-const fn cmd(name: &'static str, arity: i16, flags: u16, summary: &'static str, handler: crate::table::Handler) -> Command {
+const fn cmd(
+    name: &'static str,
+    arity: i16,
+    flags: u16,
+    summary: &'static str,
+    handler: crate::table::Handler,
+) -> Command {
     Command {
         name,
         arity,
@@ -26,30 +32,135 @@ const fn cmd(name: &'static str, arity: i16, flags: u16, summary: &'static str, 
 pub(crate) const COMMANDS: &[Command] = &[
     Command {
         subcommands: COMMAND_SUBCOMMANDS,
-        ..cmd("command", -1, LOADING | STALE, "Get array of Redis command details", command_all)
+        ..cmd(
+            "command",
+            -1,
+            LOADING | STALE,
+            "Get array of Redis command details",
+            command_all,
+        )
     },
     Command {
         subcommands: CONFIG_SUBCOMMANDS,
-        ..cmd("config", -2, 0, "A container for server configuration commands", config_container)
+        ..cmd(
+            "config",
+            -2,
+            0,
+            "A container for server configuration commands",
+            config_container,
+        )
     },
-    cmd("dbsize", 1, READONLY | FAST, "Return the number of keys in the selected database", dbsize),
-    cmd("flushall", -1, WRITE, "Remove all keys from all databases", flushall),
-    cmd("flushdb", -1, WRITE, "Remove all keys from the current database", flushdb),
-    cmd("info", -1, LOADING | STALE, "Get information and statistics about the server", info),
-    cmd("time", 1, LOADING | STALE | FAST, "Return the current server time", time),
+    cmd(
+        "dbsize",
+        1,
+        READONLY | FAST,
+        "Return the number of keys in the selected database",
+        dbsize,
+    ),
+    cmd(
+        "flushall",
+        -1,
+        WRITE,
+        "Remove all keys from all databases",
+        flushall,
+    ),
+    cmd(
+        "flushdb",
+        -1,
+        WRITE,
+        "Remove all keys from the current database",
+        flushdb,
+    ),
+    cmd(
+        "info",
+        -1,
+        LOADING | STALE,
+        "Get information and statistics about the server",
+        info,
+    ),
+    Command {
+        since: "2.6.0",
+        ..cmd(
+            "time",
+            1,
+            LOADING | STALE | FAST,
+            "Return the current server time",
+            time,
+        )
+    },
 ];
 
 const COMMAND_SUBCOMMANDS: &[Command] = &[
-    cmd("count", 2, LOADING | STALE, "Get total number of Redis commands", command_count),
-    cmd("docs", -2, LOADING | STALE, "Get array of specific Redis command documentation", command_docs),
-    cmd("info", -2, LOADING | STALE, "Get array of specific Redis command details, or all when no argument is given", command_info),
-    cmd("list", -2, LOADING | STALE, "Get an array of Redis command names", command_list),
+    Command {
+        since: "2.8.13",
+        ..cmd(
+            "count",
+            2,
+            LOADING | STALE,
+            "Get total number of Redis commands",
+            command_count,
+        )
+    },
+    Command {
+        since: "7.0.0",
+        ..cmd(
+            "docs",
+            -2,
+            LOADING | STALE,
+            "Get array of specific Redis command documentation",
+            command_docs,
+        )
+    },
+    cmd(
+        "info",
+        -2,
+        LOADING | STALE,
+        "Get array of specific Redis command details, or all when no argument is given",
+        command_info,
+    ),
+    Command {
+        since: "7.0.0",
+        ..cmd(
+            "list",
+            -2,
+            LOADING | STALE,
+            "Get an array of Redis command names",
+            command_list,
+        )
+    },
 ];
 
 const CONFIG_SUBCOMMANDS: &[Command] = &[
-    cmd("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, "Get the values of configuration parameters", config_get),
-    cmd("resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, "Reset the stats returned by INFO", config_resetstat),
-    cmd("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, "Set configuration parameters to the given values", config_set),
+    Command {
+        since: "2.0.0",
+        ..cmd(
+            "get",
+            -3,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            "Get the values of configuration parameters",
+            config_get,
+        )
+    },
+    Command {
+        since: "2.0.0",
+        ..cmd(
+            "resetstat",
+            2,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            "Reset the stats returned by INFO",
+            config_resetstat,
+        )
+    },
+    Command {
+        since: "2.0.0",
+        ..cmd(
+            "set",
+            -4,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            "Set configuration parameters to the given values",
+            config_set,
+        )
+    },
 ];
 
 fn dbsize(c: &mut Ctx<'_>) -> CmdResult {
@@ -185,7 +296,10 @@ fn command_docs(c: &mut Ctx<'_>) -> CmdResult {
     let wanted: Vec<&'static Command> = if c.args.len() == 2 {
         table::all().to_vec()
     } else {
-        c.args[2..].iter().filter_map(|a| table::lookup(a)).collect()
+        c.args[2..]
+            .iter()
+            .filter_map(|a| table::lookup(a))
+            .collect()
     };
     c.out.map(wanted.len());
     for cmd in wanted {
@@ -208,7 +322,8 @@ fn write_docs(c: &mut Ctx<'_>, cmd: &Command, parent: Option<&str>) {
         c.out.bulk(b"subcommands");
         c.out.map(cmd.subcommands.len());
         for sub in cmd.subcommands {
-            c.out.bulk(format!("{}|{}", parent.unwrap_or(cmd.name), sub.name).as_bytes());
+            c.out
+                .bulk(format!("{}|{}", parent.unwrap_or(cmd.name), sub.name).as_bytes());
             write_docs(c, sub, Some(cmd.name));
         }
     }
@@ -240,7 +355,10 @@ fn config_params(c: &Ctx<'_>) -> Vec<(&'static str, String)> {
                 .unwrap_or_default(),
         ),
         ("save", String::new()),
-        ("slowlog-log-slower-than", cfg.slowlog_log_slower_than.to_string()),
+        (
+            "slowlog-log-slower-than",
+            cfg.slowlog_log_slower_than.to_string(),
+        ),
         ("slowlog-max-len", cfg.slowlog_max_len.to_string()),
         ("timeout", cfg.timeout.to_string()),
     ]
@@ -251,7 +369,9 @@ fn config_get(c: &mut Ctx<'_>) -> CmdResult {
     let mut hits: Vec<&(&str, String)> = Vec::new();
     for pattern in &c.args[2..] {
         for p in &params {
-            if mapcache_store::glob_match(pattern, p.0.as_bytes(), true) && !hits.iter().any(|h| h.0 == p.0) {
+            if mapcache_store::glob_match(pattern, p.0.as_bytes(), true)
+                && !hits.iter().any(|h| h.0 == p.0)
+            {
                 hits.push(p);
             }
         }
@@ -285,7 +405,9 @@ fn config_set(c: &mut Ctx<'_>) -> CmdResult {
             "timeout" => next.timeout = v.parse().map_err(|_| bad())?,
             "maxmemory" => next.maxmemory = v.parse().map_err(|_| bad())?,
             "maxmemory-policy" => next.maxmemory_policy = v,
-            "slowlog-log-slower-than" => next.slowlog_log_slower_than = v.parse().map_err(|_| bad())?,
+            "slowlog-log-slower-than" => {
+                next.slowlog_log_slower_than = v.parse().map_err(|_| bad())?
+            }
             "slowlog-max-len" => next.slowlog_max_len = v.parse().map_err(|_| bad())?,
             "requirepass" => next.requirepass = (!value.is_empty()).then(|| value.clone()),
             "save" | "appendonly" if value.is_empty() || is(value, "no") => {}
@@ -320,14 +442,26 @@ fn config_resetstat(c: &mut Ctx<'_>) -> CmdResult {
 
 // ---- INFO -------------------------------------------------------------------
 
-const SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+];
 
 fn info(c: &mut Ctx<'_>) -> CmdResult {
     let wanted: Vec<String> = c.args[1..]
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
         .collect();
-    let all = wanted.is_empty() || wanted.iter().any(|w| w == "all" || w == "everything" || w == "default");
+    let all = wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| w == "all" || w == "everything" || w == "default");
     let mut text = String::new();
     for section in SECTIONS {
         if all || wanted.iter().any(|w| w == section) {

@@ -41,6 +41,7 @@ const fn cmd(
 
 const ONE: (i8, i8, i8) = (1, 1, 1);
 
+#[rustfmt::skip]
 pub(crate) const COMMANDS: &[Command] = &[
     cmd("append", 3, WRITE | DENYOOM | FAST, ONE, "2.0.0", "Append a value to a key", append),
     cmd("decr", 2, WRITE | DENYOOM | FAST, ONE, "1.0.0", "Decrement the integer value of a key by one", decr),
@@ -110,8 +111,8 @@ fn string_value(v: &Value) -> Result<Bytes, CmdError> {
 }
 
 /// Redis's `checkStringLength`: may a string of `size` bytes grow by `append`?
-fn check_string_length(c: &Ctx<'_>, size: u64, append: u64) -> Result<(), CmdError> {
-    let max = c.shared.config.read().proto_max_bulk_len;
+/// `max` is `proto-max-bulk-len`, read before taking the shard lock.
+fn check_string_length(max: u64, size: u64, append: u64) -> Result<(), CmdError> {
     match size.checked_add(append) {
         Some(total) if total <= max => Ok(()),
         _ => Err(CmdError::Static(
@@ -126,7 +127,9 @@ fn take_string(km: &mut KeyMut<'_>) -> Result<BytesMut, CmdError> {
     let value = km.value_mut().expect("caller checked the key exists");
     if let Value::Str(b) = value {
         let b = std::mem::take(b);
-        return Ok(b.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..])));
+        return Ok(b
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..])));
     }
     let text = string_bytes(value)?;
     Ok(BytesMut::from(&text[..]))
@@ -153,14 +156,23 @@ impl ExpireKind {
 
 /// Redis's `getExpireMillisecondsOrReply`: the absolute deadline of an expire argument
 /// of SET, SETEX, PSETEX and GETEX. `name` is the command's name for the error text.
-fn expire_deadline(arg: &[u8], kind: ExpireKind, now: UnixMillis, name: &'static str) -> Result<UnixMillis, CmdError> {
+fn expire_deadline(
+    arg: &[u8],
+    kind: ExpireKind,
+    now: UnixMillis,
+    name: &'static str,
+) -> Result<UnixMillis, CmdError> {
     let n = args::int(arg)?;
     let seconds = matches!(kind, ExpireKind::Ex | ExpireKind::ExAt);
     if n <= 0 || (seconds && n > i64::MAX / 1000) {
         return Err(CmdError::InvalidExpire(name));
     }
     let ms = if seconds { n * 1000 } else { n };
-    let ms = if kind.absolute() { Some(ms) } else { ms.checked_add(now) };
+    let ms = if kind.absolute() {
+        Some(ms)
+    } else {
+        ms.checked_add(now)
+    };
     match ms {
         Some(ms) if ms > 0 => Ok(ms),
         _ => Err(CmdError::InvalidExpire(name)),
@@ -186,7 +198,8 @@ fn parse_set_options<'a>(args: &'a [Bytes], is_set: bool) -> Result<SetOptions<'
     while i < args.len() {
         let opt = &args[i][..];
         let next = args.get(i + 1);
-        let has_expire = |o: &SetOptions<'_>, except: ExpireKind| o.expire.is_some_and(|(k, _)| k != except);
+        let has_expire =
+            |o: &SetOptions<'_>, except: ExpireKind| o.expire.is_some_and(|(k, _)| k != except);
         if is(opt, "nx") && !o.xx && is_set {
             o.nx = true;
         } else if is(opt, "xx") && !o.nx && is_set {
@@ -227,15 +240,10 @@ fn expire_option(opt: &[u8]) -> Option<ExpireKind> {
     }
 }
 
-/// Stores `value` (copied) at `km` with `deadline`; a deadline already past removes
-/// the key instead, which is what the client observes in Redis too.
-fn store(km: &mut KeyMut<'_>, value: &[u8], deadline: Option<UnixMillis>, now: UnixMillis) {
-    match deadline {
-        Some(d) if d <= now => {
-            km.remove();
-        }
-        _ => km.insert(Value::string(value), deadline),
-    }
+/// Stores a copy of `value` at `km` with `deadline`. A deadline already past is stored
+/// as is, as Redis does: the key is then simply expired (invisible).
+fn store(km: &mut KeyMut<'_>, value: &[u8], deadline: Option<UnixMillis>) {
+    km.insert(Value::string(value), deadline);
 }
 
 // ---------------------------------------------------------------------------------
@@ -278,7 +286,7 @@ fn set(c: &mut Ctx<'_>) -> CmdResult {
                 None if o.keepttl => km.deadline(),
                 d => d,
             };
-            store(km, value, deadline, now);
+            store(km, value, deadline);
         }
         match old {
             Some(Some(old)) => out.bulk(&old),
@@ -316,7 +324,7 @@ fn setex_generic(c: &mut Ctx<'_>, kind: ExpireKind, name: &'static str) -> CmdRe
     let now = c.now;
     let deadline = expire_deadline(&c.args[2], kind, now, name)?;
     let (key, value) = (&c.args[1], &c.args[3]);
-    db(c).update(key, now, |km| store(km, value, Some(deadline), now));
+    db(c).update(key, now, |km| store(km, value, Some(deadline)));
     c.out.ok();
     Ok(())
 }
@@ -431,7 +439,10 @@ fn mset_generic(c: &mut Ctx<'_>, nx: bool, name: &'static str) -> CmdResult {
     if c.args.len() % 2 == 0 {
         return Err(CmdError::WrongArity(name.into()));
     }
-    let pairs: Vec<(&[u8], &[u8])> = c.args[1..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect();
+    let pairs: Vec<(&[u8], &[u8])> = c.args[1..]
+        .chunks(2)
+        .map(|p| (&p[0][..], &p[1][..]))
+        .collect();
     let keys: Vec<&[u8]> = pairs.iter().map(|p| p.0).collect();
     let done = db(c).update_many(&keys, c.now, |m| {
         if nx && (0..pairs.len()).any(|i| m.with(i, |km| km.exists())) {
@@ -456,13 +467,14 @@ fn mset_generic(c: &mut Ctx<'_>, nx: bool, name: &'static str) -> CmdResult {
 
 fn append(c: &mut Ctx<'_>) -> CmdResult {
     let arg = &c.args[2];
+    let max = c.shared.config.read().proto_max_bulk_len;
     let len = db(c).update(&c.args[1], c.now, |km| {
         let Some(v) = km.value() else {
             km.insert(Value::string(arg), None);
             return Ok(arg.len());
         };
         let old_len = string_bytes(v)?.len();
-        check_string_length(c, old_len as u64, arg.len() as u64)?;
+        check_string_length(max, old_len as u64, arg.len() as u64)?;
         let mut buf = take_string(km)?;
         buf.extend_from_slice(arg);
         let len = buf.len();
@@ -492,8 +504,16 @@ fn range_of(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
         return None;
     }
     let len_i = len as i64;
-    let mut start = if start < 0 { len_i.saturating_add(start) } else { start };
-    let mut end = if end < 0 { len_i.saturating_add(end) } else { end };
+    let mut start = if start < 0 {
+        len_i.saturating_add(start)
+    } else {
+        start
+    };
+    let mut end = if end < 0 {
+        len_i.saturating_add(end)
+    } else {
+        end
+    };
     start = start.max(0);
     end = end.max(0);
     if end >= len_i {
@@ -526,7 +546,9 @@ fn getrange(c: &mut Ctx<'_>) -> CmdResult {
 
 fn setrange(c: &mut Ctx<'_>) -> CmdResult {
     let offset = args::int(&c.args[2])?;
-    let offset = usize::try_from(offset).map_err(|_| CmdError::Static("ERR offset is out of range"))?;
+    let offset =
+        usize::try_from(offset).map_err(|_| CmdError::Static("ERR offset is out of range"))?;
+    let max = c.shared.config.read().proto_max_bulk_len;
     let value = &c.args[3];
     let len = db(c).update(&c.args[1], c.now, |km| {
         let old_len = match km.value() {
@@ -534,7 +556,7 @@ fn setrange(c: &mut Ctx<'_>) -> CmdResult {
                 if value.is_empty() {
                     return Ok(0);
                 }
-                check_string_length(c, offset as u64, value.len() as u64)?;
+                check_string_length(max, offset as u64, value.len() as u64)?;
                 let mut buf = vec![0u8; offset + value.len()];
                 buf[offset..].copy_from_slice(value);
                 km.insert(Value::Str(Bytes::from(buf)), None);
@@ -545,7 +567,7 @@ fn setrange(c: &mut Ctx<'_>) -> CmdResult {
         if value.is_empty() {
             return Ok(old_len);
         }
-        check_string_length(c, offset as u64, value.len() as u64)?;
+        check_string_length(max, offset as u64, value.len() as u64)?;
         let mut buf = take_string(km)?;
         let end = offset + value.len();
         if buf.len() < end {
