@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use mapcache_expiry::{DeadlineIndex, ShardSweep, SweepShard, UnixMillis};
-use parking_lot::{RwLock, RwLockWriteGuard};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::glob::glob_match;
 use crate::value::{Kind, Value};
@@ -323,6 +323,26 @@ impl Db {
         r
     }
 
+    /// Reads all of `keys` at one instant: every shard involved is read-locked (in
+    /// ascending order) before `f` runs, so a multi-key write (which holds the write
+    /// locks of all its shards) is seen entirely or not at all. Counts a keyspace hit
+    /// or miss per key, as Redis's MGET does.
+    pub fn get_many<R>(&self, keys: &[&[u8]], now: UnixMillis, f: impl FnOnce(&ReadMany<'_, '_>) -> R) -> R {
+        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(k)).collect();
+        let mut order: Vec<usize> = hashes.iter().map(|&h| self.shard_index(h)).collect();
+        order.sort_unstable();
+        order.dedup();
+        let guards = order.iter().map(|&i| (i, self.shards[i].lock.read())).collect();
+        let many = ReadMany {
+            db: self,
+            keys,
+            hashes,
+            guards,
+            now,
+        };
+        f(&many)
+    }
+
     /// The number of live keys (DBSIZE): entries already due are not counted, whether
     /// or not the sweeper has removed them yet.
     pub fn len(&self, now: UnixMillis) -> usize {
@@ -620,6 +640,45 @@ impl<'a> KeyMut<'a> {
             let old = self.remove();
             self.garbage = old;
         }
+    }
+}
+
+/// Read access to several keys of one database at one instant ([`Db::get_many`]).
+#[derive(Debug)]
+pub struct ReadMany<'db, 'k> {
+    db: &'db Db,
+    keys: &'k [&'k [u8]],
+    hashes: Vec<u64>,
+    guards: Vec<(usize, RwLockReadGuard<'db, Shard>)>,
+    now: UnixMillis,
+}
+
+impl ReadMany<'_, '_> {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The live entry of key `i`, counting a keyspace hit or miss.
+    pub fn get(&self, i: usize) -> Option<&Entry> {
+        let hash = self.hashes[i];
+        let idx = self.db.shard_index(hash);
+        let pos = self
+            .guards
+            .binary_search_by_key(&idx, |g| g.0)
+            .expect("every key's shard is locked");
+        let entry = self.guards[pos]
+            .1
+            .find(hash, self.keys[i])
+            .map(|s| &s.entry)
+            .filter(|e| !e.is_expired(self.now));
+        let cell = &self.db.shards[idx];
+        let counter = if entry.is_some() { &cell.hits } else { &cell.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        entry
     }
 }
 

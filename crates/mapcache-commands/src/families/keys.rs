@@ -106,15 +106,7 @@ fn count_existing(c: &mut Ctx<'_>) -> CmdResult {
         usize::from(db.get(&c.args[1], now, |e| e.is_some()))
     } else {
         let keys = key_list(&c.args[1..]);
-        let found: Vec<bool> = db.update_many(&keys, now, |m| {
-            (0..keys.len())
-                .map(|i| m.with(i, |km| km.exists()))
-                .collect()
-        });
-        for (k, &hit) in keys.iter().zip(&found) {
-            db.count_lookup(k, hit);
-        }
-        found.iter().filter(|&&f| f).count()
+        db.get_many(&keys, now, |m| (0..m.len()).filter(|&i| m.get(i).is_some()).count())
     };
     c.out.integer(n as i64);
     Ok(())

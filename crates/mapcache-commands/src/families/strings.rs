@@ -408,22 +408,15 @@ fn mget(c: &mut Ctx<'_>) -> CmdResult {
     let db = db(c);
     let keys: Vec<&[u8]> = c.args[1..].iter().map(|k| &k[..]).collect();
     let out = &mut *c.out;
-    let mut hits = Vec::with_capacity(keys.len());
     out.array(keys.len());
-    db.update_many(&keys, c.now, |m| {
-        for i in 0..keys.len() {
-            m.with(i, |km| {
-                hits.push(km.exists());
-                match km.value().map(string_bytes) {
-                    Some(Ok(b)) => out.bulk(&b),
-                    _ => out.null(),
-                }
-            });
+    db.get_many(&keys, c.now, |m| {
+        for i in 0..m.len() {
+            match m.get(i).map(|e| string_bytes(&e.value)) {
+                Some(Ok(b)) => out.bulk(&b),
+                _ => out.null(),
+            }
         }
     });
-    for (k, hit) in keys.iter().zip(hits) {
-        db.count_lookup(k, hit);
-    }
     Ok(())
 }
 
