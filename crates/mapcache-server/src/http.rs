@@ -53,7 +53,10 @@ fn route(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> {
             if inner.ready.load(Ordering::Relaxed) {
                 json(StatusCode::OK, r#"{"ready":true}"#.to_string())
             } else {
-                json(StatusCode::SERVICE_UNAVAILABLE, r#"{"ready":false}"#.to_string())
+                json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    r#"{"ready":false}"#.to_string(),
+                )
             }
         }
         _ => json(
@@ -72,18 +75,38 @@ fn healthz(inner: &Inner) -> String {
         .iter()
         .enumerate()
         .map(|(i, db)| {
-            let name = if i == 0 { "default".to_string() } else { i.to_string() };
+            let name = if i == 0 {
+                "default".to_string()
+            } else {
+                i.to_string()
+            };
             format!(r#"{{"name":"{name}","keys":{}}}"#, db.len(now))
         })
         .collect();
     format!(
-        r#"{{"status":"ok","uptime_seconds":{},"version":"{}","git_commit":"{}","connections":{},"caches":[{}]}}"#,
+        r#"{{"status":"ok","uptime_seconds":{},"version":"{}","git_commit":"{}","connections":{},"tasks":{},"threads":{},"caches":[{}]}}"#,
         shared.started.elapsed().as_secs(),
         env!("CARGO_PKG_VERSION"),
         shared.info.git_sha,
         inner.connected.load(Ordering::Relaxed),
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+        process_threads(),
         caches.join(",")
     )
+}
+
+/// The process's OS thread count (`Threads:` of /proc/self/status; 0 where unavailable).
+fn process_threads() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {

@@ -44,7 +44,15 @@ impl Server {
             }
         }
         // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
+        // MAPCACHE_TEST_LOG=1 echoes the server's log into the test's output.
+        let echo = std::env::var_os("MAPCACHE_TEST_LOG").is_some();
+        std::thread::spawn(move || {
+            for line in lines.by_ref().map_while(Result::ok) {
+                if echo {
+                    eprintln!("[mapcache] {line}");
+                }
+            }
+        });
         Server {
             child,
             resp: resp.unwrap(),
@@ -165,4 +173,42 @@ pub fn redis_cli_stdin(port: u16, args: &[&str], input: &[u8]) -> String {
     child.stdin.take().unwrap().write_all(input).unwrap();
     let out = child.wait_with_output().unwrap();
     String::from_utf8(out.stdout).expect("utf8")
+}
+
+/// GET `path` from the server's HTTP port; returns (status code, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect http");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read http response");
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The integer value of `"field":N` in a flat JSON text.
+pub fn json_u64(json: &str, field: &str) -> u64 {
+    let key = format!("\"{field}\":");
+    let start = json
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {field} in {json}"))
+        + key.len();
+    json[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
 }

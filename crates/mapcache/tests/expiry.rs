@@ -1,0 +1,72 @@
+//! Expiry at the server level: the one sweeper reclaims a mass expiry on its own, and
+//! no task or thread is created per key.
+
+mod support;
+use std::io::Write;
+use std::time::{Duration, Instant};
+use support::{http_get, json_u64, read_n, redis_cli, Server};
+
+fn tasks_and_threads(server: &Server) -> (u64, u64) {
+    let (status, body) = http_get(server.http, "/healthz");
+    assert_eq!(status, 200, "{body}");
+    (json_u64(&body, "tasks"), json_u64(&body, "threads"))
+}
+
+#[test]
+fn a_hundred_thousand_keys_expire_together_without_a_task_per_key() {
+    let server = Server::start(&[]);
+    // The writer's connection is one task: have it accepted before counting.
+    let mut c = server.connect();
+    assert_eq!(support::roundtrip(&mut c, b"PING\r\n", 7), b"+PONG\r\n");
+    let before = tasks_and_threads(&server);
+
+    // 100,000 keys with one 2 s TTL, written in pipelined batches.
+    let n = 100_000;
+    for batch in 0..(n / 1000) {
+        let mut buf = Vec::new();
+        for i in 0..1000 {
+            let key = format!("ttl:{}", batch * 1000 + i);
+            buf.extend_from_slice(
+                format!(
+                    "*5\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$1\r\nv\r\n$2\r\nPX\r\n$4\r\n2000\r\n",
+                    key.len()
+                )
+                .as_bytes(),
+            );
+        }
+        c.write_all(&buf).unwrap();
+        assert_eq!(read_n(&mut c, 5000), b"+OK\r\n".repeat(1000));
+    }
+    let loaded = tasks_and_threads(&server);
+    assert_eq!(
+        loaded, before,
+        "tasks/threads changed with 100k TTL keys (before, after)"
+    );
+    let keyspace = redis_cli(server.port(), &["INFO", "keyspace"]);
+    assert!(keyspace.contains("expires="), "{keyspace}");
+
+    // Nobody touches the keys: only the sweeper can empty the database.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let stats = redis_cli(server.port(), &["INFO", "stats"]);
+        let expired: u64 = stats
+            .lines()
+            .find_map(|l| l.strip_prefix("expired_keys:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap();
+        if expired == n as u64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sweeper reclaimed only {expired} of {n}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(redis_cli(server.port(), &["DBSIZE"]), "0\n");
+    assert_eq!(
+        tasks_and_threads(&server),
+        before,
+        "tasks/threads after the storm"
+    );
+}
