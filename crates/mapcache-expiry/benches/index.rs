@@ -17,7 +17,6 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::hint::black_box;
-use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion};
@@ -253,7 +252,12 @@ fn build<I: Index>(keys: &[K], deadlines: &[UnixMillis]) -> I {
     ix
 }
 
-fn bench_candidate<I: Index>(c: &mut Criterion, keys: &[K], same: &[UnixMillis], rnd: &[UnixMillis]) {
+fn bench_candidate<I: Index>(
+    c: &mut Criterion,
+    keys: &[K],
+    same: &[UnixMillis],
+    rnd: &[UnixMillis],
+) {
     let n = keys.len();
     let rnd2 = random_deadlines(n, 0x9e37_79b9_7f4a_7c15);
     let mut g = c.benchmark_group(format!("index/{}", I::NAME));

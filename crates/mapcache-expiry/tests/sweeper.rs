@@ -303,7 +303,13 @@ fn a_full_clean_round_ends_the_pass() {
     );
     // No shards at all.
     let r = sweeper.pass(&[], 20);
-    assert_eq!(r, mapcache_expiry::SweepReport { elapsed: r.elapsed, ..Default::default() });
+    assert_eq!(
+        r,
+        mapcache_expiry::SweepReport {
+            elapsed: r.elapsed,
+            ..Default::default()
+        }
+    );
     assert_eq!(
         sweeper.next_wake(&r, &[], 20, Duration::from_millis(100)),
         Duration::from_millis(100)
@@ -331,7 +337,10 @@ fn the_time_budget_stops_a_pass_between_batches() {
         max_time: Duration::from_millis(1),
     });
     let r = sweeper.pass(&shard_refs, 0);
-    assert!(r.hit_time_budget && !r.hit_key_budget && r.more_due, "{r:?}");
+    assert!(
+        r.hit_time_budget && !r.hit_key_budget && r.more_due,
+        "{r:?}"
+    );
     assert_eq!((r.batches, r.removed), (1, 10));
     assert_eq!(sweeper.cursor(), 1);
     assert!(r.elapsed >= Duration::from_millis(3));

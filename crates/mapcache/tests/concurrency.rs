@@ -11,7 +11,12 @@ fn mget(conn: &mut BufReader<TcpStream>, keys: &[String]) -> Vec<Option<String>>
     conn.get_mut().write_all(cmd.as_bytes()).unwrap();
     let mut line = String::new();
     conn.read_line(&mut line).unwrap();
-    let n: usize = line.trim_end().strip_prefix('*').expect("array").parse().unwrap();
+    let n: usize = line
+        .trim_end()
+        .strip_prefix('*')
+        .expect("array")
+        .parse()
+        .unwrap();
     (0..n)
         .map(|_| {
             line.clear();
@@ -40,7 +45,10 @@ fn readers_never_see_a_partial_mset_or_rename() {
     let keys: Vec<String> = (0..16).map(|i| format!("k{i}")).collect();
     // From here on exactly one of pair:w / moved:w exists at any instant.
     let mut setup = BufReader::new(server.connect());
-    assert_eq!(expect_line(&mut setup, "MSET pair:0 x pair:1 x pair:2 x pair:3 x\r\n"), "+OK\r\n");
+    assert_eq!(
+        expect_line(&mut setup, "MSET pair:0 x pair:1 x pair:2 x pair:3 x\r\n"),
+        "+OK\r\n"
+    );
     let writers: Vec<_> = (0..4)
         .map(|w| {
             let keys = keys.clone();
@@ -49,7 +57,10 @@ fn readers_never_see_a_partial_mset_or_rename() {
                 for round in 0..400 {
                     let v = format!("w{w}r{round}");
                     let pairs: Vec<String> = keys.iter().map(|k| format!("{k} {v}")).collect();
-                    assert_eq!(expect_line(&mut conn, &format!("MSET {}\r\n", pairs.join(" "))), "+OK\r\n");
+                    assert_eq!(
+                        expect_line(&mut conn, &format!("MSET {}\r\n", pairs.join(" "))),
+                        "+OK\r\n"
+                    );
                     // Move a key away and back: RENAME is atomic, so a reader always sees
                     // exactly one of the two names (never both, never neither).
                     let a = expect_line(&mut conn, &format!("MSET tmp:{w} {v} pair:{w} {v}\r\n"));
