@@ -36,8 +36,11 @@ pub enum CmdError {
     InvalidExpire(&'static str),
     /// Any other fixed text, prefix included (`ERR ...`, `WRONGPASS ...`).
     Static(&'static str),
-    /// Formatted text, prefix included. Only for replies that embed arguments.
+    /// Formatted text, prefix included.
     Owned(String),
+    /// Text that embeds raw argument bytes (Redis prints them with `%s`, unconverted);
+    /// built with [`CmdError::raw`].
+    Raw(Vec<u8>),
 }
 
 impl CmdError {
@@ -58,7 +61,24 @@ impl CmdError {
             CmdError::InvalidExpire(name) => format!("ERR invalid expire time in '{name}' command").into(),
             CmdError::Static(s) => Cow::Borrowed(s),
             CmdError::Owned(s) => Cow::Borrowed(s.as_str()),
+            CmdError::Raw(b) => String::from_utf8_lossy(b),
         }
+    }
+
+    /// The exact bytes of the reply text (raw argument bytes kept as they are).
+    pub fn bytes(&self) -> Cow<'_, [u8]> {
+        match self {
+            CmdError::Raw(b) => Cow::Borrowed(b.as_slice()),
+            other => match other.text() {
+                Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+                Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+            },
+        }
+    }
+
+    /// An error text made of literal pieces and raw argument bytes, concatenated.
+    pub fn raw(parts: &[&[u8]]) -> CmdError {
+        CmdError::Raw(parts.concat())
     }
 
     /// The kind Redis counts in `errorstat_<KIND>`: the first word of the text.
@@ -68,18 +88,26 @@ impl CmdError {
             CmdError::NoAuth => "NOAUTH",
             CmdError::Static(s) => s.split(' ').next().unwrap_or("ERR"),
             CmdError::Owned(s) => s.split(' ').next().unwrap_or("ERR"),
+            CmdError::Raw(b) => std::str::from_utf8(b.split(|&c| c == b' ').next().unwrap_or(b"ERR")).unwrap_or("ERR"),
             _ => "ERR",
         }
     }
 
     /// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
     pub fn unknown_subcommand(sub: &[u8], container: &str) -> CmdError {
-        CmdError::Owned(format!(
-            "ERR unknown subcommand '{}'. Try {} HELP.",
-            truncate_lossy(sub, 128),
-            container.to_ascii_uppercase()
-        ))
+        CmdError::raw(&[
+            b"ERR unknown subcommand '",
+            truncate(sub, 128),
+            b"'. Try ",
+            container.to_ascii_uppercase().as_bytes(),
+            b" HELP.",
+        ])
     }
+}
+
+/// At most the first `max` bytes of `b` (Redis's `%.128s`).
+pub fn truncate(b: &[u8], max: usize) -> &[u8] {
+    &b[..b.len().min(max)]
 }
 
 /// Text of at most `max` bytes of `b`, lossily decoded (Redis prints raw bytes; a

@@ -144,7 +144,7 @@ pub fn execute(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut
         Ok(cmd) => Some(cmd),
         Err((cmd, e)) => {
             shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-            out.error(&e.text());
+            mapcache_resp::encode::error(&mut out.buf, &e.bytes());
             cmd
         }
     }
@@ -194,21 +194,21 @@ fn dispatch(
 /// formats it: the name and the arguments cut at 128 bytes, each argument quoted and
 /// followed by a space.
 pub fn unknown_command(args: &[Bytes]) -> CmdError {
-    let mut listed = String::new();
+    let mut listed: Vec<u8> = Vec::new();
     for a in &args[1..] {
         if listed.len() >= 128 {
             break;
         }
         let room = 128 - listed.len();
-        listed.push('\'');
-        listed.push_str(&error::truncate_lossy(a, room));
-        listed.push_str("' ");
+        listed.push(b'\'');
+        listed.extend_from_slice(error::truncate(a, room));
+        listed.extend_from_slice(b"' ");
     }
-    let text = format!(
-        "ERR unknown command '{}', with args beginning with: {}",
-        error::truncate_lossy(&args[0], 128),
-        listed
-    );
-    // Redis replaces newlines so the error stays one protocol line.
-    CmdError::Owned(text.replace(['\r', '\n'], " "))
+    // The encoder turns any CR/LF into spaces, as Redis does, so the error stays one line.
+    CmdError::raw(&[
+        b"ERR unknown command '",
+        error::truncate(&args[0], 128),
+        b"', with args beginning with: ",
+        &listed,
+    ])
 }

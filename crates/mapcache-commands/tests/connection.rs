@@ -25,7 +25,11 @@ fn select_checks_its_argument() {
     h.check("SELECT 15", "+OK\r\n");
     h.check("SELECT 16", "-ERR DB index is out of range\r\n");
     h.check("SELECT -1", "-ERR DB index is out of range\r\n");
-    h.check("SELECT x", "-ERR invalid DB index\r\n");
+    h.check("SELECT x", "-ERR value is not an integer or out of range\r\n");
+    h.check(
+        "SELECT 99999999999",
+        "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n",
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use mapcache_resp::Version;
 
 use crate::args::{self, is};
-use crate::error::{CmdError, CmdResult};
+use crate::error::{truncate, CmdError, CmdResult};
 use crate::table::flags::*;
 use crate::table::Command;
 use crate::Ctx;
@@ -174,7 +174,11 @@ fn quit(c: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn select(c: &mut Ctx<'_>) -> CmdResult {
-    let n = args::int(&c.args[1]).map_err(|_| CmdError::Static("ERR invalid DB index"))?;
+    // Redis parses a C int: non-integers and integers outside i32 fail differently.
+    let n = args::int(&c.args[1])?;
+    let n = i32::try_from(n).map_err(|_| {
+        CmdError::Static("ERR value is out of range, value must between -2147483648 and 2147483647")
+    })?;
     let n = usize::try_from(n).map_err(|_| CmdError::DbIndexOutOfRange)?;
     if n >= c.shared.store.databases() {
         return Err(CmdError::DbIndexOutOfRange);
@@ -253,10 +257,11 @@ fn hello(c: &mut Ctx<'_>) -> CmdResult {
             setname = Some(&c.args[i + 1]);
             i += 2;
         } else {
-            return Err(CmdError::Owned(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                crate::error::truncate_lossy(&c.args[i], 128)
-            )));
+            return Err(CmdError::raw(&[
+                b"ERR Syntax error in HELLO option '",
+                truncate(&c.args[i], 128),
+                b"'",
+            ]));
         }
     }
     if let Some((user, pass)) = auth {
@@ -346,10 +351,7 @@ fn client_setinfo(c: &mut Ctx<'_>) -> CmdResult {
     } else if is(&c.args[2], "lib-ver") {
         names.lib_ver = v;
     } else {
-        return Err(CmdError::Owned(format!(
-            "ERR Unrecognized option '{}'",
-            crate::error::truncate_lossy(&c.args[2], 128)
-        )));
+        return Err(CmdError::raw(&[b"ERR Unrecognized option '", truncate(&c.args[2], 128), b"'"]));
     }
     drop(names);
     c.out.ok();
@@ -375,10 +377,7 @@ fn client_list(c: &mut Ctx<'_>) -> CmdResult {
                 .iter()
                 .any(|w| is(t, w))
             {
-                return Err(CmdError::Owned(format!(
-                    "ERR Unknown client type '{}'",
-                    crate::error::truncate_lossy(t, 128)
-                )));
+                return Err(CmdError::raw(&[b"ERR Unknown client type '", truncate(t, 128), b"'"]));
             }
             only_normal = is(t, "normal");
             i += 2;

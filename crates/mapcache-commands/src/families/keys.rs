@@ -9,7 +9,7 @@ use mapcache_expiry::UnixMillis;
 use mapcache_store::{Db, Entry, KeyMut, Kind, ScanFilter};
 
 use crate::args::{self, is};
-use crate::error::{truncate_lossy, CmdError, CmdResult};
+use crate::error::{CmdError, CmdResult};
 use crate::table::flags::*;
 use crate::table::Command;
 use crate::Ctx;
@@ -292,10 +292,7 @@ fn parse_expire_flags(opts: &[Bytes]) -> Result<ExpireFlags, CmdError> {
         } else {
             // Redis prints the option with %s: it ends at a NUL byte.
             let text = opt.split(|&b| b == 0).next().unwrap_or_default();
-            return Err(CmdError::Owned(format!(
-                "ERR Unsupported option {}",
-                truncate_lossy(text, text.len())
-            )));
+            return Err(CmdError::raw(&[b"ERR Unsupported option ", text]));
         }
     }
     if f.nx && (f.xx || f.gt || f.lt) {
