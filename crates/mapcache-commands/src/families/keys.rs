@@ -402,37 +402,8 @@ fn keys(c: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-/// Redis's `parseScanCursorOrReply`: `strtoul` in base 10 over the whole argument (up
-/// to a NUL byte), no leading space; a sign is accepted and `-n` wraps as in C.
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    const INVALID: CmdError = CmdError::Static("ERR invalid cursor");
-    let s = arg.split(|&b| b == 0).next().unwrap_or_default();
-    if s.is_empty() {
-        return Ok(0); // strtoul converts nothing and stops at the end: accepted as 0
-    }
-    if matches!(s[0], b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r') {
-        return Err(INVALID);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(INVALID);
-    }
-    let mut n: u64 = 0;
-    for &d in digits {
-        n = n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(d - b'0')))
-            .ok_or(INVALID)?;
-    }
-    Ok(if neg { n.wrapping_neg() } else { n })
-}
-
 fn scan(c: &mut Ctx<'_>) -> CmdResult {
-    let cursor = parse_cursor(&c.args[1])?;
+    let cursor = args::scan_cursor(&c.args[1])?;
     let mut count: usize = 10;
     let mut pattern: Option<&[u8]> = None;
     // None: no TYPE option; Some(None): a type no key of mapcache can have.
