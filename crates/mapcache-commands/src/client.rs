@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,8 +19,9 @@ pub struct ClientInfo {
     pub addr: String,
     pub laddr: String,
     pub created: Instant,
-    /// Milliseconds since `created` of the last command.
-    last_active_ms: AtomicU64,
+    /// Unix milliseconds of the last command (the command's own clock reading, so
+    /// recording it costs no extra clock read).
+    last_active_ms: AtomicI64,
     /// The selected database.
     pub db: AtomicUsize,
     /// 2 or 3.
@@ -39,12 +40,11 @@ pub struct ClientNames {
 }
 
 impl ClientInfo {
-    /// Records that `cmd` is running now (cheap: two relaxed stores).
+    /// Records that `cmd` runs at `now_ms` (Unix ms): two relaxed stores.
     #[inline]
-    pub fn touch(&self, cmd: &'static Command) {
+    pub fn touch(&self, cmd: &'static Command, now_ms: i64) {
         self.last_cmd.store(cmd as *const Command as usize, Ordering::Relaxed);
-        self.last_active_ms
-            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_active_ms.store(now_ms, Ordering::Relaxed);
     }
 
     fn last_cmd_name(&self) -> &'static str {
@@ -59,7 +59,10 @@ impl ClientInfo {
     pub fn describe(&self) -> String {
         let names = self.names.lock().clone();
         let age = self.created.elapsed();
-        let idle_ms = (age.as_millis() as u64).saturating_sub(self.last_active_ms.load(Ordering::Relaxed));
+        let idle_ms = match self.last_active_ms.load(Ordering::Relaxed) {
+            0 => age.as_millis() as i64,
+            last => unix_now_ms().saturating_sub(last).max(0),
+        };
         let text = |b: &Option<Bytes>| b.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
         let mut s = String::with_capacity(256);
         let _ = write!(
@@ -99,7 +102,7 @@ impl Clients {
             addr,
             laddr,
             created: Instant::now(),
-            last_active_ms: AtomicU64::new(0),
+            last_active_ms: AtomicI64::new(0),
             db: AtomicUsize::new(0),
             resp: AtomicU8::new(2),
             last_cmd: AtomicUsize::new(0),
@@ -125,4 +128,10 @@ impl Clients {
     pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
         self.map.lock().values().cloned().collect()
     }
+}
+
+fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -177,8 +177,8 @@ fn dispatch(
         }
         handler = sub.handler;
     }
-    session.client.touch(cmd);
     let now = shared.store.now();
+    session.client.touch(cmd, now);
     let mut ctx = Ctx {
         shared,
         session,
