@@ -29,7 +29,9 @@ fn store_paths(c: &mut Criterion) {
             b.run(&cmd(&["RPOP", "l"]));
         })
     });
-    let keys: Vec<Vec<Bytes>> = (0..100_000).map(|i| cmd(&["SET", &format!("key:{i}"), "v"])).collect();
+    let keys: Vec<Vec<Bytes>> = (0..100_000)
+        .map(|i| cmd(&["SET", &format!("key:{i}"), "v"]))
+        .collect();
     let mut n = 0;
     g.bench_function("set_100k_keys_round_robin", |bn| {
         bn.iter(|| {

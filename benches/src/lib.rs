@@ -47,5 +47,8 @@ impl Bench {
 
 /// A command as `Bytes` arguments.
 pub fn cmd(parts: &[&str]) -> Vec<Bytes> {
-    parts.iter().map(|p| Bytes::copy_from_slice(p.as_bytes())).collect()
+    parts
+        .iter()
+        .map(|p| Bytes::copy_from_slice(p.as_bytes()))
+        .collect()
 }

@@ -9,10 +9,18 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     ("mapcache-resp", &[]),
     ("mapcache-expiry", &[]),
     ("mapcache-store", &["mapcache-expiry"]),
-    ("mapcache-commands", &["mapcache-store", "mapcache-resp", "mapcache-expiry"]),
+    (
+        "mapcache-commands",
+        &["mapcache-store", "mapcache-resp", "mapcache-expiry"],
+    ),
     (
         "mapcache-server",
-        &["mapcache-resp", "mapcache-expiry", "mapcache-store", "mapcache-commands"],
+        &[
+            "mapcache-resp",
+            "mapcache-expiry",
+            "mapcache-store",
+            "mapcache-commands",
+        ],
     ),
     ("mapcache", &["mapcache-server", "mapcache-commands"]),
 ];
@@ -50,10 +58,13 @@ pub fn violations(root: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for (krate, allowed) in ALLOWED {
         let path = root.join("crates").join(krate).join("Cargo.toml");
-        let manifest = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let manifest = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         for dep in mapcache_deps(&manifest) {
             if !allowed.contains(&dep.as_str()) {
-                out.push(format!("{krate} must not depend on {dep} (allowed: {allowed:?})"));
+                out.push(format!(
+                    "{krate} must not depend on {dep} (allowed: {allowed:?})"
+                ));
             }
         }
     }

@@ -43,7 +43,8 @@ impl ClientInfo {
     /// Records that `cmd` runs at `now_ms` (Unix ms): two relaxed stores.
     #[inline]
     pub fn touch(&self, cmd: &'static Command, now_ms: i64) {
-        self.last_cmd.store(cmd as *const Command as usize, Ordering::Relaxed);
+        self.last_cmd
+            .store(cmd as *const Command as usize, Ordering::Relaxed);
         self.last_active_ms.store(now_ms, Ordering::Relaxed);
     }
 
@@ -63,7 +64,11 @@ impl ClientInfo {
             0 => age.as_millis() as i64,
             last => unix_now_ms().saturating_sub(last).max(0),
         };
-        let text = |b: &Option<Bytes>| b.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        let text = |b: &Option<Bytes>| {
+            b.as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
         let mut s = String::with_capacity(256);
         let _ = write!(
             s,

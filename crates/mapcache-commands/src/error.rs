@@ -47,7 +47,9 @@ impl CmdError {
     /// The full error text, as sent after `-`.
     pub fn text(&self) -> Cow<'_, str> {
         match self {
-            CmdError::WrongType => "WRONGTYPE Operation against a key holding the wrong kind of value".into(),
+            CmdError::WrongType => {
+                "WRONGTYPE Operation against a key holding the wrong kind of value".into()
+            }
             CmdError::NotInteger => "ERR value is not an integer or out of range".into(),
             CmdError::NotFloat => "ERR value is not a valid float".into(),
             CmdError::Overflow => "ERR increment or decrement would overflow".into(),
@@ -57,8 +59,12 @@ impl CmdError {
             CmdError::DbIndexOutOfRange => "ERR DB index is out of range".into(),
             CmdError::NoAuth => "NOAUTH Authentication required.".into(),
             CmdError::NotPositive => "ERR value is out of range, must be positive".into(),
-            CmdError::WrongArity(name) => format!("ERR wrong number of arguments for '{name}' command").into(),
-            CmdError::InvalidExpire(name) => format!("ERR invalid expire time in '{name}' command").into(),
+            CmdError::WrongArity(name) => {
+                format!("ERR wrong number of arguments for '{name}' command").into()
+            }
+            CmdError::InvalidExpire(name) => {
+                format!("ERR invalid expire time in '{name}' command").into()
+            }
             CmdError::Static(s) => Cow::Borrowed(s),
             CmdError::Owned(s) => Cow::Borrowed(s.as_str()),
             CmdError::Raw(b) => String::from_utf8_lossy(b),
@@ -88,7 +94,10 @@ impl CmdError {
             CmdError::NoAuth => "NOAUTH",
             CmdError::Static(s) => s.split(' ').next().unwrap_or("ERR"),
             CmdError::Owned(s) => s.split(' ').next().unwrap_or("ERR"),
-            CmdError::Raw(b) => std::str::from_utf8(b.split(|&c| c == b' ').next().unwrap_or(b"ERR")).unwrap_or("ERR"),
+            CmdError::Raw(b) => {
+                std::str::from_utf8(b.split(|&c| c == b' ').next().unwrap_or(b"ERR"))
+                    .unwrap_or("ERR")
+            }
             _ => "ERR",
         }
     }

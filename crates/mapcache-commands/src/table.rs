@@ -3,8 +3,8 @@
 
 use std::sync::OnceLock;
 
-use crate::{families, Ctx};
 use crate::error::CmdResult;
+use crate::{families, Ctx};
 
 /// A command handler: parses every argument before it touches the store.
 pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;
@@ -128,9 +128,18 @@ mod tests {
             assert!(w[0].name < w[1].name, "{} before {}", w[0].name, w[1].name);
         }
         for c in all {
-            assert_eq!(lookup(c.name.to_ascii_uppercase().as_bytes()).map(|x| x.name), Some(c.name));
+            assert_eq!(
+                lookup(c.name.to_ascii_uppercase().as_bytes()).map(|x| x.name),
+                Some(c.name)
+            );
             for w in c.subcommands.windows(2) {
-                assert!(w[0].name < w[1].name, "{}: {} before {}", c.name, w[0].name, w[1].name);
+                assert!(
+                    w[0].name < w[1].name,
+                    "{}: {} before {}",
+                    c.name,
+                    w[0].name,
+                    w[1].name
+                );
             }
         }
         assert!(lookup(b"no-such-command").is_none());

@@ -12,7 +12,10 @@ use mapcache_commands::execute;
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
 fn args(parts: &[&str]) -> Vec<Bytes> {
-    parts.iter().map(|p| Bytes::copy_from_slice(p.as_bytes())).collect()
+    parts
+        .iter()
+        .map(|p| Bytes::copy_from_slice(p.as_bytes()))
+        .collect()
 }
 
 /// Blocks allocated while running `cmd` `n` times.
@@ -40,8 +43,19 @@ fn get_allocates_nothing_and_set_only_the_value() {
     let get_blocks = blocks_for(&mut h, &get, n);
     let set_blocks = blocks_for(&mut h, &set, n);
     let incr_blocks = blocks_for(&mut h, &incr, n);
-    eprintln!("blocks per op: GET {} SET {} INCR {}", get_blocks as f64 / n as f64, set_blocks as f64 / n as f64, incr_blocks as f64 / n as f64);
+    eprintln!(
+        "blocks per op: GET {} SET {} INCR {}",
+        get_blocks as f64 / n as f64,
+        set_blocks as f64 / n as f64,
+        incr_blocks as f64 / n as f64
+    );
     assert_eq!(get_blocks, 0, "GET on a hot key allocated");
-    assert!(set_blocks <= n, "SET on a hot key allocated more than its value: {set_blocks} blocks for {n} SETs");
-    assert!(incr_blocks <= n, "INCR allocated more than its new value: {incr_blocks} blocks for {n} INCRs");
+    assert!(
+        set_blocks <= n,
+        "SET on a hot key allocated more than its value: {set_blocks} blocks for {n} SETs"
+    );
+    assert!(
+        incr_blocks <= n,
+        "INCR allocated more than its new value: {incr_blocks} blocks for {n} INCRs"
+    );
 }

@@ -49,14 +49,25 @@ fn render() -> String {
                     name,
                     arity(c),
                     flags(c),
-                    if c.keys == (0, 0, 0) { "—".to_string() } else { format!("{}, {}, {}", c.keys.0, c.keys.1, c.keys.2) },
+                    if c.keys == (0, 0, 0) {
+                        "—".to_string()
+                    } else {
+                        format!("{}, {}, {}", c.keys.0, c.keys.1, c.keys.2)
+                    },
                     c.since,
                     c.summary
                 )
             };
             md.push_str(&row(c.name.to_ascii_uppercase(), c));
             for sub in c.subcommands {
-                md.push_str(&row(format!("{} {}", c.name.to_ascii_uppercase(), sub.name.to_ascii_uppercase()), sub));
+                md.push_str(&row(
+                    format!(
+                        "{} {}",
+                        c.name.to_ascii_uppercase(),
+                        sub.name.to_ascii_uppercase()
+                    ),
+                    sub,
+                ));
             }
         }
         md.push('\n');

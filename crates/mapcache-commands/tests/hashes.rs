@@ -587,7 +587,11 @@ fn hscan_full_iteration_of_a_big_hash_returns_every_field_once() {
             let items = r.pop().unwrap().arr();
             cursor = String::from_utf8(r.pop().unwrap().bytes()).unwrap();
             // A page holds about max(COUNT, len/64) fields (see hscan_page).
-            assert!(items.len() <= 2 * (count.max(n / 64) + 1), "page of {}", items.len() / 2);
+            assert!(
+                items.len() <= 2 * (count.max(n / 64) + 1),
+                "page of {}",
+                items.len() / 2
+            );
             for pair in items.chunks(2) {
                 let f = pair[0].clone().bytes();
                 let v = pair[1].clone().bytes();
@@ -600,7 +604,10 @@ fn hscan_full_iteration_of_a_big_hash_returns_every_field_once() {
         }
         assert_eq!(seen.len(), n, "COUNT {count}");
         // Each page holds at least len/64 fields, so a full iteration is bounded.
-        assert!(calls <= n.div_ceil(count.max(n / 64)) + 1, "COUNT {count}: {calls} calls");
+        assert!(
+            calls <= n.div_ceil(count.max(n / 64)) + 1,
+            "COUNT {count}: {calls} calls"
+        );
         assert_eq!(seen[&b"f42".to_vec()], b"v42");
     }
     // The default COUNT is 10, raised to len/64 = 15 for a 1000-field hash.
@@ -610,9 +617,14 @@ fn hscan_full_iteration_of_a_big_hash_returns_every_field_once() {
     // MATCH filters within the page.
     let r = run(&mut h, "HSCAN big 0 COUNT 100 MATCH f1*").arr();
     let fields = r[1].clone().arr();
-    assert!(fields.chunks(2).all(|p| p[0].clone().bytes().starts_with(b"f1")));
+    assert!(fields
+        .chunks(2)
+        .all(|p| p[0].clone().bytes().starts_with(b"f1")));
     // A cursor past every field's hash finishes the iteration.
-    h.check("HSCAN big 18446744073709551615", &format!("*2\r\n{}{EMPTY}", bulk("0")));
+    h.check(
+        "HSCAN big 18446744073709551615",
+        &format!("*2\r\n{}{EMPTY}", bulk("0")),
+    );
 }
 
 #[test]
@@ -668,9 +680,15 @@ fn hscan_of_a_large_hash_survives_deletions_during_iteration() {
         let frame = mapcache_resp::decode_frame(&mut buf, &mapcache_resp::Limits::default())
             .unwrap()
             .unwrap();
-        let mapcache_resp::Frame::Array(parts) = frame else { panic!("{frame:?}") };
-        let mapcache_resp::Frame::Bulk(next) = &parts[0] else { panic!() };
-        let mapcache_resp::Frame::Array(items) = &parts[1] else { panic!() };
+        let mapcache_resp::Frame::Array(parts) = frame else {
+            panic!("{frame:?}")
+        };
+        let mapcache_resp::Frame::Bulk(next) = &parts[0] else {
+            panic!()
+        };
+        let mapcache_resp::Frame::Array(items) = &parts[1] else {
+            panic!()
+        };
         for pair in items.chunks(2) {
             if let mapcache_resp::Frame::Bulk(f) = &pair[0] {
                 *seen.entry(f.to_vec()).or_insert(0) += 1;
@@ -684,6 +702,11 @@ fn hscan_of_a_large_hash_survives_deletions_during_iteration() {
     }
     for i in 0..2000 {
         let f = format!("stable:{i}").into_bytes();
-        assert_eq!(seen.get(&f), Some(&1), "field {i} seen {:?} times", seen.get(&f));
+        assert_eq!(
+            seen.get(&f),
+            Some(&1),
+            "field {i} seen {:?} times",
+            seen.get(&f)
+        );
     }
 }

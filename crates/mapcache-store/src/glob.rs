@@ -15,7 +15,13 @@ fn fold(c: u8, nocase: bool) -> u8 {
     }
 }
 
-fn match_from(mut p: &[u8], mut s: &[u8], nocase: bool, skip_longer: &mut bool, depth: usize) -> bool {
+fn match_from(
+    mut p: &[u8],
+    mut s: &[u8],
+    nocase: bool,
+    skip_longer: &mut bool,
+    depth: usize,
+) -> bool {
     // Redis bounds the recursion too (nesting > 1000 => no match).
     if depth > 1000 {
         return false;
@@ -146,7 +152,11 @@ mod tests {
             ("*a*", "bab", true),
         ];
         for &(p, s, want) in cases {
-            assert_eq!(glob_match(p.as_bytes(), s.as_bytes(), false), want, "{p:?} ~ {s:?}");
+            assert_eq!(
+                glob_match(p.as_bytes(), s.as_bytes(), false),
+                want,
+                "{p:?} ~ {s:?}"
+            );
         }
     }
 }

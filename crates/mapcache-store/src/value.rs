@@ -115,10 +115,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(b) => b.len(),
-            Value::Hash(h) => h
-                .iter()
-                .map(|(k, v)| k.len() + v.heap_size() + 48)
-                .sum(),
+            Value::Hash(h) => h.iter().map(|(k, v)| k.len() + v.heap_size() + 48).sum(),
             Value::List(l) => l.iter().map(|v| v.heap_size() + 40).sum(),
             Value::Number(_) | Value::Bool(_) | Value::Null => 0,
         }

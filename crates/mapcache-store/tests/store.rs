@@ -11,7 +11,13 @@ const T0: i64 = 1_767_225_600_000;
 
 fn store(bits: u32) -> (Store, ManualClock) {
     let clock = ManualClock::new(T0);
-    let s = Store::with_clock(StoreConfig { databases: 2, shard_bits: bits }, Arc::new(clock.clone()));
+    let s = Store::with_clock(
+        StoreConfig {
+            databases: 2,
+            shard_bits: bits,
+        },
+        Arc::new(clock.clone()),
+    );
     (s, clock)
 }
 
@@ -33,7 +39,10 @@ fn an_expired_key_is_invisible_to_every_accessor_before_any_sweep() {
     assert_eq!(db.len(s.now()), 2);
     clock.advance(9);
     assert!(db.peek(b"k", s.now(), |e| e.is_some()));
-    assert!(db.peek(b"k", s.now() + 1, |e| e.is_some()), "still there at its deadline, as in Redis");
+    assert!(
+        db.peek(b"k", s.now() + 1, |e| e.is_some()),
+        "still there at its deadline, as in Redis"
+    );
     clock.advance(2); // one past the deadline: gone
     let now = s.now();
     assert_eq!(get(db, now, b"k"), None);
@@ -57,10 +66,17 @@ fn insert_replaces_the_ttl_and_set_value_keeps_it() {
     let now = s.now();
     set(db, now, b"k", b"1", Some(now + 1000));
     db.update(b"k", now, |k| k.set_value(Value::string(b"2")));
-    assert_eq!(db.peek(b"k", now, |e| e.unwrap().deadline()), Some(now + 1000));
+    assert_eq!(
+        db.peek(b"k", now, |e| e.unwrap().deadline()),
+        Some(now + 1000)
+    );
     set(db, now, b"k", b"3", None);
     assert_eq!(db.peek(b"k", now, |e| e.unwrap().deadline()), None);
-    assert_eq!(db.stats(now).expires, 0, "the index forgot the old deadline");
+    assert_eq!(
+        db.stats(now).expires,
+        0,
+        "the index forgot the old deadline"
+    );
 }
 
 #[test]
@@ -69,7 +85,9 @@ fn scan_returns_every_stable_key_exactly_once_while_others_churn() {
         let (s, _clock) = store(3);
         let db = s.db(0).unwrap();
         let now = s.now();
-        let stable: HashSet<Vec<u8>> = (0..2000).map(|i| format!("stable:{i}").into_bytes()).collect();
+        let stable: HashSet<Vec<u8>> = (0..2000)
+            .map(|i| format!("stable:{i}").into_bytes())
+            .collect();
         for k in &stable {
             set(db, now, k, b"v", None);
         }
@@ -83,7 +101,9 @@ fn scan_returns_every_stable_key_exactly_once_while_others_churn() {
             }
             if step >= 5 {
                 for j in 0..20 {
-                    db.update(format!("churn:{}:{j}", step - 5).as_bytes(), now, |k| k.remove());
+                    db.update(format!("churn:{}:{j}", step - 5).as_bytes(), now, |k| {
+                        k.remove()
+                    });
                 }
             }
             step += 1;
@@ -95,10 +115,19 @@ fn scan_returns_every_stable_key_exactly_once_while_others_churn() {
             }
             assert!(step < 1_000_000, "scan does not terminate");
         }
-        let stable_seen: Vec<&Vec<u8>> = seen.iter().filter(|k| k.starts_with(b"stable:")).collect();
+        let stable_seen: Vec<&Vec<u8>> =
+            seen.iter().filter(|k| k.starts_with(b"stable:")).collect();
         let unique: HashSet<&Vec<u8>> = stable_seen.iter().copied().collect();
-        assert_eq!(unique.len(), stable.len(), "COUNT {count}: a stable key was missed");
-        assert_eq!(stable_seen.len(), stable.len(), "COUNT {count}: a stable key came twice");
+        assert_eq!(
+            unique.len(),
+            stable.len(),
+            "COUNT {count}: a stable key was missed"
+        );
+        assert_eq!(
+            stable_seen.len(),
+            stable.len(),
+            "COUNT {count}: a stable key came twice"
+        );
     }
 }
 
@@ -110,7 +139,10 @@ fn scan_filters_by_pattern_and_type() {
     set(db, now, b"user:1", b"v", None);
     set(db, now, b"other", b"v", None);
     db.update(b"user:h", now, |k| k.insert(Value::new_hash(), None));
-    let filter = ScanFilter { pattern: Some(b"user:*"), kind: Some(mapcache_store::Kind::String) };
+    let filter = ScanFilter {
+        pattern: Some(b"user:*"),
+        kind: Some(mapcache_store::Kind::String),
+    };
     let mut keys = Vec::new();
     let mut cursor = 0;
     loop {
@@ -149,9 +181,14 @@ fn multi_key_writes_are_never_seen_half_done() {
     let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
     for _ in 0..2000 {
         let values: Vec<Option<Value>> = s.db(0).unwrap().update_many(&refs, s.now(), |m| {
-            (0..m.len()).map(|i| m.with(i, |k| k.value().cloned())).collect()
+            (0..m.len())
+                .map(|i| m.with(i, |k| k.value().cloned()))
+                .collect()
         });
-        assert!(values.windows(2).all(|w| w[0] == w[1]), "torn multi-key write: {values:?}");
+        assert!(
+            values.windows(2).all(|w| w[0] == w[1]),
+            "torn multi-key write: {values:?}"
+        );
     }
     for w in writers {
         w.join().unwrap();
@@ -165,7 +202,9 @@ fn a_million_keys_with_one_deadline_are_swept_in_bounded_passes() {
     let now = s.now();
     let deadline = now + 5_000;
     for i in 0..1_000_000u32 {
-        db.update(&i.to_be_bytes(), now, |k| k.insert(Value::Null, Some(deadline)));
+        db.update(&i.to_be_bytes(), now, |k| {
+            k.insert(Value::Null, Some(deadline))
+        });
     }
     assert_eq!(db.stats(now).expires, 1_000_000);
     clock.advance(5_001);
@@ -176,7 +215,10 @@ fn a_million_keys_with_one_deadline_are_swept_in_bounded_passes() {
     loop {
         let shards = s.sweep_shards();
         let report = sweeper.pass(&shards, s.now());
-        assert!(report.removed <= budget.max_keys_per_pass, "pass over budget: {report:?}");
+        assert!(
+            report.removed <= budget.max_keys_per_pass,
+            "pass over budget: {report:?}"
+        );
         removed += report.removed;
         passes += 1;
         if !report.more_due && report.removed == 0 {

@@ -13,7 +13,10 @@ fn redis_cli_ping_set_get() {
     assert_eq!(redis_cli(port, &["GET", "missing"]), "\n");
     // Type information as redis-cli shows it to a person.
     assert_eq!(redis_cli(port, &["--no-raw", "GET", "missing"]), "(nil)\n");
-    assert_eq!(redis_cli(port, &["--no-raw", "DEL", "greeting", "x"]), "(integer) 1\n");
+    assert_eq!(
+        redis_cli(port, &["--no-raw", "DEL", "greeting", "x"]),
+        "(integer) 1\n"
+    );
     assert_eq!(
         redis_cli(port, &["--no-raw", "NOSUCH"]),
         "(error) ERR unknown command 'NOSUCH', with args beginning with: \n"
@@ -49,18 +52,34 @@ fn redis_crate_resp2_and_resp3() {
     ] {
         let client = redis::Client::open(url.as_str()).unwrap();
         let mut con = client.get_connection().unwrap();
-        let () = redis::cmd("SET").arg("bin\r\n\0key").arg(b"v\0\r\nalue".as_slice()).query(&mut con).unwrap();
-        let v: Vec<u8> = redis::cmd("GET").arg("bin\r\n\0key").query(&mut con).unwrap();
+        let () = redis::cmd("SET")
+            .arg("bin\r\n\0key")
+            .arg(b"v\0\r\nalue".as_slice())
+            .query(&mut con)
+            .unwrap();
+        let v: Vec<u8> = redis::cmd("GET")
+            .arg("bin\r\n\0key")
+            .query(&mut con)
+            .unwrap();
         assert_eq!(v, b"v\0\r\nalue", "{url}");
         let missing: Option<String> = redis::cmd("GET").arg("nope").query(&mut con).unwrap();
         assert_eq!(missing, None, "{url}");
-        let n: i64 = redis::cmd("DEL").arg("bin\r\n\0key").arg("nope").query(&mut con).unwrap();
+        let n: i64 = redis::cmd("DEL")
+            .arg("bin\r\n\0key")
+            .arg("nope")
+            .query(&mut con)
+            .unwrap();
         assert_eq!(n, 1, "{url}");
         let err = redis::cmd("GET").query::<String>(&mut con).unwrap_err();
-        assert!(err.to_string().contains("wrong number of arguments for 'get' command"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("wrong number of arguments for 'get' command"),
+            "{err}"
+        );
     }
     // In RESP3 the HELLO reply is a map.
-    let client = redis::Client::open(format!("redis://{}/?protocol=resp3", server.resp).as_str()).unwrap();
+    let client =
+        redis::Client::open(format!("redis://{}/?protocol=resp3", server.resp).as_str()).unwrap();
     let mut con = client.get_connection().unwrap();
     let hello: redis::Value = redis::cmd("HELLO").arg(3).query(&mut con).unwrap();
     assert!(matches!(hello, redis::Value::Map(_)), "{hello:?}");
@@ -76,7 +95,9 @@ fn requirepass_gates_commands() {
     );
     assert_eq!(roundtrip(&mut c, b"AUTH s3cret\r\n", 5), b"+OK\r\n");
     assert_eq!(roundtrip(&mut c, b"PING\r\n", 7), b"+PONG\r\n");
-    let client = redis::Client::open(format!("redis://:s3cret@{}/?protocol=resp3", server.resp).as_str()).unwrap();
+    let client =
+        redis::Client::open(format!("redis://:s3cret@{}/?protocol=resp3", server.resp).as_str())
+            .unwrap();
     let mut con = client.get_connection().unwrap();
     let pong: String = redis::cmd("PING").query(&mut con).unwrap();
     assert_eq!(pong, "PONG");

@@ -48,6 +48,9 @@ fn sigterm_drains_and_exits_zero() {
         let received = w.join().unwrap();
         assert!(!received.is_empty());
         assert_eq!(received.len() % 5, 0, "a reply was cut short");
-        assert!(received.chunks(5).all(|r| r == b"+OK\r\n"), "corrupted reply");
+        assert!(
+            received.chunks(5).all(|r| r == b"+OK\r\n"),
+            "corrupted reply"
+        );
     }
 }

@@ -351,7 +351,11 @@ fn client_setinfo(c: &mut Ctx<'_>) -> CmdResult {
     } else if is(&c.args[2], "lib-ver") {
         names.lib_ver = v;
     } else {
-        return Err(CmdError::raw(&[b"ERR Unrecognized option '", truncate(&c.args[2], 128), b"'"]));
+        return Err(CmdError::raw(&[
+            b"ERR Unrecognized option '",
+            truncate(&c.args[2], 128),
+            b"'",
+        ]));
     }
     drop(names);
     c.out.ok();
@@ -377,7 +381,11 @@ fn client_list(c: &mut Ctx<'_>) -> CmdResult {
                 .iter()
                 .any(|w| is(t, w))
             {
-                return Err(CmdError::raw(&[b"ERR Unknown client type '", truncate(t, 128), b"'"]));
+                return Err(CmdError::raw(&[
+                    b"ERR Unknown client type '",
+                    truncate(t, 128),
+                    b"'",
+                ]));
             }
             only_normal = is(t, "normal");
             i += 2;

@@ -585,7 +585,11 @@ fn hscan_page(h: &Hash, cursor: u64, count: usize) -> (u64, Vec<usize>) {
     }
     found.select_nth_unstable(want - 1);
     let cut = found[..want].iter().map(|e| e.0).max().unwrap_or(cursor);
-    let fields = found.into_iter().filter(|e| e.0 <= cut).map(|(_, i)| i).collect();
+    let fields = found
+        .into_iter()
+        .filter(|e| e.0 <= cut)
+        .map(|(_, i)| i)
+        .collect();
     (cut.wrapping_add(1), fields)
 }
 

@@ -106,7 +106,9 @@ fn count_existing(c: &mut Ctx<'_>) -> CmdResult {
         usize::from(db.get(&c.args[1], now, |e| e.is_some()))
     } else {
         let keys = key_list(&c.args[1..]);
-        db.get_many(&keys, now, |m| (0..m.len()).filter(|&i| m.get(i).is_some()).count())
+        db.get_many(&keys, now, |m| {
+            (0..m.len()).filter(|&i| m.get(i).is_some()).count()
+        })
     };
     c.out.integer(n as i64);
     Ok(())

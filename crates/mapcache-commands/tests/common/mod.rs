@@ -43,7 +43,9 @@ impl Harness {
             executable: "mapcache".into(),
         };
         let shared = Arc::new(Shared::new(store, config, info));
-        let client = shared.clients.register("127.0.0.1:50000".into(), "127.0.0.1:6379".into());
+        let client = shared
+            .clients
+            .register("127.0.0.1:50000".into(), "127.0.0.1:6379".into());
         Harness {
             session: Session::new(client, authenticated),
             shared,
@@ -67,11 +69,7 @@ impl Harness {
     pub fn check(&mut self, cmd: &str, expected: &str) {
         let args: Vec<&[u8]> = cmd.split(' ').map(str::as_bytes).collect();
         let got = self.run(&args);
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            expected,
-            "reply to {cmd:?}"
-        );
+        assert_eq!(String::from_utf8_lossy(&got), expected, "reply to {cmd:?}");
     }
 
     /// Switches the reply protocol (as HELLO 3 would).
