@@ -1,17 +1,365 @@
 //! Project tooling, run as `cargo xtask <task>`.
 //!
 //! - `tidy`: checks the workspace's shape (the dependency direction DESIGN.md fixes).
-//! - `stress`, `profile`, `bench`: load and profiling tools (see docs/PERFORMANCE.md).
+//! - `stress`: the load scenarios against mapcache (and `--vs redis`), with a report.
+//! - `bench`: redis-benchmark against mapcache and redis-server, as ratios.
+//!
+//! See docs/PERFORMANCE.md.
 
+mod bench;
+mod load;
+mod report;
+mod scenarios;
+mod server;
 mod tidy;
+mod workloads;
 
-use anyhow::{bail, Result};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::server::{Kind, Server};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "mapcache project tooling")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Check the workspace's layering.
+    Tidy,
+    /// Run load scenarios against mapcache (and redis-server with --vs redis).
+    Stress(StressArgs),
+    /// Run redis-benchmark against mapcache and redis-server alternately.
+    Bench(BenchArgs),
+    /// The self-test server of `stress --self-test` (answers +PONG/+OK to everything).
+    #[command(hide = true)]
+    SelftestServer {
+        #[arg(long)]
+        port: u16,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct StressArgs {
+    /// Scenarios to run (default: all): concurrent, sustained, pipeline, mixed,
+    /// ttl-storm, connections.
+    scenarios: Vec<String>,
+    /// Every scenario at a small size (about 20 s per server).
+    #[arg(long)]
+    quick: bool,
+    /// Also run every scenario against this server, alternating: `redis`.
+    #[arg(long)]
+    vs: Option<String>,
+    /// Also run against an in-process server that answers +PONG/+OK to everything:
+    /// the load generator's own ceiling.
+    #[arg(long)]
+    self_test: bool,
+    /// Only the self-test server (no mapcache build).
+    #[arg(long)]
+    self_test_only: bool,
+    /// Use a server already running here instead of starting mapcache (its data is flushed!).
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// With --addr: the server's PID, for CPU, RSS and thread figures.
+    #[arg(long, requires = "addr")]
+    pid: Option<u32>,
+    /// The mapcache binary (default: build and use target/release/mapcache).
+    #[arg(long)]
+    bin: Option<PathBuf>,
+    /// Do not run cargo build; use the binary that is there.
+    #[arg(long)]
+    no_build: bool,
+    /// concurrent: clients.
+    #[arg(long)]
+    clients: Option<usize>,
+    /// concurrent: SET+GET pairs per client.
+    #[arg(long)]
+    pairs: Option<u64>,
+    /// sustained, mixed: workers (connections).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// sustained, mixed: seconds.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// ttl-storm: keys.
+    #[arg(long)]
+    keys: Option<u64>,
+    /// ttl-storm: TTL in seconds (default 3 s + 5 µs per key).
+    #[arg(long)]
+    ttl: Option<f64>,
+    /// pipeline: depths, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    depths: Option<Vec<usize>>,
+    /// pipeline: seconds per depth.
+    #[arg(long)]
+    pipeline_time: Option<f64>,
+    /// pipeline: connections.
+    #[arg(long)]
+    pipeline_conns: Option<usize>,
+    /// connections: counts to hold open, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    connections: Option<Vec<usize>>,
+    /// Value size in bytes.
+    #[arg(long)]
+    value_size: Option<usize>,
+    /// Tokio worker threads of the load generator.
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
+    /// Pin servers to CPU 0 and this process to CPU 1.
+    #[arg(long)]
+    taskset: bool,
+    /// Where report.json and report.md go (default: target/stress).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    /// Requests per test (redis-benchmark -n).
+    #[arg(long, short = 'n', default_value_t = 100_000)]
+    requests: u64,
+    /// Clients (redis-benchmark -c).
+    #[arg(long, short = 'c', default_value_t = 50)]
+    clients: usize,
+    /// Rounds; each figure is the median.
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// Tests (redis-benchmark -t), comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "get,set,incr,lpush,hset,mset"
+    )]
+    tests: Vec<String>,
+    /// Pipeline depths (redis-benchmark -P), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,16")]
+    pipelines: Vec<usize>,
+    /// Pin the servers to CPU 0 and redis-benchmark to CPU 1.
+    #[arg(long)]
+    taskset: bool,
+    #[arg(long)]
+    bin: Option<PathBuf>,
+    #[arg(long)]
+    no_build: bool,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("tidy") => tidy::run(),
-        Some(other) => bail!("unknown task {other:?}; try: tidy"),
-        None => bail!("usage: cargo xtask <tidy>"),
+    let cli = Cli::parse();
+    let command = format!(
+        "cargo xtask {}",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+    );
+    match cli.task {
+        Task::Tidy => tidy::run(),
+        Task::Stress(a) => stress(a, &command),
+        Task::Bench(a) => bench_task(a, &command),
+        Task::SelftestServer { port } => server::run_selftest_server(port),
     }
+}
+
+fn out_dir(explicit: Option<PathBuf>) -> PathBuf {
+    explicit.unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| tidy::workspace_root().join("target"), PathBuf::from)
+            .join("stress")
+    })
+}
+
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+/// Pins every thread of this process to `cpu` (threads started later inherit it).
+fn pin_self(cpu: u32) -> Result<()> {
+    let status = std::process::Command::new("taskset")
+        .args([
+            "-a",
+            "-p",
+            "-c",
+            &cpu.to_string(),
+            &std::process::id().to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("running taskset")?;
+    if !status.success() {
+        bail!("taskset -p failed: {status}");
+    }
+    Ok(())
+}
+
+fn stress(a: StressArgs, command: &str) -> Result<()> {
+    let mut sizes = if a.quick {
+        scenarios::Sizes::quick()
+    } else {
+        scenarios::Sizes::full()
+    };
+    let secs = Duration::from_secs_f64;
+    sizes.clients = a.clients.unwrap_or(sizes.clients);
+    sizes.pairs = a.pairs.unwrap_or(sizes.pairs);
+    sizes.workers = a.workers.unwrap_or(sizes.workers);
+    sizes.duration = a.duration.map_or(sizes.duration, secs);
+    sizes.keys = a.keys.unwrap_or(sizes.keys);
+    sizes.ttl = a.ttl.map(secs).or(sizes.ttl);
+    sizes.depths = a.depths.unwrap_or(sizes.depths);
+    sizes.pipeline_time = a.pipeline_time.map_or(sizes.pipeline_time, secs);
+    sizes.pipeline_conns = a.pipeline_conns.unwrap_or(sizes.pipeline_conns);
+    sizes.conn_counts = a.connections.unwrap_or(sizes.conn_counts);
+    sizes.value_size = a.value_size.unwrap_or(sizes.value_size);
+    let names: Vec<String> = if a.scenarios.is_empty() {
+        scenarios::ALL.iter().map(|s| s.to_string()).collect()
+    } else {
+        a.scenarios.clone()
+    };
+    for n in &names {
+        if !scenarios::ALL.contains(&n.as_str()) {
+            bail!(
+                "unknown scenario {n:?}; scenarios: {}",
+                scenarios::ALL.join(", ")
+            );
+        }
+    }
+    let pin = a.taskset.then_some(0);
+    if a.taskset {
+        pin_self(1)?;
+    }
+
+    // Servers: dropped (so killed) at the end of this function, also on every error path.
+    let mut servers: Vec<Server> = Vec::new();
+    if !a.self_test_only {
+        match a.addr {
+            Some(addr) => servers.push(Server::external(addr, a.pid)?),
+            None => {
+                let bin = server::mapcache_binary(a.bin.as_deref(), a.no_build)?;
+                servers.push(Server::start_mapcache(&bin, pin)?);
+            }
+        }
+        match a.vs.as_deref() {
+            None => {}
+            Some("redis") => servers.push(Server::start_redis(pin)?),
+            Some(other) => bail!("--vs {other:?}: only redis is supported"),
+        }
+    }
+    if a.self_test || a.self_test_only {
+        servers.push(Server::start_selftest(pin)?);
+    }
+    for s in &servers {
+        eprintln!("{} at {}", s.name(), s.addr);
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(a.client_threads.max(1))
+        .enable_all()
+        .build()?;
+    let env = scenarios::Env {
+        rt: &rt,
+        sizes: &sizes,
+    };
+    let mut results = Vec::new();
+    let mut dead = vec![false; servers.len()];
+    for (i, name) in names.iter().enumerate() {
+        // Alternate which server goes first.
+        let mut order: Vec<usize> = (0..servers.len()).collect();
+        if i % 2 == 1 {
+            order.reverse();
+        }
+        for j in order {
+            if dead[j] {
+                continue;
+            }
+            let server = &mut servers[j];
+            eprintln!("== {name} on {}", server.name());
+            match scenarios::run(&env, name, server) {
+                Ok(rs) => {
+                    for r in &rs {
+                        eprintln!(
+                            "   {} {}: {:.0} ops/s, {} errors, p99 {:.0} µs, max {:.0} µs",
+                            r.scenario,
+                            r.target,
+                            r.ops_per_s,
+                            r.errors,
+                            r.latency_us.p99,
+                            r.latency_us.max
+                        );
+                        dead[j] |= r.server_died;
+                    }
+                    results.extend(rs);
+                }
+                Err(e) => {
+                    eprintln!("   failed: {e:#}");
+                    let mut r = report::RunResult::new(name, server.name());
+                    r.errors = 1;
+                    r.error_samples.push(format!("{e:#}"));
+                    if let Some(reason) = server.exited() {
+                        r.server_died = true;
+                        r.notes.push(format!("server exited: {reason}"));
+                        dead[j] = true;
+                    }
+                    results.push(r);
+                }
+            }
+            // Free the scenario's data before the other server's turn.
+            if server.kind != Kind::Selftest && !dead[j] {
+                let _ =
+                    load::SyncClient::connect(server.addr).and_then(|mut c| c.call(&[b"FLUSHALL"]));
+            }
+        }
+    }
+    drop(servers);
+
+    let ratios = report::ratios(&results);
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| r.failed())
+        .map(|r| format!("{} on {}", r.scenario, r.target))
+        .collect();
+    let rep = report::Report {
+        command: command.to_string(),
+        machine: report::Machine::detect(a.client_threads),
+        results,
+        ratios,
+    };
+    let dir = out_dir(a.out);
+    let md = report::write(&dir, &rep)?;
+    say(&md);
+    say(&format!(
+        "wrote {}/report.json and report.md",
+        dir.display()
+    ));
+    if !failed.is_empty() {
+        bail!("errors or a dead server in: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn bench_task(a: BenchArgs, command: &str) -> Result<()> {
+    let bin = server::mapcache_binary(a.bin.as_deref(), a.no_build)?;
+    let pin = a.taskset.then_some(0);
+    let mapcache = Server::start_mapcache(&bin, pin)?;
+    let redis = Server::start_redis(pin)?;
+    let opts = bench::Opts {
+        tests: a.tests,
+        requests: a.requests,
+        clients: a.clients,
+        rounds: a.rounds.max(1),
+        pipelines: a.pipelines,
+        taskset: a.taskset,
+    };
+    let dir = out_dir(a.out);
+    let md = bench::run(&mapcache, &redis, &opts, command, &dir)?;
+    say(&md);
+    say(&format!("wrote {}/bench.json and bench.md", dir.display()));
+    Ok(())
 }
