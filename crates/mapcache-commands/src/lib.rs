@@ -10,11 +10,14 @@
 
 pub mod args;
 pub mod client;
+pub mod cmdstats;
 pub mod config;
 pub mod error;
 pub mod families;
 pub mod float;
+pub mod path_mode;
 pub mod reply;
+pub mod slowlog;
 pub mod table;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,10 +64,20 @@ pub struct Shared {
     pub stats: Stats,
     pub info: ServerInfo,
     pub started: Instant,
+    /// Per-command calls, latency, failures (INFO commandstats, `/metrics`).
+    pub cmdstats: cmdstats::CommandStats,
+    /// Error replies by kind (INFO errorstats).
+    pub errorstats: cmdstats::ErrorStats,
+    /// INFO's instantaneous_* rates, sampled by the server.
+    pub rates: cmdstats::Rates,
+    pub slowlog: slowlog::SlowLog,
 }
 
 impl Shared {
-    pub fn new(store: Store, config: RuntimeConfig, info: ServerInfo) -> Self {
+    /// Puts the store in the key mode `config` names ([`KeyMode::Path`]: path keys).
+    pub fn new(mut store: Store, config: RuntimeConfig, info: ServerInfo) -> Self {
+        store.set_path_keys(config.key_mode == KeyMode::Path);
+        let slowlog = slowlog::SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len);
         Shared {
             store,
             config: parking_lot::RwLock::new(config),
@@ -72,6 +85,10 @@ impl Shared {
             stats: Stats::default(),
             info,
             started: Instant::now(),
+            cmdstats: cmdstats::CommandStats::default(),
+            errorstats: cmdstats::ErrorStats::default(),
+            rates: cmdstats::Rates::default(),
+            slowlog,
         }
     }
 }
@@ -138,47 +155,132 @@ impl Ctx<'_> {
 
 /// Runs one command (`args[0]` is its name) and appends its reply to `out`.
 /// Returns the command's table entry when one was found (for stats and slowlog).
-pub fn execute(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut Reply) -> Option<&'static Command> {
-    let result = dispatch(shared, session, args, out);
-    match result {
-        Ok(cmd) => Some(cmd),
-        Err((cmd, e)) => {
+pub fn execute(
+    shared: &Shared,
+    session: &mut Session,
+    args: &[Bytes],
+    out: &mut Reply,
+) -> Option<&'static Command> {
+    execute_traced(shared, session, args, out).cmd
+}
+
+/// What [`execute_traced`] tells the server about one command, for its statistics.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    /// The top-level table entry; `None` for an unknown command.
+    pub cmd: Option<&'static Command>,
+    /// The entry the statistics count under: the subcommand when one was resolved
+    /// (`config|set`), else `cmd`; `None` when Redis counts the call under no command.
+    pub stat: Option<&'static Command>,
+    pub status: cmdstats::Status,
+}
+
+/// [`execute`], also saying whether the command ran, failed, or was refused.
+pub fn execute_traced(
+    shared: &Shared,
+    session: &mut Session,
+    args: &[Bytes],
+    out: &mut Reply,
+) -> Outcome {
+    match dispatch(shared, session, args, out) {
+        Ok((cmd, stat)) => Outcome {
+            cmd: Some(cmd),
+            stat: Some(stat),
+            status: cmdstats::Status::Ok,
+        },
+        Err(f) => {
             shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-            mapcache_resp::encode::error(&mut out.buf, &e.bytes());
-            cmd
+            shared.errorstats.record(f.error.kind());
+            mapcache_resp::encode::error(&mut out.buf, &f.error.bytes());
+            Outcome {
+                cmd: f.cmd,
+                stat: f.stat,
+                status: f.status,
+            }
         }
     }
 }
 
-type DispatchError = (Option<&'static Command>, CmdError);
+#[derive(Debug)]
+struct Failure {
+    cmd: Option<&'static Command>,
+    stat: Option<&'static Command>,
+    status: cmdstats::Status,
+    error: CmdError,
+}
+
+fn rejected(
+    cmd: Option<&'static Command>,
+    stat: Option<&'static Command>,
+    error: CmdError,
+) -> Failure {
+    Failure {
+        cmd,
+        stat,
+        status: cmdstats::Status::Rejected,
+        error,
+    }
+}
 
 fn dispatch(
     shared: &Shared,
     session: &mut Session,
     args: &[Bytes],
     out: &mut Reply,
-) -> Result<&'static Command, DispatchError> {
+) -> Result<(&'static Command, &'static Command), Failure> {
     let Some(cmd) = lookup(&args[0]) else {
-        return Err((None, unknown_command(args)));
+        return Err(rejected(None, None, unknown_command(args)));
     };
     if !cmd.arity_ok(args.len()) {
-        return Err((Some(cmd), CmdError::WrongArity(cmd.name.into())));
+        return Err(rejected(
+            Some(cmd),
+            Some(cmd),
+            CmdError::WrongArity(cmd.name.into()),
+        ));
     }
     if !session.authenticated && !cmd.has(table::flags::NO_AUTH) {
-        return Err((Some(cmd), CmdError::NoAuth));
+        return Err(rejected(Some(cmd), Some(cmd), CmdError::NoAuth));
     }
     let mut handler = cmd.handler;
+    let mut stat = cmd;
     if !cmd.subcommands.is_empty() && args.len() > 1 {
-        let sub = table::lookup_sub(cmd, &args[1])
-            .ok_or_else(|| (Some(cmd), CmdError::unknown_subcommand(&args[1], cmd.name)))?;
+        let sub = table::lookup_sub(cmd, &args[1]).ok_or_else(|| {
+            rejected(
+                Some(cmd),
+                None,
+                CmdError::unknown_subcommand(&args[1], cmd.name),
+            )
+        })?;
         if !sub.arity_ok(args.len()) {
             let name = format!("{}|{}", cmd.name, sub.name);
-            return Err((Some(cmd), CmdError::WrongArity(name.into())));
+            return Err(rejected(
+                Some(cmd),
+                Some(sub),
+                CmdError::WrongArity(name.into()),
+            ));
         }
         handler = sub.handler;
+        stat = sub;
     }
     let now = shared.store.now();
     session.client.touch(cmd, now);
+    let failed = |error| Failure {
+        cmd: Some(cmd),
+        stat: Some(stat),
+        status: cmdstats::Status::Failed,
+        error,
+    };
+    // Path key mode (docs/key-modes.md): one branch here; flat mode pays nothing more.
+    let path_mode = shared.store.path_keys() && cmd.keys.0 != 0;
+    if path_mode {
+        let db = shared
+            .store
+            .db(session.db)
+            .expect("SELECT only accepts existing databases");
+        path_mode::precheck(db, cmd, args, now).map_err(failed)?;
+        mapcache_store::path::take_fault();
+    }
+    let mark = out.buf.len();
     let mut ctx = Ctx {
         shared,
         session,
@@ -186,8 +288,16 @@ fn dispatch(
         out,
         now,
     };
-    handler(&mut ctx).map_err(|e| (Some(cmd), e))?;
-    Ok(cmd)
+    let result = handler(&mut ctx);
+    if path_mode {
+        // A write the store refused changed nothing: answer why, not the handler's reply.
+        if let Some(fault) = mapcache_store::path::take_fault() {
+            out.buf.truncate(mark);
+            return Err(failed(path_mode::fault_error(fault)));
+        }
+    }
+    result.map_err(failed)?;
+    Ok((cmd, stat))
 }
 
 /// `ERR unknown command 'x', with args beginning with: 'a' 'b' ` exactly as Redis

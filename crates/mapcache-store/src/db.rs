@@ -12,6 +12,7 @@
 //! - Expired entries are invisible to every accessor (lazy expiry); write accessors also
 //!   remove them. Values that leave the store are dropped after the lock is released.
 
+use std::cell::OnceCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -20,6 +21,7 @@ use mapcache_expiry::{DeadlineIndex, ShardSweep, SweepShard, UnixMillis};
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::glob::glob_match;
+use crate::path::{self, Node, PathFault};
 use crate::value::{Kind, Value};
 
 /// A stored value with its optional deadline (absolute Unix milliseconds).
@@ -146,7 +148,9 @@ impl SweepShard for ShardCell {
         let mut removed = Vec::new();
         let more_due = {
             let mut shard = self.lock.write();
-            shard.expiries.pop_due(last_expired(now), max_keys, &mut due);
+            shard
+                .expiries
+                .pop_due(last_expired(now), max_keys, &mut due);
             for (ik, deadline) in due.drain(..) {
                 let th = shard.table_hash(ik.hash);
                 // The index entry is gone already; the slot goes too unless its deadline
@@ -163,7 +167,10 @@ impl SweepShard for ShardCell {
             .fetch_add(removed.len() as u64, Ordering::Relaxed);
         let n = removed.len();
         drop(removed); // values are freed here, after the lock is released
-        ShardSweep { removed: n, more_due }
+        ShardSweep {
+            removed: n,
+            more_due,
+        }
     }
 
     fn next_deadline(&self) -> Option<UnixMillis> {
@@ -199,7 +206,8 @@ pub struct ScanFilter<'a> {
 impl ScanFilter<'_> {
     fn accepts(&self, key: &[u8], value: &Value) -> bool {
         // A lone "*" matches everything, the empty key included (as in Redis's SCAN).
-        self.pattern.is_none_or(|p| p == b"*" || glob_match(p, key, false))
+        self.pattern
+            .is_none_or(|p| p == b"*" || glob_match(p, key, false))
             && self.kind.is_none_or(|k| value.kind() == k)
     }
 }
@@ -210,6 +218,8 @@ pub struct Db {
     shards: Box<[ShardCell]>,
     bits: u32,
     hasher: DefaultHashBuilder,
+    /// Path key mode ([`crate::path`]): keys name nodes inside their root's tree.
+    path_keys: bool,
 }
 
 impl Db {
@@ -229,6 +239,29 @@ impl Db {
             shards,
             bits,
             hasher,
+            path_keys: false,
+        }
+    }
+
+    /// Switches path key mode on or off (before the database is shared).
+    pub(crate) fn set_path_keys(&mut self, on: bool) {
+        self.path_keys = on;
+    }
+
+    /// Is this database in path key mode ([`crate::path`])?
+    #[inline]
+    pub fn path_keys(&self) -> bool {
+        self.path_keys
+    }
+
+    /// A key's root (the stored top-level key) and the path below it: the whole key
+    /// and `None` in flat mode, one branch.
+    #[inline]
+    fn split<'k>(&self, key: &'k [u8]) -> (&'k [u8], Option<&'k [u8]>) {
+        if self.path_keys {
+            path::split(key)
+        } else {
+            (key, None)
         }
     }
 
@@ -248,14 +281,24 @@ impl Db {
     }
 
     /// Reads `key`, counting a keyspace hit or miss (Redis's `lookupKeyRead`).
+    ///
+    /// In path mode `key` names a node: `f` sees a copy of it (a nested node is not an
+    /// [`Entry`] of its own) with its root's deadline.
     pub fn get<R>(&self, key: &[u8], now: UnixMillis, f: impl FnOnce(Option<&Entry>) -> R) -> R {
-        let hash = self.hash(key);
+        let (root, rest) = self.split(key);
+        let hash = self.hash(root);
         let cell = &self.shards[self.shard_index(hash)];
         let shard = cell.lock.read();
         let entry = shard
-            .find(hash, key)
+            .find(hash, root)
             .map(|s| &s.entry)
             .filter(|e| !e.is_expired(now));
+        let nested = rest.and_then(|rest| entry.and_then(|e| nested_entry(e, rest)));
+        let entry = if rest.is_some() {
+            nested.as_ref()
+        } else {
+            entry
+        };
         let counter = if entry.is_some() {
             &cell.hits
         } else {
@@ -267,21 +310,48 @@ impl Db {
 
     /// Reads `key` without touching the hit/miss counters (EXISTS, TYPE, TTL...).
     pub fn peek<R>(&self, key: &[u8], now: UnixMillis, f: impl FnOnce(Option<&Entry>) -> R) -> R {
-        let hash = self.hash(key);
+        let (root, rest) = self.split(key);
+        let hash = self.hash(root);
         let shard = self.shards[self.shard_index(hash)].lock.read();
-        f(shard
-            .find(hash, key)
+        let entry = shard
+            .find(hash, root)
             .map(|s| &s.entry)
-            .filter(|e| !e.is_expired(now)))
+            .filter(|e| !e.is_expired(now));
+        match rest {
+            None => f(entry),
+            Some(rest) => f(entry.and_then(|e| nested_entry(e, rest)).as_ref()),
+        }
+    }
+
+    /// Path mode: where a write to `key` would be refused because a value that is not
+    /// an object lies on its path. `Some(n)`: `key[..n]` names that value. Always
+    /// `None` in flat mode or for a root key.
+    pub fn path_blocked_at(&self, key: &[u8], now: UnixMillis) -> Option<usize> {
+        let (root, rest) = self.split(key);
+        let rest = rest?;
+        let hash = self.hash(root);
+        let shard = self.shards[self.shard_index(hash)].lock.read();
+        let entry = shard
+            .find(hash, root)
+            .map(|s| &s.entry)
+            .filter(|e| !e.is_expired(now))?;
+        path::blocked_at(&entry.value, rest).map(|n| root.len() + n)
     }
 
     /// Runs `f` with write access to `key` under its shard's lock. An expired entry is
-    /// removed first, so `f` never sees it.
-    pub fn update<R>(&self, key: &[u8], now: UnixMillis, f: impl FnOnce(&mut KeyMut<'_>) -> R) -> R {
-        let hash = self.hash(key);
+    /// removed first, so `f` never sees it. In path mode the lock is the root's and
+    /// `f` writes the node `key` names ([`KeyMut`]).
+    pub fn update<R>(
+        &self,
+        key: &[u8],
+        now: UnixMillis,
+        f: impl FnOnce(&mut KeyMut<'_>) -> R,
+    ) -> R {
+        let (root, rest) = self.split(key);
+        let hash = self.hash(root);
         let cell = &self.shards[self.shard_index(hash)];
         let mut shard = cell.lock.write();
-        let mut km = KeyMut::new(&mut shard, &cell.expired_lazy, key, hash, now);
+        let mut km = KeyMut::new(&mut shard, &cell.expired_lazy, key, (root, rest), hash, now);
         let r = f(&mut km);
         let garbage = km.garbage.take();
         drop(shard);
@@ -298,7 +368,7 @@ impl Db {
         now: UnixMillis,
         f: impl FnOnce(&mut Multi<'_, '_>) -> R,
     ) -> R {
-        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(k)).collect();
+        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(self.split(k).0)).collect();
         let mut order: Vec<usize> = hashes.iter().map(|&h| self.shard_index(h)).collect();
         order.sort_unstable();
         order.dedup();
@@ -327,18 +397,32 @@ impl Db {
     /// ascending order) before `f` runs, so a multi-key write (which holds the write
     /// locks of all its shards) is seen entirely or not at all. Counts a keyspace hit
     /// or miss per key, as Redis's MGET does.
-    pub fn get_many<R>(&self, keys: &[&[u8]], now: UnixMillis, f: impl FnOnce(&ReadMany<'_, '_>) -> R) -> R {
-        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(k)).collect();
+    pub fn get_many<R>(
+        &self,
+        keys: &[&[u8]],
+        now: UnixMillis,
+        f: impl FnOnce(&ReadMany<'_, '_>) -> R,
+    ) -> R {
+        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(self.split(k).0)).collect();
         let mut order: Vec<usize> = hashes.iter().map(|&h| self.shard_index(h)).collect();
         order.sort_unstable();
         order.dedup();
-        let guards = order.iter().map(|&i| (i, self.shards[i].lock.read())).collect();
+        let guards = order
+            .iter()
+            .map(|&i| (i, self.shards[i].lock.read()))
+            .collect();
+        let scratch = if self.path_keys {
+            keys.iter().map(|_| OnceCell::new()).collect()
+        } else {
+            Vec::new()
+        };
         let many = ReadMany {
             db: self,
             keys,
             hashes,
             guards,
             now,
+            scratch,
         };
         f(&many)
     }
@@ -387,16 +471,29 @@ impl Db {
     }
 
     /// Every live key matching `pattern` (KEYS). Each shard is read atomically.
+    /// In path mode: every leaf path (`root:field:...`) matching `pattern`.
     pub fn keys(&self, pattern: &[u8], now: UnixMillis) -> Vec<Bytes> {
         let all = pattern == b"*";
         let mut out = Vec::new();
         for c in self.shards.iter() {
             let shard = c.lock.read();
+            if self.path_keys {
+                for s in shard.table.iter().filter(|s| !s.entry.is_expired(now)) {
+                    path::for_each_leaf(&s.key, &s.entry.value, &mut |p, _| {
+                        if all || glob_match(pattern, p, false) {
+                            out.push(Bytes::copy_from_slice(p));
+                        }
+                    });
+                }
+                continue;
+            }
             out.extend(
                 shard
                     .table
                     .iter()
-                    .filter(|s| !s.entry.is_expired(now) && (all || glob_match(pattern, &s.key, false)))
+                    .filter(|s| {
+                        !s.entry.is_expired(now) && (all || glob_match(pattern, &s.key, false))
+                    })
                     .map(|s| s.key.clone()),
             );
         }
@@ -410,7 +507,13 @@ impl Db {
     /// visited. Since hashes never change, a full iteration returns every key that is
     /// present for its whole duration exactly once (keys with equal hashes always go
     /// out in the same page), however the table grows or shrinks meanwhile.
-    pub fn scan(&self, cursor: u64, count: usize, filter: ScanFilter<'_>, now: UnixMillis) -> ScanPage {
+    pub fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        filter: ScanFilter<'_>,
+        now: UnixMillis,
+    ) -> ScanPage {
         let count = count.max(1);
         let mut page = ScanPage::default();
         let mut pos = cursor;
@@ -418,14 +521,31 @@ impl Db {
         let mut found: Vec<(u64, Bytes, bool)> = Vec::new();
         let mut shard_idx = self.shard_index(pos);
         loop {
-            let shard_end = ((shard_idx as u64) + 1).checked_shl(64 - self.bits).unwrap_or(0);
+            let shard_end = ((shard_idx as u64) + 1)
+                .checked_shl(64 - self.bits)
+                .unwrap_or(0);
             found.clear();
             {
                 let shard = self.shards[shard_idx].lock.read();
-                found.extend(shard.table.iter().filter(|s| s.hash >= pos).map(|s| {
-                    let live = !s.entry.is_expired(now) && filter.accepts(&s.key, &s.entry.value);
-                    (s.hash, s.key.clone(), live)
-                }));
+                if self.path_keys {
+                    // Path mode: a root stands for its leaf paths, all in the page
+                    // that visits the root (they share its hash).
+                    for s in shard.table.iter().filter(|s| s.hash >= pos) {
+                        if s.entry.is_expired(now) {
+                            found.push((s.hash, Bytes::new(), false));
+                            continue;
+                        }
+                        path::for_each_leaf(&s.key, &s.entry.value, &mut |p, v| {
+                            found.push((s.hash, Bytes::copy_from_slice(p), filter.accepts(p, v)));
+                        });
+                    }
+                } else {
+                    found.extend(shard.table.iter().filter(|s| s.hash >= pos).map(|s| {
+                        let live =
+                            !s.entry.is_expired(now) && filter.accepts(&s.key, &s.entry.value);
+                        (s.hash, s.key.clone(), live)
+                    }));
+                }
             }
             let want = count - visited.min(count - 1);
             if found.len() > want {
@@ -433,7 +553,8 @@ impl Db {
                 found.select_nth_unstable_by_key(want - 1, |e| e.0);
                 let cut = found[..want].iter().map(|e| e.0).max().unwrap_or(pos);
                 found.retain(|e| e.0 <= cut);
-                page.keys.extend(found.drain(..).filter(|e| e.2).map(|e| e.1));
+                page.keys
+                    .extend(found.drain(..).filter(|e| e.2).map(|e| e.1));
                 page.cursor = cut.wrapping_add(1);
                 if page.cursor == 0 {
                     // Wrapped past the end of hash space: the iteration is complete.
@@ -442,7 +563,8 @@ impl Db {
                 return page;
             }
             visited += found.len();
-            page.keys.extend(found.drain(..).filter(|e| e.2).map(|e| e.1));
+            page.keys
+                .extend(found.drain(..).filter(|e| e.2).map(|e| e.1));
             if shard_end == 0 {
                 page.cursor = 0;
                 return page;
@@ -489,35 +611,86 @@ pub fn splitmix(state: &mut u64) -> u64 {
 }
 
 /// Write access to one key under its shard's write lock.
+///
+/// In path mode the key may name a node inside its root's tree (`root` and `rest`):
+/// every method then addresses that node. Writes create missing intermediate objects
+/// ([`KeyMut::insert`]); a write the path makes impossible (a non-object value on the
+/// way, a deadline of its own, too many segments) changes nothing and leaves a
+/// [`PathFault`] ([`path::take_fault`]) for the command layer to answer.
 #[derive(Debug)]
 pub struct KeyMut<'a> {
     shard: &'a mut Shard,
+    /// The key as the command named it.
     key: &'a [u8],
+    /// The stored top-level key: `key` itself in flat mode.
+    root: &'a [u8],
+    /// Path mode: the path below `root` (`None`: the root itself).
+    rest: Option<&'a [u8]>,
     hash: u64,
     now: UnixMillis,
     /// Values replaced or removed, freed by the caller after the lock is released.
     garbage: Option<Entry>,
+    /// Absorbs a handler's writes to a node that cannot be created (path mode only;
+    /// the fault is answered instead and these writes are dropped).
+    scratch: Value,
+}
+
+/// The shard slot of `root`, for writing.
+fn slot_mut<'s>(shard: &'s mut Shard, hash: u64, root: &[u8]) -> Option<&'s mut Slot> {
+    let th = shard.table_hash(hash);
+    shard
+        .table
+        .find_mut(th, |s| s.hash == hash && s.key == root)
+}
+
+/// A copy of the node at `rest` below entry `e`, with the root's deadline.
+fn nested_entry(e: &Entry, rest: &[u8]) -> Option<Entry> {
+    match path::resolve(&e.value, rest) {
+        Node::Found(v) => Some(Entry {
+            value: v.clone(),
+            deadline: e.deadline,
+        }),
+        Node::Missing | Node::Blocked(_) => None,
+    }
 }
 
 impl<'a> KeyMut<'a> {
-    fn new(shard: &'a mut Shard, expired: &AtomicU64, key: &'a [u8], hash: u64, now: UnixMillis) -> Self {
+    fn new(
+        shard: &'a mut Shard,
+        expired: &AtomicU64,
+        key: &'a [u8],
+        (root, rest): (&'a [u8], Option<&'a [u8]>),
+        hash: u64,
+        now: UnixMillis,
+    ) -> Self {
         let mut garbage = None;
-        if shard.find(hash, key).is_some_and(|s| s.entry.is_expired(now)) {
-            garbage = shard.remove(hash, key).map(|s| s.entry);
+        if shard
+            .find(hash, root)
+            .is_some_and(|s| s.entry.is_expired(now))
+        {
+            garbage = shard.remove(hash, root).map(|s| s.entry);
             expired.fetch_add(1, Ordering::Relaxed);
         }
         KeyMut {
             shard,
             key,
+            root,
+            rest,
             hash,
             now,
             garbage,
+            scratch: Value::Null,
         }
     }
 
-    /// The key this handle writes.
+    /// The key this handle writes, as the command named it.
     pub fn key(&self) -> &[u8] {
         self.key
+    }
+
+    /// The stored top-level key (`key()` itself in flat mode).
+    pub fn root(&self) -> &[u8] {
+        self.root
     }
 
     /// The current time the command runs at.
@@ -526,34 +699,119 @@ impl<'a> KeyMut<'a> {
     }
 
     pub fn exists(&self) -> bool {
-        self.entry().is_some()
+        self.value().is_some()
     }
 
+    fn root_entry(&self) -> Option<&Entry> {
+        self.shard.find(self.hash, self.root).map(|s| &s.entry)
+    }
+
+    /// The stored entry. A nested node (path mode) is no entry of its own: `None`
+    /// there; use [`KeyMut::value`] and [`KeyMut::deadline`].
     pub fn entry(&self) -> Option<&Entry> {
-        self.shard.find(self.hash, self.key).map(|s| &s.entry)
+        match self.rest {
+            None => self.root_entry(),
+            Some(_) => None,
+        }
     }
 
     pub fn value(&self) -> Option<&Value> {
-        self.entry().map(|e| &e.value)
+        let e = self.root_entry()?;
+        match self.rest {
+            None => Some(&e.value),
+            Some(rest) => match path::resolve(&e.value, rest) {
+                Node::Found(v) => Some(v),
+                Node::Missing | Node::Blocked(_) => None,
+            },
+        }
     }
 
+    /// The deadline; a nested node has its root's.
     pub fn deadline(&self) -> Option<UnixMillis> {
-        self.entry().and_then(|e| e.deadline)
+        match self.rest {
+            None => self.root_entry().and_then(|e| e.deadline),
+            Some(_) if self.exists() => self.root_entry().and_then(|e| e.deadline),
+            Some(_) => None,
+        }
+    }
+
+    /// Path mode: `Some(n)` when a value that is not an object lies on the path, at
+    /// `key()[..n]`, so that nothing can be written here.
+    pub fn blocked_at(&self) -> Option<usize> {
+        let rest = self.rest?;
+        let e = self.root_entry()?;
+        path::blocked_at(&e.value, rest).map(|n| self.root.len() + n)
     }
 
     pub fn value_mut(&mut self) -> Option<&mut Value> {
-        let th = self.shard.table_hash(self.hash);
-        let (hash, key) = (self.hash, self.key);
-        self.shard
-            .table
-            .find_mut(th, |s| s.hash == hash && s.key == key)
-            .map(|s| &mut s.entry.value)
+        let slot = slot_mut(self.shard, self.hash, self.root)?;
+        match self.rest {
+            None => Some(&mut slot.entry.value),
+            Some(rest) => path::resolve_mut(&mut slot.entry.value, rest),
+        }
     }
 
     /// Stores `value` with `deadline`, replacing any previous entry and its TTL.
+    ///
+    /// Path mode, nested node: missing intermediate objects (and the root) are
+    /// created; the root's deadline stays as it is, and `deadline` must be `None` or
+    /// the root's. Otherwise nothing changes and a [`PathFault`] is recorded.
     pub fn insert(&mut self, value: Value, deadline: Option<UnixMillis>) {
+        if let Err((fault, _)) = self.try_insert(value, deadline) {
+            path::set_fault(fault);
+        }
+    }
+
+    /// [`KeyMut::insert`], answering a refused write's fault and the value back.
+    fn try_insert(
+        &mut self,
+        value: Value,
+        deadline: Option<UnixMillis>,
+    ) -> Result<(), (PathFault, Value)> {
+        let Some(rest) = self.rest else {
+            self.insert_root(value, deadline);
+            return Ok(());
+        };
+        let k = self.key;
+        let key = move || Bytes::copy_from_slice(k);
+        if path::depth(rest) > path::MAX_DEPTH {
+            return Err((PathFault::TooDeep { key: key() }, value));
+        }
+        let root_deadline = self.root_entry().and_then(|e| e.deadline);
+        if deadline.is_some() && deadline != root_deadline {
+            return Err((PathFault::NestedTtl { key: key() }, value));
+        }
+        match slot_mut(self.shard, self.hash, self.root) {
+            Some(slot) => match path::insert(&mut slot.entry.value, rest, value) {
+                Ok(old) => {
+                    self.garbage = old.map(|value| Entry {
+                        value,
+                        deadline: None,
+                    });
+                    Ok(())
+                }
+                Err((n, value)) => Err((
+                    PathFault::Blocked {
+                        key: key(),
+                        at: self.root.len() + n,
+                    },
+                    value,
+                )),
+            },
+            None => {
+                let mut root = Value::new_hash();
+                // A fresh object blocks nothing.
+                let _ = path::insert(&mut root, rest, value);
+                self.insert_root(root, None);
+                Ok(())
+            }
+        }
+    }
+
+    /// Stores `value` at the root with `deadline`, replacing any previous entry and TTL.
+    fn insert_root(&mut self, value: Value, deadline: Option<UnixMillis>) {
         let th = self.shard.table_hash(self.hash);
-        let (hash, key) = (self.hash, self.key);
+        let (hash, key) = (self.hash, self.root);
         let shard = &mut *self.shard;
         match shard.table.find_mut(th, |s| s.hash == hash && s.key == key) {
             Some(slot) => {
@@ -594,10 +852,24 @@ impl<'a> KeyMut<'a> {
         self.insert(value, deadline);
     }
 
-    /// Sets or clears the deadline of an existing key. Returns false when the key is missing.
+    /// Sets or clears the deadline of an existing key. Returns false when the key is
+    /// missing. Path mode, nested node: only its root's deadline is accepted (a no-op);
+    /// any other records [`PathFault::NestedTtl`] and answers false.
     pub fn set_deadline(&mut self, deadline: Option<UnixMillis>) -> bool {
+        if self.rest.is_some() {
+            if !self.exists() {
+                return false;
+            }
+            if deadline == self.deadline() {
+                return true;
+            }
+            path::set_fault(PathFault::NestedTtl {
+                key: Bytes::copy_from_slice(self.key),
+            });
+            return false;
+        }
         let th = self.shard.table_hash(self.hash);
-        let (hash, key) = (self.hash, self.key);
+        let (hash, key) = (self.hash, self.root);
         let shard = &mut *self.shard;
         let Some(slot) = shard.table.find_mut(th, |s| s.hash == hash && s.key == key) else {
             return false;
@@ -615,27 +887,62 @@ impl<'a> KeyMut<'a> {
         true
     }
 
-    /// Removes the key, returning its entry.
+    /// Removes the key, returning its entry. Path mode, nested node: removes the node
+    /// and every object that leaves empty, the root included; the entry returned holds
+    /// the node and its root's deadline.
     pub fn remove(&mut self) -> Option<Entry> {
-        self.shard.remove(self.hash, self.key).map(|s| s.entry)
+        match self.rest {
+            None => self.shard.remove(self.hash, self.root).map(|s| s.entry),
+            Some(rest) => self.remove_nested(rest, false),
+        }
     }
 
-    /// The value, created by `make` (without a TTL) when the key is missing.
+    fn remove_nested(&mut self, rest: &[u8], only_if_empty: bool) -> Option<Entry> {
+        let slot = slot_mut(self.shard, self.hash, self.root)?;
+        let value = path::remove(&mut slot.entry.value, rest, only_if_empty)?;
+        let deadline = slot.entry.deadline;
+        if path::is_empty_aggregate(&slot.entry.value) {
+            self.shard.remove(self.hash, self.root);
+        }
+        Some(Entry { value, deadline })
+    }
+
+    /// The value, created by `make` (without a TTL) when the key is missing. In path
+    /// mode, when the node cannot be created (see [`KeyMut::insert`]), a scratch value
+    /// whose changes are dropped.
     pub fn value_or_insert_with(&mut self, make: impl FnOnce() -> Value) -> &mut Value {
         if !self.exists() {
-            self.insert(make(), None);
+            if let Err((fault, value)) = self.try_insert(make(), None) {
+                path::set_fault(fault);
+                self.scratch = value;
+                return &mut self.scratch;
+            }
         }
-        self.value_mut().expect("inserted above")
+        let Some(slot) = slot_mut(self.shard, self.hash, self.root) else {
+            return &mut self.scratch;
+        };
+        let node = match self.rest {
+            None => Some(&mut slot.entry.value),
+            Some(rest) => path::resolve_mut(&mut slot.entry.value, rest),
+        };
+        match node {
+            Some(v) => v,
+            None => &mut self.scratch,
+        }
     }
 
     /// Removes the key when it holds an empty hash or list: Redis never keeps empty
-    /// aggregates (after HDEL, LPOP, LREM, LTRIM...).
+    /// aggregates (after HDEL, LPOP, LREM, LTRIM...). Path mode, nested node: also
+    /// the objects that leaves empty, up to the root.
     pub fn remove_if_empty(&mut self) {
-        let empty = match self.value() {
-            Some(Value::Hash(h)) => h.is_empty(),
-            Some(Value::List(l)) => l.is_empty(),
-            _ => false,
-        };
+        if let Some(rest) = self.rest {
+            let old = self.remove_nested(rest, true);
+            if old.is_some() {
+                self.garbage = old;
+            }
+            return;
+        }
+        let empty = self.value().is_some_and(path::is_empty_aggregate);
         if empty {
             let old = self.remove();
             self.garbage = old;
@@ -651,6 +958,8 @@ pub struct ReadMany<'db, 'k> {
     hashes: Vec<u64>,
     guards: Vec<(usize, RwLockReadGuard<'db, Shard>)>,
     now: UnixMillis,
+    /// Path mode: the copies of nested nodes handed out (empty in flat mode).
+    scratch: Vec<OnceCell<Option<Entry>>>,
 }
 
 impl ReadMany<'_, '_> {
@@ -670,13 +979,24 @@ impl ReadMany<'_, '_> {
             .guards
             .binary_search_by_key(&idx, |g| g.0)
             .expect("every key's shard is locked");
+        let (root, rest) = self.db.split(self.keys[i]);
         let entry = self.guards[pos]
             .1
-            .find(hash, self.keys[i])
+            .find(hash, root)
             .map(|s| &s.entry)
             .filter(|e| !e.is_expired(self.now));
+        let entry = match rest {
+            None => entry,
+            Some(rest) => self.scratch[i]
+                .get_or_init(|| entry.and_then(|e| nested_entry(e, rest)))
+                .as_ref(),
+        };
         let cell = &self.db.shards[idx];
-        let counter = if entry.is_some() { &cell.hits } else { &cell.misses };
+        let counter = if entry.is_some() {
+            &cell.hits
+        } else {
+            &cell.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         entry
     }
@@ -712,7 +1032,16 @@ impl Multi<'_, '_> {
             .binary_search_by_key(&idx, |g| g.0)
             .expect("every key's shard is locked");
         let cell = &self.db.shards[idx];
-        let mut km = KeyMut::new(&mut self.guards[pos].1, &cell.expired_lazy, self.keys[i], hash, self.now);
+        let key = self.keys[i];
+        let parts = self.db.split(key);
+        let mut km = KeyMut::new(
+            &mut self.guards[pos].1,
+            &cell.expired_lazy,
+            key,
+            parts,
+            hash,
+            self.now,
+        );
         let r = f(&mut km);
         if let Some(g) = km.garbage.take() {
             self.garbage.push(g);
@@ -727,7 +1056,7 @@ impl Db {
     /// write but that Redis counts as reads (`lookupKeyRead`): GETDEL, GETSET, GETEX,
     /// SET ... GET, MGET, EXISTS and TOUCH of several keys, COPY's source.
     pub fn count_lookup(&self, key: &[u8], hit: bool) {
-        let cell = &self.shards[self.shard_index(self.hash(key))];
+        let cell = &self.shards[self.shard_index(self.hash(self.split(key).0))];
         let counter = if hit { &cell.hits } else { &cell.misses };
         counter.fetch_add(1, Ordering::Relaxed);
     }

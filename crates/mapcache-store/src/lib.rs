@@ -14,6 +14,7 @@
 pub mod db;
 pub mod glob;
 pub mod num;
+pub mod path;
 pub mod value;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub use db::{Db, DbStats, Entry, KeyMut, Multi, ReadMany, ScanFilter, ScanPage};
 pub use glob::glob_match;
 use hashbrown::DefaultHashBuilder;
 use mapcache_expiry::{Clock, SweepShard, SystemClock, UnixMillis};
+pub use path::PathFault;
 pub use value::{Hash, Kind, List, Value};
 
 /// How a [`Store`] is laid out.
@@ -86,6 +88,19 @@ impl Store {
         &self.dbs
     }
 
+    /// Switches every database to path key mode (`--key-mode path`, see [`path`]) or
+    /// back to flat keys. Set once, before the store is shared.
+    pub fn set_path_keys(&mut self, on: bool) {
+        for db in self.dbs.iter_mut() {
+            db.set_path_keys(on);
+        }
+    }
+
+    /// Is the store in path key mode?
+    pub fn path_keys(&self) -> bool {
+        self.dbs[0].path_keys()
+    }
+
     /// Every shard of every database, for the sweeper.
     pub fn sweep_shards(&self) -> Vec<&dyn SweepShard> {
         self.dbs.iter().flat_map(|db| db.sweep_shards()).collect()
@@ -101,9 +116,17 @@ impl Store {
     ) -> R {
         assert_ne!(a, b, "update_two is for two different databases");
         let now = self.now();
-        let (first, second) = if a < b { ((a, key_a), (b, key_b)) } else { ((b, key_b), (a, key_a)) };
+        let (first, second) = if a < b {
+            ((a, key_a), (b, key_b))
+        } else {
+            ((b, key_b), (a, key_a))
+        };
         self.dbs[first.0].update(first.1, now, |k1| {
-            self.dbs[second.0].update(second.1, now, |k2| if a < b { f(k1, k2) } else { f(k2, k1) })
+            self.dbs[second.0].update(
+                second.1,
+                now,
+                |k2| if a < b { f(k1, k2) } else { f(k2, k1) },
+            )
         })
     }
 }

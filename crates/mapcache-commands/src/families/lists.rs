@@ -134,13 +134,17 @@ enum End {
 fn push_generic(c: &mut Ctx<'_>, end: End, only_existing: bool) -> CmdResult {
     let elements = &c.args[2..];
     let len = db(c).update(&c.args[1], c.now, |km| {
-        if km.value().is_none() {
-            if only_existing {
-                return Ok(0);
-            }
-            km.insert(Value::new_list(), None);
+        if only_existing && km.value().is_none() {
+            return Ok(0);
         }
-        let list = list_mut(km)?.expect("present or created above");
+        if km.value().is_some_and(|v| v.as_list().is_none()) {
+            return Err(CmdError::WrongType);
+        }
+        // (In path mode a list that cannot be created is a scratch value: see KeyMut.)
+        let list = km
+            .value_or_insert_with(Value::new_list)
+            .as_list_mut()
+            .ok_or(CmdError::WrongType)?;
         for e in elements {
             let v = Value::string(e);
             match end {

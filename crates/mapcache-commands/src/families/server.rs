@@ -1,4 +1,4 @@
-//! Server commands: COMMAND CONFIG DBSIZE FLUSHALL FLUSHDB INFO TIME.
+//! Server commands: COMMAND CONFIG DBSIZE FLUSHALL FLUSHDB INFO SLOWLOG TIME.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -79,6 +79,17 @@ pub(crate) const COMMANDS: &[Command] = &[
         info,
     ),
     Command {
+        since: "2.2.12",
+        subcommands: SLOWLOG_SUBCOMMANDS,
+        ..cmd(
+            "slowlog",
+            -2,
+            0,
+            "A container for slow log commands",
+            slowlog_container,
+        )
+    },
+    Command {
         since: "2.6.0",
         ..cmd(
             "time",
@@ -126,6 +137,49 @@ const COMMAND_SUBCOMMANDS: &[Command] = &[
             LOADING | STALE,
             "Get an array of Redis command names",
             command_list,
+        )
+    },
+];
+
+const SLOWLOG_SUBCOMMANDS: &[Command] = &[
+    Command {
+        since: "2.2.12",
+        ..cmd(
+            "get",
+            -2,
+            ADMIN | LOADING | STALE,
+            "Get the slow log's entries",
+            slowlog_get,
+        )
+    },
+    Command {
+        since: "6.2.0",
+        ..cmd(
+            "help",
+            2,
+            LOADING | STALE,
+            "Show helpful text about the different subcommands",
+            slowlog_help,
+        )
+    },
+    Command {
+        since: "2.2.12",
+        ..cmd(
+            "len",
+            2,
+            ADMIN | LOADING | STALE,
+            "Get the slow log's length",
+            slowlog_len,
+        )
+    },
+    Command {
+        since: "2.2.12",
+        ..cmd(
+            "reset",
+            2,
+            ADMIN | LOADING | STALE,
+            "Clear all entries from the slow log",
+            slowlog_reset,
         )
     },
 ];
@@ -329,6 +383,79 @@ fn write_docs(c: &mut Ctx<'_>, cmd: &Command, parent: Option<&str>) {
     }
 }
 
+// ---- SLOWLOG ----------------------------------------------------------------
+
+fn slowlog_container(_c: &mut Ctx<'_>) -> CmdResult {
+    Err(CmdError::WrongArity("slowlog".into()))
+}
+
+fn slowlog_get(c: &mut Ctx<'_>) -> CmdResult {
+    let count = match c.args.len() {
+        2 => Some(10),
+        3 => match crate::args::int(&c.args[2]) {
+            Ok(-1) => None,
+            Ok(n) if n >= 0 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            _ => {
+                return Err(CmdError::Static(
+                    "ERR count should be greater than or equal to -1",
+                ))
+            }
+        },
+        _ => {
+            return Err(CmdError::raw(&[
+                b"ERR unknown subcommand or wrong number of arguments for '",
+                crate::error::truncate(&c.args[1], 128),
+                b"'. Try SLOWLOG HELP.",
+            ]))
+        }
+    };
+    let entries = c.shared.slowlog.newest(count);
+    c.out.array(entries.len());
+    for e in entries {
+        c.out.array(6);
+        c.out.integer(e.id as i64);
+        c.out.integer(e.time);
+        c.out.integer(e.duration_us as i64);
+        c.out.bulks(e.args.iter());
+        c.out.bulk(e.addr.as_bytes());
+        c.out.bulk(&e.name);
+    }
+    Ok(())
+}
+
+fn slowlog_len(c: &mut Ctx<'_>) -> CmdResult {
+    c.out.integer(c.shared.slowlog.len() as i64);
+    Ok(())
+}
+
+fn slowlog_reset(c: &mut Ctx<'_>) -> CmdResult {
+    c.shared.slowlog.reset();
+    c.out.ok();
+    Ok(())
+}
+
+fn slowlog_help(c: &mut Ctx<'_>) -> CmdResult {
+    const HELP: &[&str] = &[
+        "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET [<count>]",
+        "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+        "    Entries are made of:",
+        "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+        "    client name",
+        "LEN",
+        "    Return the length of the slowlog.",
+        "RESET",
+        "    Reset the slowlog.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    c.out.array(HELP.len());
+    for line in HELP {
+        c.out.simple(line.as_bytes());
+    }
+    Ok(())
+}
+
 // ---- CONFIG -----------------------------------------------------------------
 
 fn config_container(_c: &mut Ctx<'_>) -> CmdResult {
@@ -419,6 +546,9 @@ fn config_set(c: &mut Ctx<'_>) -> CmdResult {
             }
         }
     }
+    c.shared
+        .slowlog
+        .configure(next.slowlog_log_slower_than, next.slowlog_max_len);
     *c.shared.config.write() = next;
     c.out.ok();
     Ok(())
@@ -436,6 +566,8 @@ fn config_resetstat(c: &mut Ctx<'_>) -> CmdResult {
     ] {
         counter.store(0, Ordering::Relaxed);
     }
+    c.shared.cmdstats.reset();
+    c.shared.errorstats.reset();
     c.out.ok();
     Ok(())
 }
@@ -450,21 +582,27 @@ const SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "commandstats",
+    "errorstats",
     "keyspace",
 ];
+
+/// Sections INFO prints only when asked by name or with `all`/`everything`.
+const NOT_DEFAULT: &[&str] = &["commandstats"];
 
 fn info(c: &mut Ctx<'_>) -> CmdResult {
     let wanted: Vec<String> = c.args[1..]
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
         .collect();
-    let all = wanted.is_empty()
-        || wanted
-            .iter()
-            .any(|w| w == "all" || w == "everything" || w == "default");
+    let everything = wanted.iter().any(|w| w == "all" || w == "everything");
+    let default = wanted.is_empty() || wanted.iter().any(|w| w == "default");
     let mut text = String::new();
     for section in SECTIONS {
-        if all || wanted.iter().any(|w| w == section) {
+        if everything
+            || (default && !NOT_DEFAULT.contains(section))
+            || wanted.iter().any(|w| w == section)
+        {
             if !text.is_empty() {
                 text.push_str("\r\n");
             }
@@ -531,19 +669,50 @@ fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
             write!(
                 t,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
-                 total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\n\
+                 instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
+                 instantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\n\
                  expired_keys:{expired}\r\nevicted_keys:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\n\
                  total_error_replies:{}\r\n",
                 s.connections_received.load(Ordering::Relaxed),
                 s.commands_processed.load(Ordering::Relaxed),
+                sh.rates.ops.rate().round() as u64,
                 s.net_input_bytes.load(Ordering::Relaxed),
                 s.net_output_bytes.load(Ordering::Relaxed),
+                sh.rates.input_bytes.rate() / 1024.0,
+                sh.rates.output_bytes.rate() / 1024.0,
                 s.rejected_connections.load(Ordering::Relaxed),
                 s.error_replies.load(Ordering::Relaxed),
             )
         }
+        "commandstats" => {
+            let _ = write!(t, "# Commandstats\r\n");
+            for cs in sh.cmdstats.iter() {
+                let (calls, rejected, failed) = (cs.calls(), cs.rejected(), cs.failed());
+                if calls == 0 && rejected == 0 && failed == 0 {
+                    continue;
+                }
+                let usec = cs.usec();
+                let per_call = if calls == 0 { 0.0 } else { usec as f64 / calls as f64 };
+                let _ = write!(
+                    t,
+                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n",
+                    cs.name
+                );
+            }
+            Ok(())
+        }
+        "errorstats" => {
+            let _ = write!(t, "# Errorstats\r\n");
+            for (kind, count) in sh.errorstats.snapshot() {
+                let _ = write!(t, "errorstat_{kind}:count={count}\r\n");
+            }
+            Ok(())
+        }
         "replication" => write!(t, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"),
-        "cpu" => write!(t, "# CPU\r\n"),
+        "cpu" => {
+            let (user, sys) = process_cpu_seconds();
+            write!(t, "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n")
+        }
         "keyspace" => {
             let _ = write!(t, "# Keyspace\r\n");
             for (i, db) in sh.store.dbs().iter().enumerate() {
@@ -564,6 +733,20 @@ pub fn process_rss_bytes() -> u64 {
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
         .map_or(0, |pages| pages * 4096)
+}
+
+/// User and system CPU seconds of the whole process, from /proc (0 where unavailable).
+/// /proc counts in clock ticks; Linux's USER_HZ is 100 on every architecture we build for.
+pub fn process_cpu_seconds() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    // Fields after the command name (which may hold spaces) start at field 3, "state".
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) as f64 / 100.0;
+    // utime and stime are fields 14 and 15: indexes 11 and 12 after "state".
+    (ticks(11), ticks(12))
 }
 
 fn human_bytes(n: u64) -> String {

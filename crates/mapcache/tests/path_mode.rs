@@ -1,0 +1,33 @@
+//! `--key-mode path` end to end: the real binary, redis-cli as the client
+//! (docs/key-modes.md).
+
+mod support;
+use support::{redis_cli, Server};
+
+#[test]
+fn redis_cli_reaches_one_tree_through_paths() {
+    let server = Server::start(&["--key-mode", "path"]);
+    let cli = |args: &[&str]| redis_cli(server.port(), args);
+    assert_eq!(cli(&["HSET", "user:100", "name", "Alice"]), "1\n");
+    assert_eq!(cli(&["SET", "user:100:email", "a@example.com"]), "OK\n");
+    assert_eq!(cli(&["GET", "user:100:name"]), "Alice\n");
+    assert_eq!(
+        cli(&["HGETALL", "user:100"]),
+        "name\nAlice\nemail\na@example.com\n"
+    );
+    assert_eq!(
+        cli(&["HGETALL", "user"]),
+        "100\n{\"name\":\"Alice\",\"email\":\"a@example.com\"}\n"
+    );
+    assert_eq!(cli(&["KEYS", "user:*"]), "user:100:name\nuser:100:email\n");
+    assert_eq!(cli(&["TYPE", "user:100"]), "hash\n");
+    assert_eq!(
+        cli(&["SET", "user:100:name:first", "A"]),
+        "ERR path 'user:100:name:first' crosses a non-object value at 'user:100:name'\n\n"
+    );
+    assert_eq!(cli(&["DEL", "user:100"]), "1\n");
+    assert_eq!(cli(&["EXISTS", "user"]), "0\n");
+    assert_eq!(cli(&["DBSIZE"]), "0\n");
+    let info = cli(&["INFO", "server"]);
+    assert!(info.contains("mapcache_key_mode:path"), "{info}");
+}
