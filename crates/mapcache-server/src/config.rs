@@ -28,6 +28,9 @@ pub struct Config {
     pub query_buffer_limit: usize,
     /// How long shutdown waits for connections to finish their batch.
     pub shutdown_grace: Duration,
+    /// Per-command statistics (INFO commandstats) and `/metrics`; off only to measure
+    /// what they cost.
+    pub metrics: bool,
 }
 
 impl Default for Config {
@@ -45,6 +48,7 @@ impl Default for Config {
             proto_max_bulk_len: 512 * 1024 * 1024,
             query_buffer_limit: 1024 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(5),
+            metrics: true,
         }
     }
 }

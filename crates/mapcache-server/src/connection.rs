@@ -12,12 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use mapcache_commands::{execute, Reply, Session};
+use mapcache_commands::{execute_traced, Reply, Session};
 use mapcache_resp::{Limits, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::Instrument;
 
+use crate::metrics::ConnObserver;
 use crate::Inner;
 
 /// Replies are flushed mid-batch once this much is buffered, so a deep pipeline of
@@ -47,19 +48,30 @@ pub(crate) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
 
 fn admit(mut stream: TcpStream, peer: SocketAddr, inner: &Arc<Inner>) {
     let shared = &inner.shared;
-    shared.stats.connections_received.fetch_add(1, Ordering::Relaxed);
+    shared
+        .stats
+        .connections_received
+        .fetch_add(1, Ordering::Relaxed);
     let maxclients = shared.config.read().maxclients;
     if inner.connected.fetch_add(1, Ordering::AcqRel) >= maxclients {
         inner.connected.fetch_sub(1, Ordering::AcqRel);
-        shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        shared
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+            let _ = stream
+                .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
             let _ = stream.shutdown().await;
         });
         return;
     }
     let _ = stream.set_nodelay(true);
-    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let client = shared.clients.register(peer.to_string(), laddr);
     let span = tracing::info_span!("conn", id = client.id, %peer);
     let authenticated = shared.config.read().requirepass.is_none();
@@ -105,6 +117,7 @@ async fn serve(mut stream: TcpStream, mut session: Session, inner: &Inner) -> st
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut reply = Reply::new(Version::Resp2);
     let mut args: Vec<Bytes> = Vec::with_capacity(8);
+    let mut obs = ConnObserver::new(inner);
     loop {
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
@@ -124,31 +137,36 @@ async fn serve(mut stream: TcpStream, mut session: Session, inner: &Inner) -> st
         if read == 0 {
             return Ok(());
         }
-        shared.stats.net_input_bytes.fetch_add(read as u64, Ordering::Relaxed);
+        shared
+            .stats
+            .net_input_bytes
+            .fetch_add(read as u64, Ordering::Relaxed);
 
-        let mut executed = 0u64;
         let mut close = false;
+        obs.begin_batch();
         loop {
             match mapcache_resp::decode_command(&mut input, &limits, &mut args) {
                 Ok(true) if args.is_empty() => continue,
                 Ok(true) => {
-                    executed += 1;
                     let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        execute(shared, &mut session, &args, &mut reply);
+                        execute_traced(shared, &mut session, &args, &mut reply)
                     }));
-                    if ran.is_err() {
+                    let Ok(outcome) = ran else {
                         // A bug, not the client's fault: answer, log, and drop only this client.
                         tracing::error!("command panicked; closing this connection");
                         reply.error("ERR internal error");
                         close = true;
                         break;
-                    }
+                    };
+                    obs.finish(&outcome, &args, &session);
                     if session.close {
                         close = true;
                         break;
                     }
                     if reply.buf.len() >= FLUSH_AT {
+                        obs.flush();
                         flush(&mut stream, &mut reply, shared).await?;
+                        obs.resume();
                     }
                 }
                 Ok(false) => break,
@@ -161,23 +179,28 @@ async fn serve(mut stream: TcpStream, mut session: Session, inner: &Inner) -> st
             }
         }
         args.clear();
-        shared
-            .stats
-            .commands_processed
-            .fetch_add(executed, Ordering::Relaxed);
+        obs.end_batch();
+        obs.flush();
         flush(&mut stream, &mut reply, shared).await?;
         if close {
             close_gracefully(&mut stream).await;
             return Ok(());
         }
         if input.len() > inner.config.query_buffer_limit {
-            tracing::warn!(len = input.len(), "closing client that reached max query buffer length");
+            tracing::warn!(
+                len = input.len(),
+                "closing client that reached max query buffer length"
+            );
             return Ok(());
         }
     }
 }
 
-async fn flush(stream: &mut TcpStream, reply: &mut Reply, shared: &mapcache_commands::Shared) -> std::io::Result<()> {
+async fn flush(
+    stream: &mut TcpStream,
+    reply: &mut Reply,
+    shared: &mapcache_commands::Shared,
+) -> std::io::Result<()> {
     if reply.buf.is_empty() {
         return Ok(());
     }

@@ -1,4 +1,6 @@
-//! The HTTP side: health and readiness for now; metrics and the JSON API build on it.
+//! The HTTP side: `/healthz`, `/readyz` (always open, for orchestrators) and `/metrics`
+//! (Prometheus text). When `requirepass` is set every endpoint but the two probes asks
+//! for it: HTTP Basic with any user name, or `Authorization: Bearer <password>`.
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
@@ -16,11 +18,22 @@ use tokio::net::TcpListener;
 use crate::Inner;
 
 pub(crate) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
-    let mut shutdown = inner.shutdown.clone();
+    // The HTTP side outlives the start of shutdown: while the RESP connections drain,
+    // `/readyz` answers 503 so a load balancer stops sending new clients. It closes once
+    // they have all finished (or the grace period is over).
+    let drained = {
+        let inner = inner.clone();
+        async move {
+            let mut shutdown = inner.shutdown.clone();
+            let _ = shutdown.wait_for(|stopping| *stopping).await;
+            let _ = tokio::time::timeout(inner.config.shutdown_grace, inner.tracker.wait()).await;
+        }
+    };
+    tokio::pin!(drained);
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
-            _ = shutdown.changed() => break,
+            _ = &mut drained => break,
         };
         let (stream, _peer) = match accepted {
             Ok(x) => x,
@@ -47,10 +60,11 @@ pub(crate) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
 }
 
 fn route(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    match (req.method(), req.uri().path()) {
-        (&Method::GET, "/healthz") => json(StatusCode::OK, healthz(inner)),
+    let path = req.uri().path();
+    match (req.method(), path) {
+        (&Method::GET, "/healthz") => return json(StatusCode::OK, healthz(inner)),
         (&Method::GET, "/readyz") => {
-            if inner.ready.load(Ordering::Relaxed) {
+            return if inner.ready.load(Ordering::Relaxed) {
                 json(StatusCode::OK, r#"{"ready":true}"#.to_string())
             } else {
                 json(
@@ -59,11 +73,104 @@ fn route(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> {
                 )
             }
         }
-        _ => json(
-            StatusCode::NOT_FOUND,
-            r#"{"error":{"code":404,"message":"no such endpoint"}}"#.to_string(),
-        ),
+        _ => {}
     }
+    if !authorized(inner, &req) {
+        let mut resp = error(StatusCode::UNAUTHORIZED, "authentication required");
+        resp.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            hyper::header::HeaderValue::from_static(r#"Basic realm="mapcache""#),
+        );
+        return resp;
+    }
+    match (req.method(), path) {
+        (&Method::GET, "/metrics") if inner.metrics.enabled => {
+            let mut resp = Response::new(Full::new(Bytes::from(inner.metrics.render(inner))));
+            resp.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            resp
+        }
+        (&Method::GET, "/metrics") => {
+            error(StatusCode::NOT_FOUND, "metrics are off (--metrics off)")
+        }
+        _ => error(StatusCode::NOT_FOUND, "no such endpoint"),
+    }
+}
+
+/// `{"error":{"code":N,"message":"..."}}` (messages are ours: no escaping needed).
+fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    json(
+        status,
+        format!(
+            r#"{{"error":{{"code":{},"message":"{message}"}}}}"#,
+            status.as_u16()
+        ),
+    )
+}
+
+/// Whether the request carries the password, when one is set.
+fn authorized(inner: &Inner, req: &Request<Incoming>) -> bool {
+    let Some(pass) = inner.shared.config.read().requirepass.clone() else {
+        return true;
+    };
+    let Some(header) = req.headers().get(hyper::header::AUTHORIZATION) else {
+        return false;
+    };
+    let value = header.as_bytes();
+    let given: Vec<u8> = if let Some(token) = strip_prefix_ci(value, b"bearer ") {
+        token.trim_ascii().to_vec()
+    } else if let Some(b64) = strip_prefix_ci(value, b"basic ") {
+        match base64_decode(b64.trim_ascii()) {
+            // "user:password"; the user name is ignored (Redis's default user).
+            Some(creds) => match creds.iter().position(|&c| c == b':') {
+                Some(i) => creds[i + 1..].to_vec(),
+                None => return false,
+            },
+            None => return false,
+        }
+    } else {
+        return false;
+    };
+    constant_time_eq(&given, &pass)
+}
+
+fn strip_prefix_ci<'a>(v: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    (v.len() >= prefix.len() && v[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .then(|| &v[prefix.len()..])
+}
+
+/// Compares without an early exit, so the time taken does not tell how much matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Standard base64 (padding optional); `None` on any other character.
+fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(input.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in input.iter().take_while(|&&c| c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 fn healthz(inner: &Inner) -> String {
@@ -84,7 +191,8 @@ fn healthz(inner: &Inner) -> String {
         })
         .collect();
     format!(
-        r#"{{"status":"ok","uptime_seconds":{},"version":"{}","git_commit":"{}","connections":{},"tasks":{},"threads":{},"caches":[{}]}}"#,
+        r#"{{"status":"ok","ready":{},"uptime_seconds":{},"version":"{}","git_commit":"{}","connections":{},"tasks":{},"threads":{},"caches":[{}]}}"#,
+        inner.ready.load(Ordering::Relaxed),
         shared.started.elapsed().as_secs(),
         env!("CARGO_PKG_VERSION"),
         shared.info.git_sha,
@@ -98,7 +206,7 @@ fn healthz(inner: &Inner) -> String {
 }
 
 /// The process's OS thread count (`Threads:` of /proc/self/status; 0 where unavailable).
-fn process_threads() -> u64 {
+pub(crate) fn process_threads() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -117,4 +225,20 @@ fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
         hyper::header::HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes_basic_credentials() {
+        assert_eq!(base64_decode(b"dXNlcjpzZWNyZXQ=").unwrap(), b"user:secret");
+        assert_eq!(base64_decode(b"OnM").unwrap(), b":s");
+        assert_eq!(base64_decode(b"").unwrap(), b"");
+        assert!(base64_decode(b"a*b").is_none());
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
 }

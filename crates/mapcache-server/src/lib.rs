@@ -8,6 +8,7 @@
 mod config;
 mod connection;
 mod http;
+mod metrics;
 mod sweeper;
 
 use std::net::SocketAddr;
@@ -31,7 +32,10 @@ pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot install signal handlers: {0}")]
     Signal(std::io::Error),
 }
@@ -46,6 +50,7 @@ pub(crate) struct Inner {
     pub connected: AtomicUsize,
     pub tracker: TaskTracker,
     pub ready: std::sync::atomic::AtomicBool,
+    pub metrics: metrics::Metrics,
 }
 
 /// A started server.
@@ -66,7 +71,9 @@ impl Running {
     /// Stops accepting, lets every connection finish the batch it is in and flush its
     /// replies, and waits (at most `shutdown_grace`) for all of them to close.
     pub async fn shutdown(self) {
-        self.inner.ready.store(false, std::sync::atomic::Ordering::Relaxed);
+        self.inner
+            .ready
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         let _ = self.stop.send(true);
         self.inner.tracker.close();
         if tokio::time::timeout(self.inner.config.shutdown_grace, self.inner.tracker.wait())
@@ -87,10 +94,16 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     let http_addr = SocketAddr::new(config.bind, config.http_port);
     let resp = TcpListener::bind(resp_addr)
         .await
-        .map_err(|source| Error::Bind { addr: resp_addr, source })?;
+        .map_err(|source| Error::Bind {
+            addr: resp_addr,
+            source,
+        })?;
     let http = TcpListener::bind(http_addr)
         .await
-        .map_err(|source| Error::Bind { addr: http_addr, source })?;
+        .map_err(|source| Error::Bind {
+            addr: http_addr,
+            source,
+        })?;
     let resp_addr = resp.local_addr().unwrap_or(resp_addr);
     let http_addr = http.local_addr().unwrap_or(http_addr);
 
@@ -99,7 +112,10 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         shard_bits: config.shard_bits,
     });
     let runtime = RuntimeConfig {
-        requirepass: config.requirepass.as_ref().map(|p| Bytes::from(p.clone().into_bytes())),
+        requirepass: config
+            .requirepass
+            .as_ref()
+            .map(|p| Bytes::from(p.clone().into_bytes())),
         maxclients: config.maxclients,
         timeout: config.timeout,
         databases: config.databases,
@@ -119,6 +135,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             .unwrap_or_default(),
     };
     let shared = Arc::new(Shared::new(store, runtime, info));
+    let config_metrics = config.metrics;
     let (stop, shutdown) = watch::channel(false);
     let inner = Arc::new(Inner {
         shared,
@@ -127,10 +144,12 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         connected: AtomicUsize::new(0),
         tracker: TaskTracker::new(),
         ready: std::sync::atomic::AtomicBool::new(true),
+        metrics: metrics::Metrics::new(config_metrics),
     });
     tokio::spawn(connection::accept_loop(resp, inner.clone()));
     tokio::spawn(http::accept_loop(http, inner.clone()));
     tokio::spawn(sweeper::run(inner.clone()));
+    tokio::spawn(metrics::Metrics::sampler(inner.clone()));
     tracing::info!(%resp_addr, %http_addr, "mapcache ready");
     Ok(Running {
         resp_addr,

@@ -21,8 +21,13 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             let shards = store.sweep_shards();
             let now = store.now();
             let report = sweeper.pass(&shards, now);
+            inner.metrics.sweep(&report);
             if report.removed > 0 {
-                tracing::trace!(removed = report.removed, elapsed_us = report.elapsed.as_micros() as u64, "sweep");
+                tracing::trace!(
+                    removed = report.removed,
+                    elapsed_us = report.elapsed.as_micros() as u64,
+                    "sweep"
+                );
             }
             sweeper.next_wake(&report, &shards, store.now(), MAX_IDLE)
         };

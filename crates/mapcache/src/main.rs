@@ -41,6 +41,24 @@ struct Args {
     /// Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG overrides.
     #[arg(long, env = "MAPCACHE_LOG_LEVEL", default_value = "info")]
     log_level: String,
+    /// Log line format: text (for people) or json (one object per line, for log shippers).
+    #[arg(long, env = "MAPCACHE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Per-command statistics (INFO commandstats, /metrics): on, or off to measure their cost.
+    #[arg(long, env = "MAPCACHE_METRICS", value_enum, default_value_t = Switch::On)]
+    metrics: Switch,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -51,7 +69,7 @@ enum Mode {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    init_logging(&args.log_level)?;
+    init_logging(&args.log_level, args.log_format)?;
     let config = Config {
         bind: args.bind,
         port: args.port,
@@ -64,6 +82,7 @@ fn main() -> anyhow::Result<()> {
             Mode::Flat => KeyMode::Flat,
             Mode::Path => KeyMode::Path,
         },
+        metrics: args.metrics == Switch::On,
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -74,15 +93,23 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging(level: &str) -> anyhow::Result<()> {
+fn init_logging(level: &str, format: LogFormat) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
     let filter = match std::env::var("RUST_LOG") {
         Ok(v) if !v.is_empty() => EnvFilter::new(v),
         _ => EnvFilter::try_new(level).with_context(|| format!("invalid --log-level {level:?}"))?,
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        // Span fields (connection id, peer) flattened into each event's object.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     Ok(())
 }

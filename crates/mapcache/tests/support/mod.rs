@@ -212,3 +212,195 @@ pub fn json_u64(json: &str, field: &str) -> u64 {
         .parse()
         .unwrap()
 }
+
+/// GET `path` with extra request header lines (each `Name: value`); returns (status
+/// code, the raw response head, body).
+pub fn http_get_with(addr: SocketAddr, path: &str, headers: &[&str]) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).expect("connect http");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read http response");
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    (status, head.to_string(), body.to_string())
+}
+
+/// The samples of a Prometheus text exposition: (name, labels as `k="v",...`, value).
+pub fn prometheus_samples(text: &str) -> Vec<(String, String, f64)> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (series, value) = l
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("bad sample line {l:?}"));
+            let value: f64 = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().unwrap_or_else(|_| panic!("bad value in {l:?}")),
+            };
+            let (name, labels) = match series.split_once('{') {
+                Some((n, rest)) => (n.to_string(), rest.trim_end_matches('}').to_string()),
+                None => (series.to_string(), String::new()),
+            };
+            (name, labels, value)
+        })
+        .collect()
+}
+
+/// The value of one series (`labels` exactly as rendered, e.g. `cmd="get"`), or 0
+/// when it is absent.
+pub fn prometheus_value(text: &str, name: &str, labels: &str) -> f64 {
+    prometheus_samples(text)
+        .into_iter()
+        .find(|(n, l, _)| n == name && l == labels)
+        .map_or(0.0, |s| s.2)
+}
+
+/// The `field:value` lines of an INFO reply.
+pub fn info_field(info: &str, field: &str) -> Option<String> {
+    info.lines().find_map(|l| {
+        l.trim_end()
+            .strip_prefix(&format!("{field}:"))
+            .map(str::to_string)
+    })
+}
+
+/// Sends each command in `cmds` as inline text on one connection, pipelined, and reads
+/// `cmds.len()` replies with `redis-cli`-free raw parsing (one line each: commands
+/// whose replies are simple strings, integers, errors or small bulks).
+pub fn pipeline_simple(s: &mut TcpStream, cmds: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in cmds {
+        out.extend_from_slice(c.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    s.write_all(&out).unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let mut replies = Vec::new();
+    while replies.len() < cmds.len() {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read reply");
+        assert!(!line.is_empty(), "connection closed");
+        if let Some(n) = line.strip_prefix('$') {
+            let n: i64 = n.trim().parse().unwrap();
+            if n >= 0 {
+                let mut body = vec![0u8; n as usize + 2];
+                reader.read_exact(&mut body).unwrap();
+                replies.push(String::from_utf8_lossy(&body[..n as usize]).into_owned());
+                continue;
+            }
+        }
+        replies.push(line.trim_end().to_string());
+    }
+    replies
+}
+
+/// Sends commands as RESP multibulk requests (what proxies such as twemproxy accept),
+/// pipelined, and reads one reply line per command (bulk replies as their text,
+/// `$-1` as "(nil)").
+pub fn resp_pipeline(s: &mut TcpStream, cmds: &[Vec<String>]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in cmds {
+        out.extend_from_slice(format!("*{}\r\n", c.len()).as_bytes());
+        for a in c {
+            out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+    }
+    s.write_all(&out).unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let mut replies = Vec::with_capacity(cmds.len());
+    while replies.len() < cmds.len() {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read reply");
+        assert!(
+            !line.is_empty(),
+            "connection closed after {} replies",
+            replies.len()
+        );
+        if let Some(n) = line.strip_prefix('$') {
+            let n: i64 = n.trim().parse().unwrap();
+            if n < 0 {
+                replies.push("(nil)".to_string());
+            } else {
+                let mut body = vec![0u8; n as usize + 2];
+                reader.read_exact(&mut body).unwrap();
+                replies.push(String::from_utf8_lossy(&body[..n as usize]).into_owned());
+            }
+            continue;
+        }
+        replies.push(line.trim_end().to_string());
+    }
+    replies
+}
+
+/// A free loopback TCP port (bound and released; a short race is acceptable in tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The path of an external tool the test needs, or `None` (test skipped, reason
+/// printed) when it is missing and `CI` is unset. Under CI a missing tool fails.
+pub fn required_tool(name: &str, package: &str) -> Option<String> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .chain(["/usr/sbin".into(), "/sbin".into()])
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    match found {
+        Some(p) => Some(p.to_string_lossy().into_owned()),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("{name} is not installed but CI is set: .ci/run installs it (apt-get install {package})")
+        }
+        None => {
+            eprintln!("SKIPPED: {name} is not installed (apt-get install {package}); set CI=1 to make this a failure");
+            None
+        }
+    }
+}
+
+/// A child process killed and reaped on drop (by its own handle, i.e. by PID).
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A fresh temporary directory, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p = std::env::temp_dir().join(format!("mapcache-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
