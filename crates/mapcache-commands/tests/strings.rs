@@ -49,7 +49,7 @@ fn put_hash(h: &Harness, key: &str) {
 }
 
 fn hits_misses(h: &Harness) -> (u64, u64) {
-    let st = h.shared.store.db(0).unwrap().stats(h.shared.store.now());
+    let st = h.shared.store.db(0).unwrap().stats();
     (st.hits, st.misses)
 }
 

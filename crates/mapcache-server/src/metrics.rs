@@ -245,11 +245,10 @@ impl Metrics {
                 s.net_output_bytes.load(Ordering::Relaxed),
             );
 
-            let now = sh.store.now();
             let (mut hits, mut misses, mut lazy, mut active) = (0, 0, 0, 0);
             let mut dbs = Vec::new();
             for (i, db) in sh.store.dbs().iter().enumerate() {
-                let d = db.stats(now);
+                let d = db.stats();
                 hits += d.hits;
                 misses += d.misses;
                 lazy += d.expired_lazy;

@@ -67,6 +67,11 @@ enum Mode {
     Path,
 }
 
+/// jemalloc, chosen by measurement: see docs/PERFORMANCE.md ("Allocator").
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_logging(&args.log_level, args.log_format)?;

@@ -661,7 +661,7 @@ fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
             let s = &sh.stats;
             let (mut hits, mut misses, mut expired) = (0, 0, 0);
             for db in sh.store.dbs() {
-                let st = db.stats(c.now);
+                let st = db.stats();
                 hits += st.hits;
                 misses += st.misses;
                 expired += st.expired_lazy + st.expired_active;
@@ -716,7 +716,7 @@ fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
         "keyspace" => {
             let _ = write!(t, "# Keyspace\r\n");
             for (i, db) in sh.store.dbs().iter().enumerate() {
-                let st = db.stats(c.now);
+                let st = db.stats();
                 if st.keys > 0 {
                     let _ = write!(t, "db{i}:keys={},expires={},avg_ttl=0\r\n", st.keys, st.expires);
                 }
