@@ -2,24 +2,11 @@
 //! against redis-server 7.0.15.
 
 mod common;
+use common::replies::*;
 use std::collections::HashSet;
 
 use common::{Harness, T0};
 use mapcache_store::{List, Value};
-
-const NIL: &str = "$-1\r\n";
-const OK: &str = "+OK\r\n";
-const SYNTAX: &str = "-ERR syntax error\r\n";
-const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
-const EMPTY: &str = "*0\r\n";
-
-fn bulk(s: &str) -> String {
-    format!("${}\r\n{}\r\n", s.len(), s)
-}
-
-fn int(n: i64) -> String {
-    format!(":{n}\r\n")
-}
 
 fn put_list(h: &Harness, db: usize, key: &str) {
     let now = h.shared.store.now();

@@ -2,25 +2,12 @@
 //! redis-server 7.0.15.
 
 mod common;
+use common::replies::*;
 use common::Harness;
 use mapcache_store::{Hash, List, Value};
 
-const NIL: &str = "$-1\r\n";
-const OK: &str = "+OK\r\n";
-const EMPTY: &str = "*0\r\n";
-const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-const SYNTAX: &str = "-ERR syntax error\r\n";
-const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
 const NOT_POSITIVE: &str = "-ERR value is out of range, must be positive\r\n";
 const RANK_ZERO: &str = "-ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list\r\n";
-
-fn bulk(s: &str) -> String {
-    format!("${}\r\n{}\r\n", s.len(), s)
-}
-
-fn int(n: i64) -> String {
-    format!(":{n}\r\n")
-}
 
 /// An array of bulk strings.
 fn arr(items: &[&str]) -> String {

@@ -2,24 +2,10 @@
 //! redis-server 7.0.15.
 
 mod common;
+use common::replies::*;
 use common::{Harness, T0};
 use mapcache_commands::RuntimeConfig;
 use mapcache_store::{List, Value};
-
-const NIL: &str = "$-1\r\n";
-const OK: &str = "+OK\r\n";
-const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-const SYNTAX: &str = "-ERR syntax error\r\n";
-const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
-const NOT_FLOAT: &str = "-ERR value is not a valid float\r\n";
-
-fn bulk(s: &str) -> String {
-    format!("${}\r\n{}\r\n", s.len(), s)
-}
-
-fn int(n: i64) -> String {
-    format!(":{n}\r\n")
-}
 
 /// Stores a list at `key` in db 0 straight through the store (no list commands needed).
 fn put_list(h: &Harness, key: &str) {

@@ -82,3 +82,25 @@ impl Harness {
         self.clock.advance(ms);
     }
 }
+
+/// Expected replies, shared by the transcript tests (RESP2 wire text).
+pub mod replies {
+    pub const NIL: &str = "$-1\r\n";
+    pub const OK: &str = "+OK\r\n";
+    pub const EMPTY: &str = "*0\r\n";
+    pub const WRONGTYPE: &str =
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+    pub const SYNTAX: &str = "-ERR syntax error\r\n";
+    pub const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
+    pub const NOT_FLOAT: &str = "-ERR value is not a valid float\r\n";
+
+    /// A bulk string reply.
+    pub fn bulk(s: &str) -> String {
+        format!("${}\r\n{}\r\n", s.len(), s)
+    }
+
+    /// An integer reply.
+    pub fn int(n: i64) -> String {
+        format!(":{n}\r\n")
+    }
+}
