@@ -42,7 +42,7 @@ pub fn key_positions(cmd: &Command, argc: usize) -> impl Iterator<Item = usize> 
 }
 
 fn is_nested(key: &[u8]) -> bool {
-    path::split(key).1.is_some()
+    path::split(key, path::SEP).1.is_some()
 }
 
 /// `ERR path '<key>' crosses a non-object value at '<prefix>'`
@@ -94,9 +94,9 @@ pub fn precheck(db: &Db, cmd: &Command, args: &[Bytes], now: UnixMillis) -> Resu
             if let Some(at) = db.path_blocked_at(key, now) {
                 return Err(blocked_error(key, at));
             }
-            if path::split(key)
+            if path::split(key, path::SEP)
                 .1
-                .is_some_and(|rest| path::depth(rest) > MAX_DEPTH)
+                .is_some_and(|rest| path::depth(rest, path::SEP) > MAX_DEPTH)
             {
                 return Err(fault_error(PathFault::TooDeep {
                     key: args[i].clone(),

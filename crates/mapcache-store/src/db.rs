@@ -212,14 +212,50 @@ impl ScanFilter<'_> {
     }
 }
 
+/// How a key names what it addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addressing {
+    /// The whole key is a stored top-level key (flat key mode).
+    Flat,
+    /// `root<sep>seg<sep>seg...`: the first segment is the stored top-level key (the
+    /// root), the rest a path to a node in its tree ([`crate::path`]).
+    Path(u8),
+}
+
+impl Addressing {
+    /// RESP keys in path key mode: `user:100:name`.
+    pub const RESP_PATH: Addressing = Addressing::Path(path::SEP);
+    /// HTTP API paths, in either key mode: `user/100/name`.
+    pub const HTTP: Addressing = Addressing::Path(path::HTTP_SEP);
+
+    /// A key's root and the path below it (`None`: the root itself).
+    #[inline]
+    pub fn split(self, key: &[u8]) -> (&[u8], Option<Rest<'_>>) {
+        match self {
+            Addressing::Flat => (key, None),
+            Addressing::Path(sep) => match path::split(key, sep) {
+                (root, Some(rest)) => (root, Some(Rest { path: rest, sep })),
+                (root, None) => (root, None),
+            },
+        }
+    }
+}
+
+/// The path of a node below its root, and the separator of its segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rest<'k> {
+    pub path: &'k [u8],
+    pub sep: u8,
+}
+
 /// One database of the keyspace.
 #[derive(Debug)]
 pub struct Db {
     shards: Box<[ShardCell]>,
     bits: u32,
     hasher: DefaultHashBuilder,
-    /// Path key mode ([`crate::path`]): keys name nodes inside their root's tree.
-    path_keys: bool,
+    /// How RESP commands' keys address the store: flat, or path key mode.
+    addressing: Addressing,
 }
 
 impl Db {
@@ -239,30 +275,29 @@ impl Db {
             shards,
             bits,
             hasher,
-            path_keys: false,
+            addressing: Addressing::Flat,
         }
     }
 
     /// Switches path key mode on or off (before the database is shared).
     pub(crate) fn set_path_keys(&mut self, on: bool) {
-        self.path_keys = on;
+        self.addressing = if on {
+            Addressing::RESP_PATH
+        } else {
+            Addressing::Flat
+        };
     }
 
     /// Is this database in path key mode ([`crate::path`])?
     #[inline]
     pub fn path_keys(&self) -> bool {
-        self.path_keys
+        self.addressing != Addressing::Flat
     }
 
-    /// A key's root (the stored top-level key) and the path below it: the whole key
-    /// and `None` in flat mode, one branch.
+    /// How the methods without an explicit [`Addressing`] read keys (RESP's key mode).
     #[inline]
-    fn split<'k>(&self, key: &'k [u8]) -> (&'k [u8], Option<&'k [u8]>) {
-        if self.path_keys {
-            path::split(key)
-        } else {
-            (key, None)
-        }
+    pub fn addressing(&self) -> Addressing {
+        self.addressing
     }
 
     #[inline]
@@ -285,7 +320,18 @@ impl Db {
     /// In path mode `key` names a node: `f` sees a copy of it (a nested node is not an
     /// [`Entry`] of its own) with its root's deadline.
     pub fn get<R>(&self, key: &[u8], now: UnixMillis, f: impl FnOnce(Option<&Entry>) -> R) -> R {
-        let (root, rest) = self.split(key);
+        self.get_with(self.addressing, key, now, f)
+    }
+
+    /// [`Db::get`] with `key` read as `addr` says.
+    pub fn get_with<R>(
+        &self,
+        addr: Addressing,
+        key: &[u8],
+        now: UnixMillis,
+        f: impl FnOnce(Option<&Entry>) -> R,
+    ) -> R {
+        let (root, rest) = addr.split(key);
         let hash = self.hash(root);
         let cell = &self.shards[self.shard_index(hash)];
         let shard = cell.lock.read();
@@ -310,7 +356,18 @@ impl Db {
 
     /// Reads `key` without touching the hit/miss counters (EXISTS, TYPE, TTL...).
     pub fn peek<R>(&self, key: &[u8], now: UnixMillis, f: impl FnOnce(Option<&Entry>) -> R) -> R {
-        let (root, rest) = self.split(key);
+        self.peek_with(self.addressing, key, now, f)
+    }
+
+    /// [`Db::peek`] with `key` read as `addr` says.
+    pub fn peek_with<R>(
+        &self,
+        addr: Addressing,
+        key: &[u8],
+        now: UnixMillis,
+        f: impl FnOnce(Option<&Entry>) -> R,
+    ) -> R {
+        let (root, rest) = addr.split(key);
         let hash = self.hash(root);
         let shard = self.shards[self.shard_index(hash)].lock.read();
         let entry = shard
@@ -327,7 +384,7 @@ impl Db {
     /// an object lies on its path. `Some(n)`: `key[..n]` names that value. Always
     /// `None` in flat mode or for a root key.
     pub fn path_blocked_at(&self, key: &[u8], now: UnixMillis) -> Option<usize> {
-        let (root, rest) = self.split(key);
+        let (root, rest) = self.addressing.split(key);
         let rest = rest?;
         let hash = self.hash(root);
         let shard = self.shards[self.shard_index(hash)].lock.read();
@@ -335,7 +392,7 @@ impl Db {
             .find(hash, root)
             .map(|s| &s.entry)
             .filter(|e| !e.is_expired(now))?;
-        path::blocked_at(&entry.value, rest).map(|n| root.len() + n)
+        path::blocked_at(&entry.value, rest.path, rest.sep).map(|n| root.len() + n)
     }
 
     /// Runs `f` with write access to `key` under its shard's lock. An expired entry is
@@ -347,7 +404,18 @@ impl Db {
         now: UnixMillis,
         f: impl FnOnce(&mut KeyMut<'_>) -> R,
     ) -> R {
-        let (root, rest) = self.split(key);
+        self.update_with(self.addressing, key, now, f)
+    }
+
+    /// [`Db::update`] with `key` read as `addr` says.
+    pub fn update_with<R>(
+        &self,
+        addr: Addressing,
+        key: &[u8],
+        now: UnixMillis,
+        f: impl FnOnce(&mut KeyMut<'_>) -> R,
+    ) -> R {
+        let (root, rest) = addr.split(key);
         let hash = self.hash(root);
         let cell = &self.shards[self.shard_index(hash)];
         let mut shard = cell.lock.write();
@@ -368,7 +436,18 @@ impl Db {
         now: UnixMillis,
         f: impl FnOnce(&mut Multi<'_, '_>) -> R,
     ) -> R {
-        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(self.split(k).0)).collect();
+        self.update_many_with(self.addressing, keys, now, f)
+    }
+
+    /// [`Db::update_many`] with `keys` read as `addr` says.
+    pub fn update_many_with<R>(
+        &self,
+        addr: Addressing,
+        keys: &[&[u8]],
+        now: UnixMillis,
+        f: impl FnOnce(&mut Multi<'_, '_>) -> R,
+    ) -> R {
+        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(addr.split(k).0)).collect();
         let mut order: Vec<usize> = hashes.iter().map(|&h| self.shard_index(h)).collect();
         order.sort_unstable();
         order.dedup();
@@ -378,6 +457,7 @@ impl Db {
             .collect();
         let mut multi = Multi {
             db: self,
+            addr,
             keys,
             hashes,
             guards,
@@ -403,7 +483,18 @@ impl Db {
         now: UnixMillis,
         f: impl FnOnce(&ReadMany<'_, '_>) -> R,
     ) -> R {
-        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(self.split(k).0)).collect();
+        self.get_many_with(self.addressing, keys, now, f)
+    }
+
+    /// [`Db::get_many`] with `keys` read as `addr` says.
+    pub fn get_many_with<R>(
+        &self,
+        addr: Addressing,
+        keys: &[&[u8]],
+        now: UnixMillis,
+        f: impl FnOnce(&ReadMany<'_, '_>) -> R,
+    ) -> R {
+        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(addr.split(k).0)).collect();
         let mut order: Vec<usize> = hashes.iter().map(|&h| self.shard_index(h)).collect();
         order.sort_unstable();
         order.dedup();
@@ -411,13 +502,14 @@ impl Db {
             .iter()
             .map(|&i| (i, self.shards[i].lock.read()))
             .collect();
-        let scratch = if self.path_keys {
-            keys.iter().map(|_| OnceCell::new()).collect()
-        } else {
+        let scratch = if addr == Addressing::Flat {
             Vec::new()
+        } else {
+            keys.iter().map(|_| OnceCell::new()).collect()
         };
         let many = ReadMany {
             db: self,
+            addr,
             keys,
             hashes,
             guards,
@@ -479,9 +571,9 @@ impl Db {
         let mut out = Vec::new();
         for c in self.shards.iter() {
             let shard = c.lock.read();
-            if self.path_keys {
+            if let Addressing::Path(sep) = self.addressing {
                 for s in shard.table.iter().filter(|s| !s.entry.is_expired(now)) {
-                    path::for_each_leaf(&s.key, &s.entry.value, &mut |p, _| {
+                    path::for_each_leaf(&s.key, sep, &s.entry.value, &mut |p, _| {
                         if all || glob_match(pattern, p, false) {
                             out.push(Bytes::copy_from_slice(p));
                         }
@@ -529,7 +621,7 @@ impl Db {
             found.clear();
             {
                 let shard = self.shards[shard_idx].lock.read();
-                if self.path_keys {
+                if let Addressing::Path(sep) = self.addressing {
                     // Path mode: a root stands for its leaf paths, all in the page
                     // that visits the root (they share its hash).
                     for s in shard.table.iter().filter(|s| s.hash >= pos) {
@@ -537,7 +629,7 @@ impl Db {
                             found.push((s.hash, Bytes::new(), false));
                             continue;
                         }
-                        path::for_each_leaf(&s.key, &s.entry.value, &mut |p, v| {
+                        path::for_each_leaf(&s.key, sep, &s.entry.value, &mut |p, v| {
                             found.push((s.hash, Bytes::copy_from_slice(p), filter.accepts(p, v)));
                         });
                     }
@@ -627,7 +719,7 @@ pub struct KeyMut<'a> {
     /// The stored top-level key: `key` itself in flat mode.
     root: &'a [u8],
     /// Path mode: the path below `root` (`None`: the root itself).
-    rest: Option<&'a [u8]>,
+    rest: Option<Rest<'a>>,
     hash: u64,
     now: UnixMillis,
     /// Values replaced or removed, freed by the caller after the lock is released.
@@ -646,8 +738,8 @@ fn slot_mut<'s>(shard: &'s mut Shard, hash: u64, root: &[u8]) -> Option<&'s mut 
 }
 
 /// A copy of the node at `rest` below entry `e`, with the root's deadline.
-fn nested_entry(e: &Entry, rest: &[u8]) -> Option<Entry> {
-    match path::resolve(&e.value, rest) {
+fn nested_entry(e: &Entry, rest: Rest<'_>) -> Option<Entry> {
+    match path::resolve(&e.value, rest.path, rest.sep) {
         Node::Found(v) => Some(Entry {
             value: v.clone(),
             deadline: e.deadline,
@@ -661,7 +753,7 @@ impl<'a> KeyMut<'a> {
         shard: &'a mut Shard,
         expired: &AtomicU64,
         key: &'a [u8],
-        (root, rest): (&'a [u8], Option<&'a [u8]>),
+        (root, rest): (&'a [u8], Option<Rest<'a>>),
         hash: u64,
         now: UnixMillis,
     ) -> Self {
@@ -721,7 +813,7 @@ impl<'a> KeyMut<'a> {
         let e = self.root_entry()?;
         match self.rest {
             None => Some(&e.value),
-            Some(rest) => match path::resolve(&e.value, rest) {
+            Some(rest) => match path::resolve(&e.value, rest.path, rest.sep) {
                 Node::Found(v) => Some(v),
                 Node::Missing | Node::Blocked(_) => None,
             },
@@ -742,14 +834,14 @@ impl<'a> KeyMut<'a> {
     pub fn blocked_at(&self) -> Option<usize> {
         let rest = self.rest?;
         let e = self.root_entry()?;
-        path::blocked_at(&e.value, rest).map(|n| self.root.len() + n)
+        path::blocked_at(&e.value, rest.path, rest.sep).map(|n| self.root.len() + n)
     }
 
     pub fn value_mut(&mut self) -> Option<&mut Value> {
         let slot = slot_mut(self.shard, self.hash, self.root)?;
         match self.rest {
             None => Some(&mut slot.entry.value),
-            Some(rest) => path::resolve_mut(&mut slot.entry.value, rest),
+            Some(rest) => path::resolve_mut(&mut slot.entry.value, rest.path, rest.sep),
         }
     }
 
@@ -776,7 +868,7 @@ impl<'a> KeyMut<'a> {
         };
         let k = self.key;
         let key = move || Bytes::copy_from_slice(k);
-        if path::depth(rest) > path::MAX_DEPTH {
+        if path::depth(rest.path, rest.sep) > path::MAX_DEPTH {
             return Err((PathFault::TooDeep { key: key() }, value));
         }
         let root_deadline = self.root_entry().and_then(|e| e.deadline);
@@ -784,7 +876,7 @@ impl<'a> KeyMut<'a> {
             return Err((PathFault::NestedTtl { key: key() }, value));
         }
         match slot_mut(self.shard, self.hash, self.root) {
-            Some(slot) => match path::insert(&mut slot.entry.value, rest, value) {
+            Some(slot) => match path::insert(&mut slot.entry.value, rest.path, rest.sep, value) {
                 Ok(old) => {
                     self.garbage = old.map(|value| Entry {
                         value,
@@ -803,7 +895,7 @@ impl<'a> KeyMut<'a> {
             None => {
                 let mut root = Value::new_hash();
                 // A fresh object blocks nothing.
-                let _ = path::insert(&mut root, rest, value);
+                let _ = path::insert(&mut root, rest.path, rest.sep, value);
                 self.insert_root(root, None);
                 Ok(())
             }
@@ -899,9 +991,9 @@ impl<'a> KeyMut<'a> {
         }
     }
 
-    fn remove_nested(&mut self, rest: &[u8], only_if_empty: bool) -> Option<Entry> {
+    fn remove_nested(&mut self, rest: Rest<'_>, only_if_empty: bool) -> Option<Entry> {
         let slot = slot_mut(self.shard, self.hash, self.root)?;
-        let value = path::remove(&mut slot.entry.value, rest, only_if_empty)?;
+        let value = path::remove(&mut slot.entry.value, rest.path, rest.sep, only_if_empty)?;
         let deadline = slot.entry.deadline;
         if path::is_empty_aggregate(&slot.entry.value) {
             self.shard.remove(self.hash, self.root);
@@ -925,7 +1017,7 @@ impl<'a> KeyMut<'a> {
         };
         let node = match self.rest {
             None => Some(&mut slot.entry.value),
-            Some(rest) => path::resolve_mut(&mut slot.entry.value, rest),
+            Some(rest) => path::resolve_mut(&mut slot.entry.value, rest.path, rest.sep),
         };
         match node {
             Some(v) => v,
@@ -956,6 +1048,7 @@ impl<'a> KeyMut<'a> {
 #[derive(Debug)]
 pub struct ReadMany<'db, 'k> {
     db: &'db Db,
+    addr: Addressing,
     keys: &'k [&'k [u8]],
     hashes: Vec<u64>,
     guards: Vec<(usize, RwLockReadGuard<'db, Shard>)>,
@@ -981,7 +1074,7 @@ impl ReadMany<'_, '_> {
             .guards
             .binary_search_by_key(&idx, |g| g.0)
             .expect("every key's shard is locked");
-        let (root, rest) = self.db.split(self.keys[i]);
+        let (root, rest) = self.addr.split(self.keys[i]);
         let entry = self.guards[pos]
             .1
             .find(hash, root)
@@ -1008,6 +1101,7 @@ impl ReadMany<'_, '_> {
 #[derive(Debug)]
 pub struct Multi<'db, 'k> {
     db: &'db Db,
+    addr: Addressing,
     keys: &'k [&'k [u8]],
     hashes: Vec<u64>,
     guards: Vec<(usize, RwLockWriteGuard<'db, Shard>)>,
@@ -1035,7 +1129,7 @@ impl Multi<'_, '_> {
             .expect("every key's shard is locked");
         let cell = &self.db.shards[idx];
         let key = self.keys[i];
-        let parts = self.db.split(key);
+        let parts = self.addr.split(key);
         let mut km = KeyMut::new(
             &mut self.guards[pos].1,
             &cell.expired_lazy,
@@ -1058,7 +1152,7 @@ impl Db {
     /// write but that Redis counts as reads (`lookupKeyRead`): GETDEL, GETSET, GETEX,
     /// SET ... GET, MGET, EXISTS and TOUCH of several keys, COPY's source.
     pub fn count_lookup(&self, key: &[u8], hit: bool) {
-        let cell = &self.shards[self.shard_index(self.hash(self.split(key).0))];
+        let cell = &self.shards[self.shard_index(self.hash(self.addressing.split(key).0))];
         let counter = if hit { &cell.hits } else { &cell.misses };
         counter.fetch_add(1, Ordering::Relaxed);
     }

@@ -19,7 +19,7 @@ pub mod value;
 
 use std::sync::Arc;
 
-pub use db::{Db, DbStats, Entry, KeyMut, Multi, ReadMany, ScanFilter, ScanPage};
+pub use db::{Addressing, Db, DbStats, Entry, KeyMut, Multi, ReadMany, Rest, ScanFilter, ScanPage};
 pub use glob::glob_match;
 use hashbrown::DefaultHashBuilder;
 use mapcache_expiry::{Clock, SweepShard, SystemClock, UnixMillis};

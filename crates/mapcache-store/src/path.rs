@@ -21,8 +21,11 @@ use bytes::Bytes;
 
 use crate::value::{hash_remove, Value};
 
-/// The separator of path segments in a key.
+/// The separator of path segments in a RESP key (`user:100:name`).
 pub const SEP: u8 = b':';
+
+/// The separator of path segments in an HTTP API path (`user/100/name`).
+pub const HTTP_SEP: u8 = b'/';
 
 /// The most segments a write may address below a root. Deeper writes are refused
 /// ([`PathFault::TooDeep`]): tree depth stays bounded, so the recursive walks over a
@@ -31,16 +34,16 @@ pub const MAX_DEPTH: usize = 128;
 
 /// Splits a key into its root and the rest of the path (`None` without a separator).
 #[inline]
-pub fn split(key: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match key.iter().position(|&b| b == SEP) {
+pub fn split(key: &[u8], sep: u8) -> (&[u8], Option<&[u8]>) {
+    match key.iter().position(|&b| b == sep) {
         Some(i) => (&key[..i], Some(&key[i + 1..])),
         None => (key, None),
     }
 }
 
 /// The segments of a path rest.
-pub fn segments(rest: &[u8]) -> impl Iterator<Item = &[u8]> {
-    rest.split(|&b| b == SEP)
+pub fn segments(rest: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
+    rest.split(move |&b| b == sep)
 }
 
 /// Why a write through a path was refused. Left in a per-thread slot by the store
@@ -87,16 +90,16 @@ pub enum Node<T> {
 
 /// The name of the node that blocks `key` (`root:rest`), given the `n` of
 /// [`Node::Blocked`] or [`blocked_at`].
-pub fn blocking_prefix(key: &[u8], n: usize) -> &[u8] {
-    let (root, _) = split(key);
+pub fn blocking_prefix(key: &[u8], sep: u8, n: usize) -> &[u8] {
+    let (root, _) = split(key, sep);
     &key[..(root.len() + n).min(key.len())]
 }
 
 /// The node at `rest` below `root`.
-pub fn resolve<'v>(root: &'v Value, rest: &[u8]) -> Node<&'v Value> {
+pub fn resolve<'v>(root: &'v Value, rest: &[u8], sep: u8) -> Node<&'v Value> {
     let mut cur = root;
     let mut start = 0;
-    for seg in segments(rest) {
+    for seg in segments(rest, sep) {
         let Value::Hash(h) = cur else {
             return Node::Blocked(start);
         };
@@ -110,9 +113,9 @@ pub fn resolve<'v>(root: &'v Value, rest: &[u8]) -> Node<&'v Value> {
 }
 
 /// The node at `rest` below `root`, for writing.
-pub fn resolve_mut<'v>(root: &'v mut Value, rest: &[u8]) -> Option<&'v mut Value> {
+pub fn resolve_mut<'v>(root: &'v mut Value, rest: &[u8], sep: u8) -> Option<&'v mut Value> {
     let mut cur = root;
-    for seg in segments(rest) {
+    for seg in segments(rest, sep) {
         cur = cur.as_hash_mut()?.get_mut(seg)?;
     }
     Some(cur)
@@ -121,10 +124,10 @@ pub fn resolve_mut<'v>(root: &'v mut Value, rest: &[u8]) -> Option<&'v mut Value
 /// Where a write to `rest` below `root` is blocked (as in [`Node::Blocked`]: the
 /// blocking node is the key's first `root.len() + n` bytes), or `None` when the write
 /// can go through (creating whatever objects are missing).
-pub fn blocked_at(root: &Value, rest: &[u8]) -> Option<usize> {
+pub fn blocked_at(root: &Value, rest: &[u8], sep: u8) -> Option<usize> {
     let mut cur = root;
     let mut start = 0;
-    let mut segs = segments(rest).peekable();
+    let mut segs = segments(rest, sep).peekable();
     while let Some(seg) = segs.next() {
         let Value::Hash(h) = cur else {
             return Some(start);
@@ -149,13 +152,14 @@ pub fn blocked_at(root: &Value, rest: &[u8]) -> Option<usize> {
 pub fn insert(
     root: &mut Value,
     rest: &[u8],
+    sep: u8,
     value: Value,
 ) -> Result<Option<Value>, (usize, Value)> {
-    if let Some(at) = blocked_at(root, rest) {
+    if let Some(at) = blocked_at(root, rest, sep) {
         return Err((at, value));
     }
     let mut cur = root;
-    let mut segs = segments(rest).peekable();
+    let mut segs = segments(rest, sep).peekable();
     while let Some(seg) = segs.next() {
         let Value::Hash(h) = cur else {
             unreachable!("blocked_at checked every node on the way");
@@ -184,11 +188,11 @@ pub fn insert(
 /// Removes the node at `rest` below `root` and every object that removal leaves empty
 /// on the way back up (not `root` itself: the caller removes an emptied root).
 /// `only_if_empty`: remove the node only when it is an empty object or list.
-pub fn remove(root: &mut Value, rest: &[u8], only_if_empty: bool) -> Option<Value> {
+pub fn remove(root: &mut Value, rest: &[u8], sep: u8, only_if_empty: bool) -> Option<Value> {
     let Value::Hash(h) = root else {
         return None;
     };
-    let (seg, tail) = split(rest);
+    let (seg, tail) = split(rest, sep);
     match tail {
         None => {
             if only_if_empty && !h.get(seg).is_some_and(is_empty_aggregate) {
@@ -198,7 +202,7 @@ pub fn remove(root: &mut Value, rest: &[u8], only_if_empty: bool) -> Option<Valu
         }
         Some(tail) => {
             let child = h.get_mut(seg)?;
-            let removed = remove(child, tail, only_if_empty)?;
+            let removed = remove(child, tail, sep, only_if_empty)?;
             if matches!(child, Value::Hash(c) if c.is_empty()) {
                 hash_remove(h, seg);
             }
@@ -217,26 +221,26 @@ pub fn is_empty_aggregate(v: &Value) -> bool {
 }
 
 /// The number of segments of `rest`.
-pub fn depth(rest: &[u8]) -> usize {
-    rest.iter().filter(|&&b| b == SEP).count() + 1
+pub fn depth(rest: &[u8], sep: u8) -> usize {
+    rest.iter().filter(|&&b| b == sep).count() + 1
 }
 
 /// Calls `f(path, leaf)` for every leaf below `root` (itself named `prefix`), in
 /// insertion order: a leaf is any value but an object; an empty object has none.
 /// `path` is the leaf's `:`-joined path, the root's name first.
-pub fn for_each_leaf(prefix: &[u8], root: &Value, f: &mut dyn FnMut(&[u8], &Value)) {
+pub fn for_each_leaf(prefix: &[u8], sep: u8, root: &Value, f: &mut dyn FnMut(&[u8], &Value)) {
     let mut path = prefix.to_vec();
-    walk(&mut path, root, f);
+    walk(&mut path, sep, root, f);
 }
 
-fn walk(path: &mut Vec<u8>, v: &Value, f: &mut dyn FnMut(&[u8], &Value)) {
+fn walk(path: &mut Vec<u8>, sep: u8, v: &Value, f: &mut dyn FnMut(&[u8], &Value)) {
     match v {
         Value::Hash(h) => {
             let len = path.len();
             for (k, child) in h {
-                path.push(SEP);
+                path.push(sep);
                 path.extend_from_slice(k);
-                walk(path, child, f);
+                walk(path, sep, child, f);
                 path.truncate(len);
             }
         }
@@ -248,44 +252,54 @@ fn walk(path: &mut Vec<u8>, v: &Value, f: &mut dyn FnMut(&[u8], &Value)) {
 mod tests {
     use super::*;
 
+    fn split_c(key: &[u8]) -> (&[u8], Option<&[u8]>) {
+        split(key, SEP)
+    }
+
     fn s(v: &str) -> Value {
         Value::string(v.as_bytes())
     }
 
     #[test]
     fn split_and_segments() {
-        assert_eq!(split(b"user"), (&b"user"[..], None));
+        assert_eq!(split_c(b"user"), (&b"user"[..], None));
         assert_eq!(
-            split(b"user:100:name"),
+            split_c(b"user:100:name"),
             (&b"user"[..], Some(&b"100:name"[..]))
         );
-        assert_eq!(split(b"a:"), (&b"a"[..], Some(&b""[..])));
-        let segs: Vec<&[u8]> = segments(b"x::y").collect();
+        assert_eq!(split_c(b"a:"), (&b"a"[..], Some(&b""[..])));
+        let segs: Vec<&[u8]> = segments(b"x::y", SEP).collect();
         assert_eq!(segs, [&b"x"[..], b"", b"y"]);
-        assert_eq!(depth(b"x::y"), 3);
+        assert_eq!(depth(b"x::y", SEP), 3);
     }
 
     #[test]
     fn insert_creates_objects_resolve_finds_them() {
         let mut root = Value::new_hash();
-        assert_eq!(insert(&mut root, b"100:name", s("Alice")), Ok(None));
-        assert_eq!(insert(&mut root, b"100:email", s("a@x")), Ok(None));
-        assert_eq!(resolve(&root, b"100:name"), Node::Found(&s("Alice")));
-        assert_eq!(resolve(&root, b"100:nope"), Node::Missing);
-        assert_eq!(resolve(&root, b"100:name:x"), Node::Blocked(9));
-        assert_eq!(blocked_at(&root, b"100:name:x:y"), Some(9));
-        assert_eq!(blocking_prefix(b"user:100:name:x:y", 9), b"user:100:name");
-        assert_eq!(blocked_at(&root, b"100:name"), None);
-        assert_eq!(insert(&mut root, b"100:name:x", s("y")), Err((9, s("y"))));
-        insert(&mut root, b":e", s("v")).unwrap();
-        assert_eq!(blocked_at(&root, b":e:f"), Some(3));
-        assert_eq!(blocking_prefix(b"user::e:f", 3), b"user::e");
+        assert_eq!(insert(&mut root, b"100:name", SEP, s("Alice")), Ok(None));
+        assert_eq!(insert(&mut root, b"100:email", SEP, s("a@x")), Ok(None));
+        assert_eq!(resolve(&root, b"100:name", SEP), Node::Found(&s("Alice")));
+        assert_eq!(resolve(&root, b"100:nope", SEP), Node::Missing);
+        assert_eq!(resolve(&root, b"100:name:x", SEP), Node::Blocked(9));
+        assert_eq!(blocked_at(&root, b"100:name:x:y", SEP), Some(9));
         assert_eq!(
-            insert(&mut root, b"100:name", s("Bob")),
+            blocking_prefix(b"user:100:name:x:y", SEP, 9),
+            b"user:100:name"
+        );
+        assert_eq!(blocked_at(&root, b"100:name", SEP), None);
+        assert_eq!(
+            insert(&mut root, b"100:name:x", SEP, s("y")),
+            Err((9, s("y")))
+        );
+        insert(&mut root, b":e", SEP, s("v")).unwrap();
+        assert_eq!(blocked_at(&root, b":e:f", SEP), Some(3));
+        assert_eq!(blocking_prefix(b"user::e:f", SEP, 3), b"user::e");
+        assert_eq!(
+            insert(&mut root, b"100:name", SEP, s("Bob")),
             Ok(Some(s("Alice")))
         );
         let mut leaves = Vec::new();
-        for_each_leaf(b"user", &root, &mut |p, _| {
+        for_each_leaf(b"user", SEP, &root, &mut |p, _| {
             leaves.push(String::from_utf8_lossy(p).into_owned())
         });
         assert_eq!(leaves, ["user:100:name", "user:100:email", "user::e"]);
@@ -294,14 +308,14 @@ mod tests {
     #[test]
     fn remove_prunes_emptied_objects() {
         let mut root = Value::new_hash();
-        insert(&mut root, b"a:b:c", s("1")).unwrap();
-        insert(&mut root, b"x", s("2")).unwrap();
-        assert_eq!(remove(&mut root, b"a:b:c", false), Some(s("1")));
-        assert_eq!(resolve(&root, b"a"), Node::Missing);
-        assert_eq!(remove(&mut root, b"x", true), None, "not empty: kept");
-        assert_eq!(remove(&mut root, b"x", false), Some(s("2")));
+        insert(&mut root, b"a:b:c", SEP, s("1")).unwrap();
+        insert(&mut root, b"x", SEP, s("2")).unwrap();
+        assert_eq!(remove(&mut root, b"a:b:c", SEP, false), Some(s("1")));
+        assert_eq!(resolve(&root, b"a", SEP), Node::Missing);
+        assert_eq!(remove(&mut root, b"x", SEP, true), None, "not empty: kept");
+        assert_eq!(remove(&mut root, b"x", SEP, false), Some(s("2")));
         assert!(is_empty_aggregate(&root));
-        assert_eq!(blocked_at(&s("str"), b"a"), Some(0));
+        assert_eq!(blocked_at(&s("str"), b"a", SEP), Some(0));
     }
 
     #[test]
