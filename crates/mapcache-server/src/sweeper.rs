@@ -15,12 +15,13 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     let mut shutdown = inner.shutdown.clone();
     let store = &inner.shared.store;
     loop {
+        // Named caches past their own deadline go as a whole.
+        store.expire_caches();
         // The shard list borrows the store; it is rebuilt each pass (a few KiB) so that
         // nothing borrowed lives across the sleep below.
-        let wake = {
-            let shards = store.sweep_shards();
+        let wake = store.with_sweep_shards(|shards| {
             let now = store.now();
-            let report = sweeper.pass(&shards, now);
+            let report = sweeper.pass(shards, now);
             inner.metrics.sweep(&report);
             if report.removed > 0 {
                 tracing::trace!(
@@ -29,8 +30,8 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                     "sweep"
                 );
             }
-            sweeper.next_wake(&report, &shards, store.now(), MAX_IDLE)
-        };
+            sweeper.next_wake(&report, shards, store.now(), MAX_IDLE)
+        });
         if wake.is_zero() {
             // More is due: let client tasks run before the next bounded pass.
             tokio::task::yield_now().await;

@@ -11,6 +11,7 @@
 //!   ([`Db::update_many`], [`Store::update_two`]): atomic for every other client.
 //! - Keys and values are copied in on insert: nothing stored points into a network buffer.
 
+pub mod caches;
 pub mod db;
 pub mod glob;
 pub mod num;
@@ -19,10 +20,11 @@ pub mod value;
 
 use std::sync::Arc;
 
+pub use caches::{CacheError, CacheInfo, CacheRef, DEFAULT_CACHE};
 pub use db::{Addressing, Db, DbStats, Entry, KeyMut, Multi, ReadMany, Rest, ScanFilter, ScanPage};
 pub use glob::glob_match;
 use hashbrown::DefaultHashBuilder;
-use mapcache_expiry::{Clock, SweepShard, SystemClock, UnixMillis};
+use mapcache_expiry::{Clock, SystemClock, UnixMillis};
 pub use path::PathFault;
 pub use value::{Hash, Kind, List, Value};
 
@@ -48,6 +50,10 @@ impl Default for StoreConfig {
 #[derive(Debug)]
 pub struct Store {
     dbs: Box<[Db]>,
+    /// The caches created by name over the HTTP API ([`caches`]).
+    caches: caches::Registry,
+    shard_bits: u32,
+    hasher: DefaultHashBuilder,
     clock: Arc<dyn Clock>,
 }
 
@@ -63,7 +69,13 @@ impl Store {
         let dbs = (0..config.databases.max(1))
             .map(|_| Db::new(config.shard_bits, hasher))
             .collect();
-        Store { dbs, clock }
+        Store {
+            dbs,
+            caches: caches::Registry::default(),
+            shard_bits: config.shard_bits,
+            hasher,
+            clock,
+        }
     }
 
     /// The current time in Unix milliseconds, as every command of this store sees it.
@@ -99,11 +111,6 @@ impl Store {
     /// Is the store in path key mode?
     pub fn path_keys(&self) -> bool {
         self.dbs[0].path_keys()
-    }
-
-    /// Every shard of every database, for the sweeper.
-    pub fn sweep_shards(&self) -> Vec<&dyn SweepShard> {
-        self.dbs.iter().flat_map(|db| db.sweep_shards()).collect()
     }
 
     /// Runs `f` with write access to `key_a` in database `a` and `key_b` in database

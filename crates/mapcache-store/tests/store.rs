@@ -212,8 +212,7 @@ fn a_million_keys_with_one_deadline_are_swept_in_bounded_passes() {
     let mut passes = 0;
     let mut removed = 0;
     loop {
-        let shards = s.sweep_shards();
-        let report = sweeper.pass(&shards, s.now());
+        let report = s.with_sweep_shards(|shards| sweeper.pass(shards, s.now()));
         assert!(
             report.removed <= budget.max_keys_per_pass,
             "pass over budget: {report:?}"
