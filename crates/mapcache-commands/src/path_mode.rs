@@ -4,8 +4,8 @@
 //! `Db::get`/`update`/... call splits its key into a root and a path, so handlers are
 //! unchanged. What is left for this layer, run by `dispatch` only when the store is in
 //! path mode and the command has keys:
-//! - [`precheck`]: refusals decided from the command alone (TTL commands, RENAME and
-//!   COPY on nested paths) and, for multi-key writes, the blocked paths, before the
+//! - [`precheck`]: refusals decided from the command alone (RENAME and COPY on nested
+//!   paths) and, for multi-key writes, the blocked paths, before the
 //!   handler changes anything;
 //! - [`fault_error`]: the error a write refused by the store ([`PathFault`]) answers in
 //!   place of the handler's reply.
@@ -20,8 +20,6 @@ use mapcache_store::Db;
 use crate::error::CmdError;
 use crate::table::{flags, Command};
 
-/// `ERR TTL on a nested path is not supported yet`
-pub const NESTED_TTL: &str = "ERR TTL on a nested path is not supported yet";
 /// RENAME, RENAMENX and COPY of a nested path.
 pub const NESTED_MOVE: &str = "ERR RENAME and COPY of a nested path are not supported yet";
 
@@ -61,7 +59,6 @@ pub fn blocked_error(key: &[u8], at: usize) -> CmdError {
 pub fn fault_error(fault: PathFault) -> CmdError {
     match fault {
         PathFault::Blocked { key, at } => blocked_error(&key, at),
-        PathFault::NestedTtl { .. } => CmdError::Static(NESTED_TTL),
         PathFault::TooDeep { key } => CmdError::raw(&[
             b"ERR path '",
             &key,
@@ -73,7 +70,6 @@ pub fn fault_error(fault: PathFault) -> CmdError {
 /// Refusals known before the handler runs.
 pub fn precheck(db: &Db, cmd: &Command, args: &[Bytes], now: UnixMillis) -> Result<(), CmdError> {
     let refusal = match cmd.name {
-        "expire" | "pexpire" | "expireat" | "pexpireat" | "persist" => Some(NESTED_TTL),
         "rename" | "renamenx" | "copy" => Some(NESTED_MOVE),
         _ => None,
     };

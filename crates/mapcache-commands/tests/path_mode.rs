@@ -47,7 +47,6 @@ fn sorted_bulks(reply: &[u8]) -> Vec<String> {
 }
 
 const BLOCKED_A_B: &str = "-ERR path 'a:b' crosses a non-object value at 'a'\r\n";
-const NESTED_TTL: &str = "-ERR TTL on a nested path is not supported yet\r\n";
 const NESTED_MOVE: &str = "-ERR RENAME and COPY of a nested path are not supported yet\r\n";
 
 /// Rule 1: every key argument is split on `:`: the first segment is the root, the rest
@@ -223,22 +222,63 @@ fn empty_segments_are_ordinary_names() {
     assert_eq!(h.out.buf[..], bulks(&["x", "y"]).as_bytes()[..]);
 }
 
-/// Rule 7: TTLs work on roots; a nested path inherits its root's (TTL reads it) and
-/// cannot be given one of its own: a clear error, nothing changes.
+/// Rule 7: a TTL on a nested path expires that subtree; a node's TTL is the earliest
+/// of its own, its ancestors' and its root's.
 #[test]
-fn ttls_belong_to_roots() {
+fn nested_paths_expire_as_subtrees() {
     let mut h = path_harness();
+    h.check("HSET user:1 name x age 30", ":2\r\n");
+    h.check("SET user:2:name y", "+OK\r\n");
+    h.check("EXPIRE user:1 10", ":1\r\n");
+    h.check("TTL user:1", ":10\r\n");
+    h.check("TTL user:1:name", ":10\r\n");
+    h.check("TTL user", ":-1\r\n");
+    h.check("TTL user:2:name", ":-1\r\n");
+    h.check("EXPIRE user:1:nope 10", ":0\r\n");
+    // The node's own TTL rules EXPIRE's flags and PERSIST; the earliest one rules TTL.
+    h.check("PEXPIRE user:1:age 5000 NX", ":1\r\n");
+    h.check("PEXPIRE user:1:age 8000 NX", ":0\r\n");
+    h.check("PTTL user:1:age", ":5000\r\n");
+    h.check("EXPIRE user 3", ":1\r\n");
+    h.check("TTL user:1:age", ":3\r\n");
+    h.check("PERSIST user", ":1\r\n");
+    h.check("PERSIST user:2:name", ":0\r\n");
+    h.check("PERSIST user:1:age", ":1\r\n");
+    h.check("TTL user:1:age", ":10\r\n");
+    // SET without KEEPTTL drops the node's own TTL, with KEEPTTL keeps it.
+    h.check("SET user:2:name z EX 20", "+OK\r\n");
+    h.check("TTL user:2:name", ":20\r\n");
+    h.check("SET user:2:name w KEEPTTL", "+OK\r\n");
+    h.check("TTL user:2:name", ":20\r\n");
+    h.check("SET user:2:name v", "+OK\r\n");
+    h.check("TTL user:2:name", ":-1\r\n");
+    h.check("SETEX user:2:tmp 5 t", "+OK\r\n");
+    h.check("GETEX user:2:tmp PERSIST", &bulk("t"));
+    h.check("TTL user:2:tmp", ":-1\r\n");
+    h.check("DEL user:2:tmp", ":1\r\n");
+    // A removed node's TTL goes with it: the node written again has none.
+    h.check("PEXPIRE user:2:name 100", ":1\r\n");
+    h.check("HDEL user:2 name", ":1\r\n");
+    h.check("SET user:2:name again", "+OK\r\n");
+    h.check("TTL user:2:name", ":-1\r\n");
+    // At the deadline the subtree still exists; one millisecond later it is gone,
+    // the objects it leaves empty too, lazily, whether or not a sweep ran.
+    h.advance_ms(10_000);
+    h.check("EXISTS user:1", ":1\r\n");
+    h.advance_ms(1);
+    h.check("EXISTS user:1", ":0\r\n");
+    h.check(
+        "HGETALL user",
+        "*2\r\n$1\r\n2\r\n$16\r\n{\"name\":\"again\"}\r\n",
+    );
+    h.check("KEYS *", "*1\r\n$11\r\nuser:2:name\r\n");
+    h.check("PEXPIRE user:2 1", ":1\r\n");
+    h.advance_ms(2);
+    h.check("DBSIZE", ":0\r\n");
+    h.check("EXISTS user", ":0\r\n");
+    // Writing under a root that holds nested TTLs keeps them and the root's own.
     h.check("SET user:1:name x", "+OK\r\n");
     h.check("EXPIRE user 100", ":1\r\n");
-    h.check("TTL user", ":100\r\n");
-    h.check("TTL user:1:name", ":100\r\n");
-    h.check("TTL user:1:nope", ":-2\r\n");
-    h.check("EXPIRE user:1:name 10", NESTED_TTL);
-    h.check("PEXPIRE user:1 10", NESTED_TTL);
-    h.check("PERSIST user:1:name", NESTED_TTL);
-    h.check("SET user:1:name y EX 10", NESTED_TTL);
-    h.check("SETEX user:1:other 10 y", NESTED_TTL);
-    h.check("GETEX user:1:name PERSIST", NESTED_TTL);
     h.check("GET user:1:name", &bulk("x"));
     h.check("EXISTS user:1:other", ":0\r\n");
     // Writing a leaf keeps the root's TTL (KEEPTTL or not).
@@ -403,7 +443,7 @@ fn store_api_in_path_mode() {
             at: 13
         })
     );
-    // A deadline of its own is refused; the root's is accepted.
+    // A nested node takes a deadline of its own; it reads the earliest on its path.
     db.update(
         b"user",
         now,
@@ -411,16 +451,13 @@ fn store_api_in_path_mode() {
     );
     db.update(b"user:100", now, |km| {
         assert_eq!(km.deadline(), Some(now + 1000));
-        assert!(km.set_deadline(Some(now + 1000)));
-        assert!(path::take_fault().is_none());
-        assert!(!km.set_deadline(None));
+        assert_eq!(km.own_deadline(), None);
+        assert!(km.set_deadline(Some(now + 500)));
+        assert_eq!(km.deadline(), Some(now + 500));
+        assert!(km.set_deadline(None));
+        assert_eq!(km.deadline(), Some(now + 1000));
     });
-    assert_eq!(
-        path::take_fault(),
-        Some(PathFault::NestedTtl {
-            key: bytes::Bytes::from_static(b"user:100")
-        })
-    );
+    assert!(path::take_fault().is_none());
     // Multi-key access: two paths under one root, one lock.
     db.update_many(&[b"user:100:name", b"user:100:age"], now, |m| {
         m.with(1, |km| km.insert(Value::string(b"30"), None));

@@ -12,6 +12,7 @@
 //! - Expired entries are invisible to every accessor (lazy expiry); write accessors also
 //!   remove them. Values that leave the store are dropped after the lock is released.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -21,25 +22,133 @@ use mapcache_expiry::{DeadlineIndex, ShardSweep, SweepShard, UnixMillis};
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::glob::glob_match;
+use crate::nested::NestedTtls;
 use crate::path::{self, Node, PathFault};
 use crate::value::{Kind, Value};
 
-/// A stored value with its optional deadline (absolute Unix milliseconds).
+/// A stored value with its optional deadline (absolute Unix milliseconds) and the
+/// deadlines of nodes inside it ([`crate::nested`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub value: Value,
     deadline: Option<UnixMillis>,
+    /// Deadlines of nested nodes; `None` for almost every entry.
+    nested: Option<Box<NestedTtls>>,
 }
 
 impl Entry {
+    /// An entry without nested deadlines.
+    pub fn new(value: Value, deadline: Option<UnixMillis>) -> Self {
+        Entry {
+            value,
+            deadline,
+            nested: None,
+        }
+    }
+
+    /// An entry with nested deadlines: `(segments below the root, deadline)`.
+    pub fn with_nested(
+        value: Value,
+        deadline: Option<UnixMillis>,
+        nested: impl IntoIterator<Item = (Vec<Bytes>, UnixMillis)>,
+    ) -> Self {
+        let mut n = NestedTtls::default();
+        for (segs, d) in nested {
+            n.set_segments(segs.into(), d);
+        }
+        n.retain_existing(&value);
+        Entry {
+            value,
+            deadline,
+            nested: (!n.is_empty()).then(|| Box::new(n)),
+        }
+    }
+
+    /// The root's own deadline.
     pub fn deadline(&self) -> Option<UnixMillis> {
         self.deadline
+    }
+
+    /// The deadlines of nested nodes: `(segments below the root, deadline)`.
+    pub fn nested_deadlines(&self) -> impl Iterator<Item = (&[Bytes], UnixMillis)> {
+        self.nested.iter().flat_map(|n| n.iter())
     }
 
     /// Redis deems a key expired once `now > deadline` (at its deadline it still exists,
     /// with PTTL 0).
     fn is_expired(&self, now: UnixMillis) -> bool {
         matches!(self.deadline, Some(d) if d < now)
+    }
+
+    /// The earliest nested deadline.
+    fn nested_next(&self) -> Option<UnixMillis> {
+        self.nested.as_ref().and_then(|n| n.next())
+    }
+
+    /// Has some nested node expired at `now` (the sweeper has not removed it yet)?
+    #[inline]
+    fn has_nested_due(&self, now: UnixMillis) -> bool {
+        self.nested.is_some() && matches!(self.nested_next(), Some(d) if d < now)
+    }
+
+    /// A copy without the nested nodes expired at `now`, for readers (who cannot
+    /// remove them under a shared lock); `None` when nothing is left of the root.
+    fn purged(&self, now: UnixMillis) -> Option<Entry> {
+        let mut copy = self.clone();
+        if let Some(n) = copy.nested.as_mut() {
+            n.expire(&mut copy.value, now);
+        }
+        (!path::is_empty_aggregate(&copy.value)).then_some(copy)
+    }
+
+    /// What readers see at `now`: nothing once expired, else the entry itself, or a
+    /// copy without its expired nested nodes (nothing when that leaves it empty).
+    fn view(&self, now: UnixMillis) -> Option<Cow<'_, Entry>> {
+        if self.is_expired(now) {
+            None
+        } else if self.has_nested_due(now) {
+            self.purged(now).map(Cow::Owned)
+        } else {
+            Some(Cow::Borrowed(self))
+        }
+    }
+
+    /// The node at `rest` as an entry of its own: a copy, with the deadline it expires
+    /// at (its own, an ancestor's or the root's, whichever comes first).
+    fn nested_entry(&self, rest: Rest<'_>) -> Option<Entry> {
+        match path::resolve(&self.value, rest.path, rest.sep) {
+            Node::Found(v) => {
+                let inner = self.nested.as_ref().and_then(|n| n.effective(rest));
+                Some(Entry::new(v.clone(), min_deadline(self.deadline, inner)))
+            }
+            Node::Missing | Node::Blocked(_) => None,
+        }
+    }
+}
+
+/// The earlier of two optional deadlines.
+fn min_deadline(a: Option<UnixMillis>, b: Option<UnixMillis>) -> Option<UnixMillis> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A live view of `entry` at `now`: itself, or a purged copy (kept in `scratch`) when
+/// a nested node has expired; `None` when the entry is gone.
+#[inline]
+fn live<'e>(
+    entry: Option<&'e Entry>,
+    now: UnixMillis,
+    scratch: &'e mut Option<Entry>,
+) -> Option<&'e Entry> {
+    match entry {
+        Some(e) if e.is_expired(now) => None,
+        Some(e) if e.has_nested_due(now) => {
+            *scratch = e.purged(now);
+            scratch.as_ref()
+        }
+        other => other,
     }
 }
 
@@ -79,7 +188,10 @@ impl IndexedKey {
 #[derive(Debug)]
 pub(crate) struct Shard {
     table: HashTable<Slot>,
+    /// Roots' own deadlines (INFO's `expires=` counts these).
     expiries: DeadlineIndex<IndexedKey>,
+    /// Each root's earliest nested deadline ([`crate::nested`]).
+    nested_expiries: DeadlineIndex<IndexedKey>,
     /// `table` hashes keys by `hash.rotate_left(bits)`: the shard index is the top bits
     /// of the hash, and hashbrown keys its control bytes on the top bits too.
     bits: u32,
@@ -90,6 +202,7 @@ impl Shard {
         Shard {
             table: HashTable::new(),
             expiries: DeadlineIndex::new(),
+            nested_expiries: DeadlineIndex::new(),
             bits,
         }
     }
@@ -117,12 +230,68 @@ impl Shard {
         if let Some(d) = slot.entry.deadline {
             self.expiries.remove(&IndexedKey::of(&slot), d);
         }
+        if let Some(d) = slot.entry.nested_next() {
+            self.nested_expiries.remove(&IndexedKey::of(&slot), d);
+        }
         Some(slot)
     }
 
-    /// Live entries: the table size less the entries already due but not yet swept.
+    /// Moves a root's entry in the nested index from deadline `old` to `new`.
+    fn reindex_nested(&mut self, ik: IndexedKey, old: Option<UnixMillis>, new: Option<UnixMillis>) {
+        if old == new {
+            return;
+        }
+        if let Some(d) = old {
+            self.nested_expiries.remove(&ik, d);
+        }
+        if let Some(d) = new {
+            self.nested_expiries.insert(ik, d);
+        }
+    }
+
+    /// Removes the nested nodes of `root` expired at `now` (the root too, when that
+    /// leaves it empty). Answers how many subtrees went and the root's slot if removed.
+    fn expire_nested(&mut self, hash: u64, root: &[u8], now: UnixMillis) -> (usize, Option<Slot>) {
+        let th = self.table_hash(hash);
+        let Some(slot) = self.table.find_mut(th, |s| s.hash == hash && s.key == root) else {
+            return (0, None);
+        };
+        let old = slot.entry.nested_next();
+        let Some(nested) = slot.entry.nested.as_mut() else {
+            return (0, None);
+        };
+        let n = nested.expire(&mut slot.entry.value, now);
+        if nested.is_empty() {
+            slot.entry.nested = None;
+        }
+        let emptied = path::is_empty_aggregate(&slot.entry.value);
+        let (ik, new) = (IndexedKey::of(slot), slot.entry.nested_next());
+        self.reindex_nested(ik, old, new);
+        if emptied {
+            return (n, self.remove(hash, root));
+        }
+        (n, None)
+    }
+
+    /// Is a root or a nested node due at `due_at` ([`last_expired`])?
+    fn has_due(&self, due_at: UnixMillis) -> bool {
+        self.expiries.has_due(due_at) || self.nested_expiries.has_due(due_at)
+    }
+
+    /// Live entries: the table size less the entries already due but not yet swept,
+    /// and less the roots that their expired nested nodes leave empty.
     fn live_len(&self, now: UnixMillis) -> usize {
-        self.table.len() - self.expiries.count_due(last_expired(now))
+        let due_at = last_expired(now);
+        let emptied = self
+            .nested_expiries
+            .iter()
+            .take_while(|(d, _)| *d <= due_at)
+            .filter(|(_, ik)| {
+                self.find(ik.hash, &ik.key)
+                    .is_some_and(|s| !s.entry.is_expired(now) && s.entry.view(now).is_none())
+            })
+            .count();
+        self.table.len() - self.expiries.count_due(due_at) - emptied
     }
 }
 
@@ -141,16 +310,17 @@ pub(crate) struct ShardCell {
 impl SweepShard for ShardCell {
     fn sweep_due(&self, now: UnixMillis, max_keys: usize) -> ShardSweep {
         // Most shards have nothing due: find that out under a shared lock.
-        if !self.lock.read().expiries.has_due(last_expired(now)) {
+        let due_at = last_expired(now);
+        if !self.lock.read().has_due(due_at) {
             return ShardSweep::default();
         }
         let mut due = Vec::new();
         let mut removed = Vec::new();
+        let mut nested_removed = 0;
+        let roots_removed;
         let more_due = {
             let mut shard = self.lock.write();
-            shard
-                .expiries
-                .pop_due(last_expired(now), max_keys, &mut due);
+            shard.expiries.pop_due(due_at, max_keys, &mut due);
             for (ik, deadline) in due.drain(..) {
                 let th = shard.table_hash(ik.hash);
                 // The index entry is gone already; the slot goes too unless its deadline
@@ -158,14 +328,37 @@ impl SweepShard for ShardCell {
                 if let Ok(found) = shard.table.find_entry(th, |s| {
                     s.hash == ik.hash && s.key == ik.key && s.entry.deadline == Some(deadline)
                 }) {
-                    removed.push(found.remove().0);
+                    let slot = found.remove().0;
+                    if let Some(d) = slot.entry.nested_next() {
+                        shard.nested_expiries.remove(&IndexedKey::of(&slot), d);
+                    }
+                    removed.push(slot);
                 }
             }
-            shard.expiries.has_due(last_expired(now))
+            // Nested deadlines: remove the expired subtrees inside each root (a root
+            // they leave empty goes too, counted as part of that removal).
+            let budget = max_keys.saturating_sub(removed.len()).max(1);
+            roots_removed = removed.len();
+            shard.nested_expiries.pop_due(due_at, budget, &mut due);
+            for (ik, deadline) in due.drain(..) {
+                let th = shard.table_hash(ik.hash);
+                let current = shard
+                    .table
+                    .find(th, |s| s.hash == ik.hash && s.key == ik.key)
+                    .map(|s| s.entry.nested_next());
+                if current != Some(Some(deadline)) {
+                    continue; // changed since: it has a newer index entry of its own
+                }
+                // Put the popped entry back so expire_nested finds it where it looks.
+                shard.nested_expiries.insert(ik.clone(), deadline);
+                let (n, slot) = shard.expire_nested(ik.hash, &ik.key, now);
+                nested_removed += n;
+                removed.extend(slot);
+            }
+            shard.has_due(due_at)
         };
-        self.expired_active
-            .fetch_add(removed.len() as u64, Ordering::Relaxed);
-        let n = removed.len();
+        let n = roots_removed + nested_removed;
+        self.expired_active.fetch_add(n as u64, Ordering::Relaxed);
         drop(removed); // values are freed here, after the lock is released
         ShardSweep {
             removed: n,
@@ -174,7 +367,11 @@ impl SweepShard for ShardCell {
     }
 
     fn next_deadline(&self) -> Option<UnixMillis> {
-        self.lock.read().expiries.next_deadline()
+        let shard = self.lock.read();
+        min_deadline(
+            shard.expiries.next_deadline(),
+            shard.nested_expiries.next_deadline(),
+        )
     }
 }
 
@@ -335,11 +532,9 @@ impl Db {
         let hash = self.hash(root);
         let cell = &self.shards[self.shard_index(hash)];
         let shard = cell.lock.read();
-        let entry = shard
-            .find(hash, root)
-            .map(|s| &s.entry)
-            .filter(|e| !e.is_expired(now));
-        let nested = rest.and_then(|rest| entry.and_then(|e| nested_entry(e, rest)));
+        let mut purged = None;
+        let entry = live(shard.find(hash, root).map(|s| &s.entry), now, &mut purged);
+        let nested = rest.and_then(|rest| entry.and_then(|e| e.nested_entry(rest)));
         let entry = if rest.is_some() {
             nested.as_ref()
         } else {
@@ -370,13 +565,11 @@ impl Db {
         let (root, rest) = addr.split(key);
         let hash = self.hash(root);
         let shard = self.shards[self.shard_index(hash)].lock.read();
-        let entry = shard
-            .find(hash, root)
-            .map(|s| &s.entry)
-            .filter(|e| !e.is_expired(now));
+        let mut purged = None;
+        let entry = live(shard.find(hash, root).map(|s| &s.entry), now, &mut purged);
         match rest {
             None => f(entry),
-            Some(rest) => f(entry.and_then(|e| nested_entry(e, rest)).as_ref()),
+            Some(rest) => f(entry.and_then(|e| e.nested_entry(rest)).as_ref()),
         }
     }
 
@@ -388,10 +581,8 @@ impl Db {
         let rest = rest?;
         let hash = self.hash(root);
         let shard = self.shards[self.shard_index(hash)].lock.read();
-        let entry = shard
-            .find(hash, root)
-            .map(|s| &s.entry)
-            .filter(|e| !e.is_expired(now))?;
+        let mut purged = None;
+        let entry = live(shard.find(hash, root).map(|s| &s.entry), now, &mut purged)?;
         path::blocked_at(&entry.value, rest.path, rest.sep).map(|n| root.len() + n)
     }
 
@@ -421,6 +612,7 @@ impl Db {
         let mut shard = cell.lock.write();
         let mut km = KeyMut::new(&mut shard, &cell.expired_lazy, key, (root, rest), hash, now);
         let r = f(&mut km);
+        km.finish();
         let garbage = km.garbage.take();
         drop(shard);
         drop(garbage);
@@ -502,11 +694,7 @@ impl Db {
             .iter()
             .map(|&i| (i, self.shards[i].lock.read()))
             .collect();
-        let scratch = if addr == Addressing::Flat {
-            Vec::new()
-        } else {
-            keys.iter().map(|_| OnceCell::new()).collect()
-        };
+        let scratch = keys.iter().map(|_| OnceCell::new()).collect();
         let many = ReadMany {
             db: self,
             addr,
@@ -558,6 +746,7 @@ impl Db {
             let old = {
                 let mut shard = c.lock.write();
                 shard.expiries.clear();
+                shard.nested_expiries.clear();
                 std::mem::take(&mut shard.table)
             };
             drop(old);
@@ -572,8 +761,9 @@ impl Db {
         for c in self.shards.iter() {
             let shard = c.lock.read();
             if let Addressing::Path(sep) = self.addressing {
-                for s in shard.table.iter().filter(|s| !s.entry.is_expired(now)) {
-                    path::for_each_leaf(&s.key, sep, &s.entry.value, &mut |p, _| {
+                for s in shard.table.iter() {
+                    let Some(e) = s.entry.view(now) else { continue };
+                    path::for_each_leaf(&s.key, sep, &e.value, &mut |p, _| {
                         if all || glob_match(pattern, p, false) {
                             out.push(Bytes::copy_from_slice(p));
                         }
@@ -586,7 +776,7 @@ impl Db {
                     .table
                     .iter()
                     .filter(|s| {
-                        !s.entry.is_expired(now) && (all || glob_match(pattern, &s.key, false))
+                        (all || glob_match(pattern, &s.key, false)) && s.entry.view(now).is_some()
                     })
                     .map(|s| s.key.clone()),
             );
@@ -625,18 +815,20 @@ impl Db {
                     // Path mode: a root stands for its leaf paths, all in the page
                     // that visits the root (they share its hash).
                     for s in shard.table.iter().filter(|s| s.hash >= pos) {
-                        if s.entry.is_expired(now) {
+                        let Some(e) = s.entry.view(now) else {
                             found.push((s.hash, Bytes::new(), false));
                             continue;
-                        }
-                        path::for_each_leaf(&s.key, sep, &s.entry.value, &mut |p, v| {
+                        };
+                        path::for_each_leaf(&s.key, sep, &e.value, &mut |p, v| {
                             found.push((s.hash, Bytes::copy_from_slice(p), filter.accepts(p, v)));
                         });
                     }
                 } else {
                     found.extend(shard.table.iter().filter(|s| s.hash >= pos).map(|s| {
-                        let live =
-                            !s.entry.is_expired(now) && filter.accepts(&s.key, &s.entry.value);
+                        let live = s
+                            .entry
+                            .view(now)
+                            .is_some_and(|e| filter.accepts(&s.key, &e.value));
                         (s.hash, s.key.clone(), live)
                     }));
                 }
@@ -686,7 +878,7 @@ impl Db {
             }
             let skip = (splitmix(&mut rng) as usize) % len;
             // Prefer a random live entry; fall back to any live entry of this shard.
-            let mut live = shard.table.iter().filter(|s| !s.entry.is_expired(now));
+            let mut live = shard.table.iter().filter(|s| s.entry.view(now).is_some());
             if let Some(s) = live.clone().nth(skip).or_else(|| live.next()) {
                 return Some(s.key.clone());
             }
@@ -727,6 +919,9 @@ pub struct KeyMut<'a> {
     /// Absorbs a handler's writes to a node that cannot be created (path mode only;
     /// the fault is answered instead and these writes are dropped).
     scratch: Value,
+    /// The handler got `&mut` access to a tree with nested deadlines: check them in
+    /// [`KeyMut::finish`].
+    nested_dirty: bool,
 }
 
 /// The shard slot of `root`, for writing.
@@ -735,17 +930,6 @@ fn slot_mut<'s>(shard: &'s mut Shard, hash: u64, root: &[u8]) -> Option<&'s mut 
     shard
         .table
         .find_mut(th, |s| s.hash == hash && s.key == root)
-}
-
-/// A copy of the node at `rest` below entry `e`, with the root's deadline.
-fn nested_entry(e: &Entry, rest: Rest<'_>) -> Option<Entry> {
-    match path::resolve(&e.value, rest.path, rest.sep) {
-        Node::Found(v) => Some(Entry {
-            value: v.clone(),
-            deadline: e.deadline,
-        }),
-        Node::Missing | Node::Blocked(_) => None,
-    }
 }
 
 impl<'a> KeyMut<'a> {
@@ -758,12 +942,17 @@ impl<'a> KeyMut<'a> {
         now: UnixMillis,
     ) -> Self {
         let mut garbage = None;
-        if shard
-            .find(hash, root)
-            .is_some_and(|s| s.entry.is_expired(now))
-        {
-            garbage = shard.remove(hash, root).map(|s| s.entry);
-            expired.fetch_add(1, Ordering::Relaxed);
+        match shard.find(hash, root) {
+            Some(s) if s.entry.is_expired(now) => {
+                garbage = shard.remove(hash, root).map(|s| s.entry);
+                expired.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(s) if s.entry.has_nested_due(now) => {
+                let (n, slot) = shard.expire_nested(hash, root, now);
+                garbage = slot.map(|s| s.entry);
+                expired.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            _ => {}
         }
         KeyMut {
             shard,
@@ -774,6 +963,35 @@ impl<'a> KeyMut<'a> {
             now,
             garbage,
             scratch: Value::Null,
+            nested_dirty: false,
+        }
+    }
+
+    /// Runs `f` on the root's nested deadlines (created empty when `create`) and keeps
+    /// the shard's nested index in step. Nothing happens without a root, or without
+    /// nested deadlines when not `create`.
+    fn edit_nested(&mut self, create: bool, f: impl FnOnce(&mut NestedTtls, &Value)) {
+        let Some(slot) = slot_mut(self.shard, self.hash, self.root) else {
+            return;
+        };
+        if slot.entry.nested.is_none() && !create {
+            return;
+        }
+        let old = slot.entry.nested_next();
+        let nested = slot.entry.nested.get_or_insert_with(Default::default);
+        f(nested, &slot.entry.value);
+        if nested.is_empty() {
+            slot.entry.nested = None;
+        }
+        let (ik, new) = (IndexedKey::of(slot), slot.entry.nested_next());
+        self.shard.reindex_nested(ik, old, new);
+    }
+
+    /// Called once the command's closure is done: drops the nested deadlines of nodes
+    /// the command removed through [`KeyMut::value_mut`] (HDEL of a field, say).
+    fn finish(&mut self) {
+        if std::mem::take(&mut self.nested_dirty) {
+            self.edit_nested(false, |n, v| n.retain_existing(v));
         }
     }
 
@@ -820,12 +1038,28 @@ impl<'a> KeyMut<'a> {
         }
     }
 
-    /// The deadline; a nested node has its root's.
+    /// When the node goes: the root's deadline, or for a nested node the earliest of
+    /// its own, its ancestors' and its root's (TTL, PTTL, EXPIRETIME answer this).
     pub fn deadline(&self) -> Option<UnixMillis> {
+        let e = self.root_entry()?;
         match self.rest {
-            None => self.root_entry().and_then(|e| e.deadline),
-            Some(_) if self.exists() => self.root_entry().and_then(|e| e.deadline),
-            Some(_) => None,
+            None => e.deadline,
+            Some(_) if !self.exists() => None,
+            Some(rest) => min_deadline(
+                e.deadline,
+                e.nested.as_ref().and_then(|n| n.effective(rest)),
+            ),
+        }
+    }
+
+    /// The deadline set on this node itself (EXPIRE's NX/XX/GT/LT, PERSIST, KEEPTTL
+    /// look at this one): the root's for a root.
+    pub fn own_deadline(&self) -> Option<UnixMillis> {
+        let e = self.root_entry()?;
+        match self.rest {
+            None => e.deadline,
+            Some(_) if !self.exists() => None,
+            Some(rest) => e.nested.as_ref().and_then(|n| n.own(rest)),
         }
     }
 
@@ -839,6 +1073,7 @@ impl<'a> KeyMut<'a> {
 
     pub fn value_mut(&mut self) -> Option<&mut Value> {
         let slot = slot_mut(self.shard, self.hash, self.root)?;
+        self.nested_dirty |= slot.entry.nested.is_some();
         match self.rest {
             None => Some(&mut slot.entry.value),
             Some(rest) => path::resolve_mut(&mut slot.entry.value, rest.path, rest.sep),
@@ -847,9 +1082,10 @@ impl<'a> KeyMut<'a> {
 
     /// Stores `value` with `deadline`, replacing any previous entry and its TTL.
     ///
-    /// Path mode, nested node: missing intermediate objects (and the root) are
-    /// created; the root's deadline stays as it is, and `deadline` must be `None` or
-    /// the root's. Otherwise nothing changes and a [`PathFault`] is recorded.
+    /// Nested node: missing intermediate objects (and the root) are created; the
+    /// node's own deadline becomes `deadline`, those below it go, and the root's and
+    /// the ancestors' stay. When a non-object lies on the path or the path is too
+    /// deep, nothing changes and a [`PathFault`] is recorded.
     pub fn insert(&mut self, value: Value, deadline: Option<UnixMillis>) {
         if let Err((fault, _)) = self.try_insert(value, deadline) {
             path::set_fault(fault);
@@ -863,7 +1099,7 @@ impl<'a> KeyMut<'a> {
         deadline: Option<UnixMillis>,
     ) -> Result<(), (PathFault, Value)> {
         let Some(rest) = self.rest else {
-            self.insert_root(value, deadline);
+            self.insert_root(Entry::new(value, deadline));
             return Ok(());
         };
         let k = self.key;
@@ -871,16 +1107,13 @@ impl<'a> KeyMut<'a> {
         if path::depth(rest.path, rest.sep) > path::MAX_DEPTH {
             return Err((PathFault::TooDeep { key: key() }, value));
         }
-        let root_deadline = self.root_entry().and_then(|e| e.deadline);
-        if deadline.is_some() && deadline != root_deadline {
-            return Err((PathFault::NestedTtl { key: key() }, value));
-        }
         match slot_mut(self.shard, self.hash, self.root) {
             Some(slot) => match path::insert(&mut slot.entry.value, rest.path, rest.sep, value) {
                 Ok(old) => {
-                    self.garbage = old.map(|value| Entry {
-                        value,
-                        deadline: None,
+                    self.garbage = old.map(|value| Entry::new(value, None));
+                    self.edit_nested(deadline.is_some(), |n, _| {
+                        n.clear_at_or_below(rest);
+                        n.set(rest, deadline);
                     });
                     Ok(())
                 }
@@ -896,40 +1129,49 @@ impl<'a> KeyMut<'a> {
                 let mut root = Value::new_hash();
                 // A fresh object blocks nothing.
                 let _ = path::insert(&mut root, rest.path, rest.sep, value);
-                self.insert_root(root, None);
+                self.insert_root(Entry::new(root, None));
+                if deadline.is_some() {
+                    self.edit_nested(true, |n, _| {
+                        n.set(rest, deadline);
+                    });
+                }
                 Ok(())
             }
         }
     }
 
-    /// Stores `value` at the root with `deadline`, replacing any previous entry and TTL.
-    fn insert_root(&mut self, value: Value, deadline: Option<UnixMillis>) {
+    /// Stores `entry` at the root, replacing any previous entry and its deadlines.
+    fn insert_root(&mut self, entry: Entry) {
         let th = self.shard.table_hash(self.hash);
         let (hash, key) = (self.hash, self.root);
         let shard = &mut *self.shard;
+        let (deadline, nested) = (entry.deadline, entry.nested_next());
         match shard.table.find_mut(th, |s| s.hash == hash && s.key == key) {
             Some(slot) => {
-                let old_deadline = slot.entry.deadline;
-                let old = std::mem::replace(&mut slot.entry, Entry { value, deadline });
-                if old_deadline != deadline {
-                    let ik = IndexedKey::of(slot);
-                    if let Some(d) = old_deadline {
+                let old = std::mem::replace(&mut slot.entry, entry);
+                let ik = IndexedKey::of(slot);
+                if old.deadline != deadline {
+                    if let Some(d) = old.deadline {
                         shard.expiries.remove(&ik, d);
                     }
                     if let Some(d) = deadline {
-                        shard.expiries.insert(ik, d);
+                        shard.expiries.insert(ik.clone(), d);
                     }
                 }
+                shard.reindex_nested(ik, old.nested_next(), nested);
                 self.garbage = Some(old);
             }
             None => {
                 let slot = Slot {
                     hash,
                     key: Bytes::copy_from_slice(key),
-                    entry: Entry { value, deadline },
+                    entry,
                 };
                 if let Some(d) = deadline {
                     shard.expiries.insert(IndexedKey::of(&slot), d);
+                }
+                if let Some(d) = nested {
+                    shard.nested_expiries.insert(IndexedKey::of(&slot), d);
                 }
                 let bits = shard.bits;
                 shard
@@ -939,28 +1181,34 @@ impl<'a> KeyMut<'a> {
         }
     }
 
+    /// Stores a whole entry (RENAME, COPY, a restored snapshot): at a root with its
+    /// nested deadlines; at a nested node, its value with the entry's deadline.
+    pub fn insert_entry(&mut self, entry: Entry) {
+        if self.rest.is_none() {
+            self.insert_root(entry);
+        } else {
+            self.insert(entry.value, entry.deadline);
+        }
+    }
+
     /// Replaces the value and keeps the TTL (KEEPTTL, SETRANGE, APPEND...); a missing
     /// key is created without a TTL.
     pub fn set_value(&mut self, value: Value) {
-        let deadline = self.deadline();
+        let deadline = self.own_deadline();
         self.insert(value, deadline);
     }
 
-    /// Sets or clears the deadline of an existing key. Returns false when the key is
-    /// missing. Path mode, nested node: only its root's deadline is accepted (a no-op);
-    /// any other records [`PathFault::NestedTtl`] and answers false.
+    /// Sets or clears the deadline of an existing key (for a nested node, its own).
+    /// Returns false when the key is missing.
     pub fn set_deadline(&mut self, deadline: Option<UnixMillis>) -> bool {
-        if self.rest.is_some() {
+        if let Some(rest) = self.rest {
             if !self.exists() {
                 return false;
             }
-            if deadline == self.deadline() {
-                return true;
-            }
-            path::set_fault(PathFault::NestedTtl {
-                key: Bytes::copy_from_slice(self.key),
+            self.edit_nested(deadline.is_some(), |n, _| {
+                n.set(rest, deadline);
             });
-            return false;
+            return true;
         }
         let th = self.shard.table_hash(self.hash);
         let (hash, key) = (self.hash, self.root);
@@ -992,13 +1240,16 @@ impl<'a> KeyMut<'a> {
     }
 
     fn remove_nested(&mut self, rest: Rest<'_>, only_if_empty: bool) -> Option<Entry> {
+        let deadline = self.deadline();
         let slot = slot_mut(self.shard, self.hash, self.root)?;
         let value = path::remove(&mut slot.entry.value, rest.path, rest.sep, only_if_empty)?;
-        let deadline = slot.entry.deadline;
+        // The node's deadlines go with it, and those of the objects pruned above it.
+        self.edit_nested(false, |n, v| n.retain_existing(v));
+        let slot = slot_mut(self.shard, self.hash, self.root)?;
         if path::is_empty_aggregate(&slot.entry.value) {
             self.shard.remove(self.hash, self.root);
         }
-        Some(Entry { value, deadline })
+        Some(Entry::new(value, deadline))
     }
 
     /// The value, created by `make` (without a TTL) when the key is missing. In path
@@ -1015,6 +1266,7 @@ impl<'a> KeyMut<'a> {
         let Some(slot) = slot_mut(self.shard, self.hash, self.root) else {
             return &mut self.scratch;
         };
+        self.nested_dirty |= slot.entry.nested.is_some();
         let node = match self.rest {
             None => Some(&mut slot.entry.value),
             Some(rest) => path::resolve_mut(&mut slot.entry.value, rest.path, rest.sep),
@@ -1053,7 +1305,7 @@ pub struct ReadMany<'db, 'k> {
     hashes: Vec<u64>,
     guards: Vec<(usize, RwLockReadGuard<'db, Shard>)>,
     now: UnixMillis,
-    /// Path mode: the copies of nested nodes handed out (empty in flat mode).
+    /// The copies handed out: nested nodes, roots without their expired nested nodes.
     scratch: Vec<OnceCell<Option<Entry>>>,
 }
 
@@ -1075,16 +1327,20 @@ impl ReadMany<'_, '_> {
             .binary_search_by_key(&idx, |g| g.0)
             .expect("every key's shard is locked");
         let (root, rest) = self.addr.split(self.keys[i]);
-        let entry = self.guards[pos]
-            .1
-            .find(hash, root)
-            .map(|s| &s.entry)
-            .filter(|e| !e.is_expired(self.now));
-        let entry = match rest {
-            None => entry,
-            Some(rest) => self.scratch[i]
-                .get_or_init(|| entry.and_then(|e| nested_entry(e, rest)))
+        let stored = self.guards[pos].1.find(hash, root).map(|s| &s.entry);
+        let entry = match stored {
+            Some(e) if e.is_expired(self.now) => None,
+            // A node, or a root with an expired nested node: a copy, kept for `f`.
+            Some(e) if rest.is_some() || e.has_nested_due(self.now) => self.scratch[i]
+                .get_or_init(|| {
+                    let e = e.view(self.now)?;
+                    match rest {
+                        None => Some(e.into_owned()),
+                        Some(rest) => e.nested_entry(rest),
+                    }
+                })
                 .as_ref(),
+            other => other,
         };
         let cell = &self.db.shards[idx];
         let counter = if entry.is_some() {
@@ -1139,6 +1395,7 @@ impl Multi<'_, '_> {
             self.now,
         );
         let r = f(&mut km);
+        km.finish();
         if let Some(g) = km.garbage.take() {
             self.garbage.push(g);
         }
@@ -1155,5 +1412,83 @@ impl Db {
         let cell = &self.shards[self.shard_index(self.hash(self.addressing.split(key).0))];
         let counter = if hit { &cell.hits } else { &cell.misses };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// --- Whole-database access: snapshots (backup, restore, SAVE). ---
+
+/// One entry of a database as a snapshot carries it: key, value, the root's deadline
+/// and the nested nodes' deadlines (segments below the root, deadline).
+pub type ExportedEntry = (
+    Bytes,
+    Value,
+    Option<UnixMillis>,
+    Vec<(Vec<Bytes>, UnixMillis)>,
+);
+
+impl Db {
+    /// The number of shards ([`Db::export_shard`] takes `0..shard_count()`).
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Calls `f(key, value, deadline, nested deadlines)` for every live entry of shard
+    /// `i`, under its read lock: each shard is seen at one instant (the database as a
+    /// whole is not, unlike Redis's fork-based BGSAVE). Keep `f` short: it holds the lock.
+    pub fn export_shard(
+        &self,
+        i: usize,
+        now: UnixMillis,
+        mut f: impl FnMut(&[u8], &Value, Option<UnixMillis>, &[(Vec<Bytes>, UnixMillis)]),
+    ) {
+        let shard = self.shards[i].lock.read();
+        let mut nested = Vec::new();
+        for s in shard.table.iter() {
+            let Some(e) = s.entry.view(now) else { continue };
+            nested.clear();
+            nested.extend(e.nested_deadlines().map(|(p, d)| (p.to_vec(), d)));
+            f(&s.key, &e.value, e.deadline, &nested);
+        }
+    }
+
+    /// Replaces the whole content of the database with `entries`, atomically: every
+    /// shard is write-locked (in ascending order) while the old content goes and the
+    /// new comes in, so no client sees a mix. Entries already expired at `now` and empty
+    /// aggregates are skipped; a key given twice keeps the last. The old content is
+    /// freed after the locks are released.
+    pub fn replace_all(&self, entries: Vec<ExportedEntry>, now: UnixMillis) {
+        let mut guards: Vec<RwLockWriteGuard<'_, Shard>> =
+            self.shards.iter().map(|c| c.lock.write()).collect();
+        let mut old = Vec::with_capacity(guards.len());
+        let mut replaced = Vec::new();
+        for g in guards.iter_mut() {
+            g.expiries.clear();
+            g.nested_expiries.clear();
+            old.push(std::mem::take(&mut g.table));
+        }
+        for (key, value, deadline, nested) in entries {
+            if deadline.is_some_and(|d| d < now) || path::is_empty_aggregate(&value) {
+                continue;
+            }
+            let hash = self.hash(&key);
+            let shard = &mut guards[self.shard_index(hash)];
+            let entry = Entry::with_nested(value, deadline, nested);
+            if let Some(prev) = shard.remove(hash, &key) {
+                replaced.push(prev);
+            }
+            let slot = Slot { hash, key, entry };
+            if let Some(d) = slot.entry.deadline {
+                shard.expiries.insert(IndexedKey::of(&slot), d);
+            }
+            if let Some(d) = slot.entry.nested_next() {
+                shard.nested_expiries.insert(IndexedKey::of(&slot), d);
+            }
+            let (th, bits) = (shard.table_hash(hash), shard.bits);
+            shard
+                .table
+                .insert_unique(th, slot, |s| s.hash.rotate_left(bits));
+        }
+        drop(guards);
+        drop((old, replaced));
     }
 }

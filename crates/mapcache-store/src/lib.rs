@@ -14,6 +14,7 @@
 pub mod caches;
 pub mod db;
 pub mod glob;
+pub mod nested;
 pub mod num;
 pub mod path;
 pub mod value;
@@ -21,7 +22,10 @@ pub mod value;
 use std::sync::Arc;
 
 pub use caches::{CacheError, CacheInfo, CacheRef, DEFAULT_CACHE};
-pub use db::{Addressing, Db, DbStats, Entry, KeyMut, Multi, ReadMany, Rest, ScanFilter, ScanPage};
+pub use db::{
+    Addressing, Db, DbStats, Entry, ExportedEntry, KeyMut, Multi, ReadMany, Rest, ScanFilter,
+    ScanPage,
+};
 pub use glob::glob_match;
 use hashbrown::DefaultHashBuilder;
 use mapcache_expiry::{Clock, SystemClock, UnixMillis};

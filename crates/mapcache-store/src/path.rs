@@ -52,8 +52,6 @@ pub fn segments(rest: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
 pub enum PathFault {
     /// The write to `key` needs an object at `key[..at]`, which holds another value.
     Blocked { key: Bytes, at: usize },
-    /// A deadline other than the root's was asked for a nested path.
-    NestedTtl { key: Bytes },
     /// The path has more than [`MAX_DEPTH`] segments below its root.
     TooDeep { key: Bytes },
 }
@@ -321,7 +319,7 @@ mod tests {
     #[test]
     fn faults_keep_the_first() {
         assert_eq!(take_fault(), None);
-        set_fault(PathFault::NestedTtl {
+        set_fault(PathFault::TooDeep {
             key: Bytes::from_static(b"a:b"),
         });
         set_fault(PathFault::TooDeep {
@@ -329,7 +327,7 @@ mod tests {
         });
         assert_eq!(
             take_fault(),
-            Some(PathFault::NestedTtl {
+            Some(PathFault::TooDeep {
                 key: Bytes::from_static(b"a:b")
             })
         );

@@ -169,8 +169,7 @@ fn rename_generic(c: &mut Ctx<'_>, nx: bool) -> Result<bool, CmdError> {
             return Ok(false);
         }
         let entry = m.with(0, |km| km.remove()).expect("checked above");
-        let deadline = entry.deadline();
-        m.with(1, |km| km.insert(entry.value, deadline));
+        m.with(1, |km| km.insert_entry(entry));
         Ok(true)
     })
 }
@@ -220,8 +219,7 @@ fn copy(c: &mut Ctx<'_>) -> CmdResult {
         if to.exists() && !replace {
             return false;
         }
-        let (value, deadline) = (entry.value.clone(), entry.deadline());
-        to.insert(value, deadline);
+        to.insert_entry(entry.clone());
         true
     };
     let done = if src_db == dst_db {
@@ -237,8 +235,7 @@ fn copy(c: &mut Ctx<'_>) -> CmdResult {
                 if km.exists() && !replace {
                     return false;
                 }
-                let deadline = entry.deadline();
-                km.insert(entry.value, deadline);
+                km.insert_entry(entry);
                 true
             })
         })
@@ -329,7 +326,7 @@ fn expire_generic(c: &mut Ctx<'_>, relative: bool, seconds: bool, name: &'static
         if !km.exists() {
             return false;
         }
-        let current = km.deadline();
+        let current = km.own_deadline();
         if (flags.nx && current.is_some())
             || (flags.xx && current.is_none())
             || (flags.gt && current.is_none_or(|cur| when <= cur))
@@ -350,7 +347,7 @@ fn expire_generic(c: &mut Ctx<'_>, relative: bool, seconds: bool, name: &'static
 
 fn persist(c: &mut Ctx<'_>) -> CmdResult {
     let done = db(c).update(&c.args[1], c.now, |km| {
-        km.deadline().is_some() && km.set_deadline(None)
+        km.own_deadline().is_some() && km.set_deadline(None)
     });
     c.out.integer(i64::from(done));
     Ok(())

@@ -283,7 +283,7 @@ fn set(c: &mut Ctx<'_>) -> CmdResult {
         let applies = !((o.nx && found) || (o.xx && !found));
         if applies {
             let deadline = match deadline {
-                None if o.keepttl => km.deadline(),
+                None if o.keepttl => km.own_deadline(),
                 d => d,
             };
             store(km, value, deadline);
