@@ -31,3 +31,28 @@ fn redis_cli_reaches_one_tree_through_paths() {
     let info = cli(&["INFO", "server"]);
     assert!(info.contains("mapcache_key_mode:path"), "{info}");
 }
+
+/// A TTL on a nested path: the sweeper removes that subtree by itself (INFO counts it
+/// as an actively expired key before any client touches the tree again).
+#[test]
+fn a_nested_ttl_is_swept_without_any_access() {
+    let server = Server::start(&["--key-mode", "path"]);
+    let cli = |args: &[&str]| redis_cli(server.port(), args);
+    assert_eq!(cli(&["HSET", "user:1", "name", "a", "token", "t"]), "2\n");
+    assert_eq!(cli(&["SET", "user:2:name", "b"]), "OK\n");
+    assert_eq!(cli(&["PEXPIRE", "user:1", "150"]), "1\n");
+    let ttl: i64 = cli(&["PTTL", "user:1:token"]).trim().parse().unwrap();
+    assert!((1..=150).contains(&ttl), "{ttl}");
+    assert_eq!(cli(&["PTTL", "user:2:name"]), "-1\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let stats = cli(&["INFO", "stats"]);
+        if stats.contains("expired_keys:1\r") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not swept: {stats}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(cli(&["KEYS", "*"]), "user:2:name\n");
+    assert_eq!(cli(&["EXISTS", "user:1"]), "0\n");
+}
