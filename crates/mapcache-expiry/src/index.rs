@@ -1,22 +1,27 @@
 //! The per-shard deadline index.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use crate::clock::UnixMillis;
 
-/// A per-shard ordered index of `(deadline, key)`.
+/// A per-shard ordered index of `(deadline, key)`, a multiset.
 ///
 /// The store keeps each entry's deadline in the entry *and* here, and updates both under
 /// the shard's write lock, so the index always holds exactly the keys that have a deadline.
-/// `K` is the store's key type (`bytes::Bytes` in practice: cheap `Clone`, `Ord`).
+/// `K` is whatever identifies an entry cheaply: the store uses the key's 64-bit hash (8
+/// bytes instead of a 32-byte `Bytes` handle per TTL), and since two keys may share a
+/// hash, the same `(deadline, key)` may be inserted more than once: each insert counts,
+/// and needs its own [`remove`](Self::remove).
 ///
-/// Layout: a `BTreeSet<(UnixMillis, K)>`, chosen by measurement (see the crate README,
-/// "Why this index"). Every operation is `O(log n)` worst case whatever the deadlines
-/// are (all equal, all distinct, rewritten often), memory is exact (no tombstones), and
-/// [`pop_due`](Self::pop_due) yields due keys in deadline order, ties in key order.
+/// Layout: a `BTreeMap<(UnixMillis, K), count>`, chosen by measurement (see the crate
+/// README, "Why this index"). Every operation is `O(log n)` worst case whatever the
+/// deadlines are (all equal, all distinct, rewritten often), memory is exact (no
+/// tombstones), and [`pop_due`](Self::pop_due) yields due keys in deadline order, ties
+/// in key order.
 #[derive(Debug, Clone)]
 pub struct DeadlineIndex<K> {
-    set: BTreeSet<(UnixMillis, K)>,
+    set: BTreeMap<(UnixMillis, K), u32>,
+    len: usize,
 }
 
 impl<K: Ord + Clone> Default for DeadlineIndex<K> {
@@ -29,34 +34,45 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
     /// An empty index (allocates nothing).
     pub fn new() -> Self {
         Self {
-            set: BTreeSet::new(),
+            set: BTreeMap::new(),
+            len: 0,
         }
     }
 
     /// Records that `key` expires at `deadline`.
     ///
     /// The caller removes the key's previous deadline first (it is stored in the entry);
-    /// inserting the same `(key, deadline)` twice keeps one.
+    /// inserting the same `(key, deadline)` twice holds it twice.
     pub fn insert(&mut self, key: K, deadline: UnixMillis) {
-        self.set.insert((deadline, key));
+        *self.set.entry((deadline, key)).or_insert(0) += 1;
+        self.len += 1;
     }
 
     /// Forgets `key` at `deadline`. Returns whether it was there: `false` means the caller
     /// passed a deadline the key was not indexed under (a bug in the caller).
     pub fn remove(&mut self, key: &K, deadline: UnixMillis) -> bool {
-        // `BTreeSet` can only look up by `&(UnixMillis, K)`; cloning a `Bytes` key is a
-        // reference-count increment.
-        self.set.remove(&(deadline, key.clone()))
+        // The map looks up by `&(UnixMillis, K)`: `K` is cloned (cheap for the store's
+        // hashes and for reference-counted keys).
+        let slot = (deadline, key.clone());
+        let Some(n) = self.set.get_mut(&slot) else {
+            return false;
+        };
+        *n -= 1;
+        if *n == 0 {
+            self.set.remove(&slot);
+        }
+        self.len -= 1;
+        true
     }
 
     /// Whether `key` is indexed at `deadline`.
     pub fn contains(&self, key: &K, deadline: UnixMillis) -> bool {
-        self.set.contains(&(deadline, key.clone()))
+        self.set.contains_key(&(deadline, key.clone()))
     }
 
-    /// How many keys are indexed.
+    /// How many keys are indexed (an entry inserted twice counts twice).
     pub fn len(&self) -> usize {
-        self.set.len()
+        self.len
     }
 
     /// Whether no key is indexed.
@@ -66,7 +82,7 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
 
     /// The earliest deadline, if any.
     pub fn next_deadline(&self) -> Option<UnixMillis> {
-        self.set.first().map(|(d, _)| *d)
+        self.set.first_key_value().map(|((d, _), _)| *d)
     }
 
     /// Whether some key is due at `now` (`deadline <= now`).
@@ -87,14 +103,21 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
     ) -> usize {
         let mut taken = 0;
         while taken < max {
-            match self.set.first() {
-                Some((d, _)) if *d <= now => {}
-                _ => break,
+            let Some(mut first) = self.set.first_entry() else {
+                break;
+            };
+            if first.key().0 > now {
+                break;
             }
-            if let Some((d, k)) = self.set.pop_first() {
-                out.push((k, d));
-                taken += 1;
+            let (d, k) = first.key().clone();
+            if *first.get() > 1 {
+                *first.get_mut() -= 1;
+            } else {
+                first.remove();
             }
+            out.push((k, d));
+            self.len -= 1;
+            taken += 1;
         }
         taken
     }
@@ -102,18 +125,23 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
     /// How many entries are due at `now` (DBSIZE subtracts them: a due key is gone for
     /// clients even before the sweeper removes it). `O(due)`.
     pub fn count_due(&self, now: UnixMillis) -> usize {
-        self.set.iter().take_while(|(d, _)| *d <= now).count()
+        self.set
+            .iter()
+            .take_while(|((d, _), _)| *d <= now)
+            .map(|(_, &n)| n as usize)
+            .sum()
     }
 
     /// Forgets every key (for `FLUSHDB`; the store may instead swap the index out with
     /// [`std::mem::take`] and drop it outside the lock).
     pub fn clear(&mut self) {
         self.set.clear();
+        self.len = 0;
     }
 
-    /// Iterates `(deadline, key)` in deadline order (for debugging and `DEBUG` commands).
+    /// Iterates `(deadline, key)` in deadline order, a key inserted twice once.
     pub fn iter(&self) -> impl Iterator<Item = (UnixMillis, &K)> + '_ {
-        self.set.iter().map(|(d, k)| (*d, k))
+        self.set.keys().map(|(d, k)| (*d, k))
     }
 }
 
@@ -179,6 +207,23 @@ mod tests {
         assert!(!ix.remove(&1, 100), "already removed");
         assert_eq!(ix.len(), 1);
         assert_eq!(drain(&mut ix, 100, 10), vec![(2, 100)]);
+    }
+
+    #[test]
+    fn the_same_key_and_deadline_twice_counts_twice() {
+        let mut ix = DeadlineIndex::new();
+        ix.insert(7u64, 100);
+        ix.insert(7u64, 100);
+        ix.insert(8u64, 100);
+        assert_eq!(ix.len(), 3);
+        assert_eq!(ix.count_due(100), 3);
+        assert!(ix.remove(&7, 100));
+        assert!(ix.contains(&7, 100), "one left");
+        assert_eq!(ix.len(), 2);
+        ix.insert(7u64, 100);
+        assert_eq!(drain(&mut ix, 100, 2), vec![(7, 100), (7, 100)]);
+        assert_eq!(drain(&mut ix, 100, 5), vec![(8, 100)]);
+        assert!(ix.is_empty() && ix.len() == 0);
     }
 
     #[test]

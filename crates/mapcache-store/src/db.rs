@@ -168,22 +168,11 @@ fn last_expired(now: UnixMillis) -> UnixMillis {
     now.saturating_sub(1)
 }
 
-/// What the deadline index holds: the key and its hash, so the sweeper finds the slot
-/// without rehashing. Ordered by hash first (cheap) then bytes.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct IndexedKey {
-    hash: u64,
-    key: Bytes,
-}
-
-impl IndexedKey {
-    fn of(slot: &Slot) -> Self {
-        IndexedKey {
-            hash: slot.hash,
-            key: slot.key.clone(),
-        }
-    }
-}
+/// What the deadline indexes hold for an entry: its key's 64-bit hash (8 bytes, where
+/// the key itself would take a 32-byte handle). The sweeper finds the slot by hash and
+/// deadline; two keys sharing both are two index entries (the index is a multiset), and
+/// each pop removes one of them.
+type IndexedKey = u64;
 
 #[derive(Debug)]
 pub(crate) struct Shard {
@@ -228,10 +217,10 @@ impl Shard {
             .remove()
             .0;
         if let Some(d) = slot.entry.deadline {
-            self.expiries.remove(&IndexedKey::of(&slot), d);
+            self.expiries.remove(&slot.hash, d);
         }
         if let Some(d) = slot.entry.nested_next() {
-            self.nested_expiries.remove(&IndexedKey::of(&slot), d);
+            self.nested_expiries.remove(&slot.hash, d);
         }
         Some(slot)
     }
@@ -265,7 +254,7 @@ impl Shard {
             slot.entry.nested = None;
         }
         let emptied = path::is_empty_aggregate(&slot.entry.value);
-        let (ik, new) = (IndexedKey::of(slot), slot.entry.nested_next());
+        let (ik, new) = (slot.hash, slot.entry.nested_next());
         self.reindex_nested(ik, old, new);
         if emptied {
             return (n, self.remove(hash, root));
@@ -286,8 +275,11 @@ impl Shard {
             .nested_expiries
             .iter()
             .take_while(|(d, _)| *d <= due_at)
-            .filter(|(_, ik)| {
-                self.find(ik.hash, &ik.key)
+            .filter(|&(d, &hash)| {
+                self.table
+                    .find(self.table_hash(hash), |s| {
+                        s.hash == hash && s.entry.nested_next() == Some(d)
+                    })
                     .is_some_and(|s| !s.entry.is_expired(now) && s.entry.view(now).is_none())
             })
             .count();
@@ -321,16 +313,17 @@ impl SweepShard for ShardCell {
         let more_due = {
             let mut shard = self.lock.write();
             shard.expiries.pop_due(due_at, max_keys, &mut due);
-            for (ik, deadline) in due.drain(..) {
-                let th = shard.table_hash(ik.hash);
-                // The index entry is gone already; the slot goes too unless its deadline
-                // changed since (then it has a newer index entry of its own).
-                if let Ok(found) = shard.table.find_entry(th, |s| {
-                    s.hash == ik.hash && s.key == ik.key && s.entry.deadline == Some(deadline)
-                }) {
+            for (hash, deadline) in due.drain(..) {
+                let th = shard.table_hash(hash);
+                // The index entry is gone already; the slot goes too (the index always
+                // matches the entries: both change under this lock).
+                if let Ok(found) = shard
+                    .table
+                    .find_entry(th, |s| s.hash == hash && s.entry.deadline == Some(deadline))
+                {
                     let slot = found.remove().0;
                     if let Some(d) = slot.entry.nested_next() {
-                        shard.nested_expiries.remove(&IndexedKey::of(&slot), d);
+                        shard.nested_expiries.remove(&slot.hash, d);
                     }
                     removed.push(slot);
                 }
@@ -340,18 +333,20 @@ impl SweepShard for ShardCell {
             let budget = max_keys.saturating_sub(removed.len()).max(1);
             roots_removed = removed.len();
             shard.nested_expiries.pop_due(due_at, budget, &mut due);
-            for (ik, deadline) in due.drain(..) {
-                let th = shard.table_hash(ik.hash);
-                let current = shard
+            for (hash, deadline) in due.drain(..) {
+                let th = shard.table_hash(hash);
+                let Some(root) = shard
                     .table
-                    .find(th, |s| s.hash == ik.hash && s.key == ik.key)
-                    .map(|s| s.entry.nested_next());
-                if current != Some(Some(deadline)) {
-                    continue; // changed since: it has a newer index entry of its own
-                }
-                // Put the popped entry back so expire_nested finds it where it looks.
-                shard.nested_expiries.insert(ik.clone(), deadline);
-                let (n, slot) = shard.expire_nested(ik.hash, &ik.key, now);
+                    .find(th, |s| {
+                        s.hash == hash && s.entry.nested_next() == Some(deadline)
+                    })
+                    .map(|s| s.key.clone())
+                else {
+                    continue;
+                };
+                // Put the popped entry back: expire_nested moves it to the next deadline.
+                shard.nested_expiries.insert(hash, deadline);
+                let (n, slot) = shard.expire_nested(hash, &root, now);
                 nested_removed += n;
                 removed.extend(slot);
             }
@@ -983,7 +978,7 @@ impl<'a> KeyMut<'a> {
         if nested.is_empty() {
             slot.entry.nested = None;
         }
-        let (ik, new) = (IndexedKey::of(slot), slot.entry.nested_next());
+        let (ik, new) = (slot.hash, slot.entry.nested_next());
         self.shard.reindex_nested(ik, old, new);
     }
 
@@ -1149,13 +1144,13 @@ impl<'a> KeyMut<'a> {
         match shard.table.find_mut(th, |s| s.hash == hash && s.key == key) {
             Some(slot) => {
                 let old = std::mem::replace(&mut slot.entry, entry);
-                let ik = IndexedKey::of(slot);
+                let ik = slot.hash;
                 if old.deadline != deadline {
                     if let Some(d) = old.deadline {
                         shard.expiries.remove(&ik, d);
                     }
                     if let Some(d) = deadline {
-                        shard.expiries.insert(ik.clone(), d);
+                        shard.expiries.insert(ik, d);
                     }
                 }
                 shard.reindex_nested(ik, old.nested_next(), nested);
@@ -1168,10 +1163,10 @@ impl<'a> KeyMut<'a> {
                     entry,
                 };
                 if let Some(d) = deadline {
-                    shard.expiries.insert(IndexedKey::of(&slot), d);
+                    shard.expiries.insert(slot.hash, d);
                 }
                 if let Some(d) = nested {
-                    shard.nested_expiries.insert(IndexedKey::of(&slot), d);
+                    shard.nested_expiries.insert(slot.hash, d);
                 }
                 let bits = shard.bits;
                 shard
@@ -1218,7 +1213,7 @@ impl<'a> KeyMut<'a> {
         };
         let old = std::mem::replace(&mut slot.entry.deadline, deadline);
         if old != deadline {
-            let ik = IndexedKey::of(slot);
+            let ik = slot.hash;
             if let Some(d) = old {
                 shard.expiries.remove(&ik, d);
             }
@@ -1478,10 +1473,10 @@ impl Db {
             }
             let slot = Slot { hash, key, entry };
             if let Some(d) = slot.entry.deadline {
-                shard.expiries.insert(IndexedKey::of(&slot), d);
+                shard.expiries.insert(slot.hash, d);
             }
             if let Some(d) = slot.entry.nested_next() {
-                shard.nested_expiries.insert(IndexedKey::of(&slot), d);
+                shard.nested_expiries.insert(slot.hash, d);
             }
             let (th, bits) = (shard.table_hash(hash), shard.bits);
             shard
