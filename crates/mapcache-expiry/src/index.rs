@@ -223,7 +223,8 @@ mod tests {
         ix.insert(7u64, 100);
         assert_eq!(drain(&mut ix, 100, 2), vec![(7, 100), (7, 100)]);
         assert_eq!(drain(&mut ix, 100, 5), vec![(8, 100)]);
-        assert!(ix.is_empty() && ix.len() == 0);
+        assert!(ix.is_empty());
+        assert_eq!(ix.len(), 0);
     }
 
     #[test]
