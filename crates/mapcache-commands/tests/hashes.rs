@@ -623,12 +623,12 @@ fn values_written_over_http_show_as_json_text() {
         let mut doc = Hash::default();
         doc.insert("num".into(), Value::Number(42.0));
         doc.insert("t".into(), Value::Bool(true));
-        doc.insert("obj".into(), Value::Hash(inner));
+        doc.insert("obj".into(), Value::hash(inner));
         doc.insert(
             "arr".into(),
             Value::List(List::from(vec![Value::Number(1.5), Value::Bool(false)])),
         );
-        km.insert(Value::Hash(doc), None)
+        km.insert(Value::hash(doc), None)
     });
     h.check("HGET doc num", &bulk("42"));
     h.check("HGET doc t", &bulk("true"));

@@ -4,7 +4,7 @@
 mod common;
 use common::replies::*;
 use common::Harness;
-use mapcache_store::{Hash, List, Value};
+use mapcache_store::{List, Value};
 
 const NOT_POSITIVE: &str = "-ERR value is out of range, must be positive\r\n";
 const RANK_ZERO: &str = "-ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list\r\n";
@@ -194,9 +194,11 @@ fn wrongtype_against_a_string() {
     h.check("LPOS s a foo", SYNTAX);
     // A hash is the wrong type too.
     let now = h.shared.store.now();
-    h.shared.store.db(0).unwrap().update(b"h", now, |km| {
-        km.insert(Value::Hash(Hash::default()), None)
-    });
+    h.shared
+        .store
+        .db(0)
+        .unwrap()
+        .update(b"h", now, |km| km.insert(Value::new_hash(), None));
     h.check("LPUSH h a", WRONGTYPE);
     h.check("LLEN h", WRONGTYPE);
 }

@@ -235,7 +235,7 @@ fn walk(path: &mut Vec<u8>, sep: u8, v: &Value, f: &mut dyn FnMut(&[u8], &Value)
     match v {
         Value::Hash(h) => {
             let len = path.len();
-            for (k, child) in h {
+            for (k, child) in h.iter() {
                 path.push(sep);
                 path.extend_from_slice(k);
                 walk(path, sep, child, f);

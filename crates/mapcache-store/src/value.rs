@@ -26,8 +26,9 @@ pub const SMALL_HASH_FIELDS: usize = 128;
 pub enum Value {
     /// A Redis string: binary-safe bytes (integers are kept as their decimal text).
     Str(Bytes),
-    /// A Redis hash / JSON object.
-    Hash(Hash),
+    /// A Redis hash / JSON object. Boxed: an `IndexMap` is 56 bytes, and keeping the
+    /// enum at the size of a `Bytes` saves 24 bytes in every stored entry.
+    Hash(Box<Hash>),
     /// A Redis list / JSON array.
     List(List),
     /// A JSON number written over HTTP.
@@ -123,7 +124,12 @@ impl Value {
 
     /// A new empty hash.
     pub fn new_hash() -> Value {
-        Value::Hash(Hash::default())
+        Value::Hash(Box::default())
+    }
+
+    /// A hash holding `hash`.
+    pub fn hash(hash: Hash) -> Value {
+        Value::Hash(Box::new(hash))
     }
 
     /// A new empty list.
