@@ -181,24 +181,33 @@ pub(crate) struct Shard {
     expiries: DeadlineIndex<IndexedKey>,
     /// Each root's earliest nested deadline ([`crate::nested`]).
     nested_expiries: DeadlineIndex<IndexedKey>,
-    /// `table` hashes keys by `hash.rotate_left(bits)`: the shard index is the top bits
-    /// of the hash, and hashbrown keys its control bytes on the top bits too.
-    bits: u32,
+}
+
+/// The hash a shard's table sees for a key of 64-bit hash `hash` ([`table_hash`]).
+///
+/// Every key of a shard shares the top `bits` (at most 16) of its hash: they pick the
+/// shard. hashbrown places a key by the low bits of the hash it is given and tags it
+/// with the top 7, so neither may be the shard bits: rotating left by 40 moves bits
+/// 48..63 to 24..39, clear of both (tables up to 2^24 buckets per shard). (Rotating by
+/// the shard bits, as a first version did, put them in the low bits: every key of a
+/// shard started probing at one of a few buckets, and lookups crawled.)
+#[inline]
+fn table_hash(hash: u64) -> u64 {
+    hash.rotate_left(40)
 }
 
 impl Shard {
-    fn new(bits: u32) -> Self {
+    fn new() -> Self {
         Shard {
             table: HashTable::new(),
             expiries: DeadlineIndex::new(),
             nested_expiries: DeadlineIndex::new(),
-            bits,
         }
     }
 
     #[inline]
     fn table_hash(&self, hash: u64) -> u64 {
-        hash.rotate_left(self.bits)
+        table_hash(hash)
     }
 
     #[inline]
@@ -456,7 +465,7 @@ impl Db {
         assert!((1..=16).contains(&bits), "shard bits must be 1..=16");
         let shards = (0..1usize << bits)
             .map(|_| ShardCell {
-                lock: RwLock::new(Shard::new(bits)),
+                lock: RwLock::new(Shard::new()),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
                 expired_lazy: AtomicU64::new(0),
@@ -1168,10 +1177,7 @@ impl<'a> KeyMut<'a> {
                 if let Some(d) = nested {
                     shard.nested_expiries.insert(slot.hash, d);
                 }
-                let bits = shard.bits;
-                shard
-                    .table
-                    .insert_unique(th, slot, |s| s.hash.rotate_left(bits));
+                shard.table.insert_unique(th, slot, |s| table_hash(s.hash));
             }
         }
     }
@@ -1478,10 +1484,8 @@ impl Db {
             if let Some(d) = slot.entry.nested_next() {
                 shard.nested_expiries.insert(slot.hash, d);
             }
-            let (th, bits) = (shard.table_hash(hash), shard.bits);
-            shard
-                .table
-                .insert_unique(th, slot, |s| s.hash.rotate_left(bits));
+            let th = shard.table_hash(hash);
+            shard.table.insert_unique(th, slot, |s| table_hash(s.hash));
         }
         drop(guards);
         drop((old, replaced));
