@@ -84,9 +84,41 @@ pub fn all() -> &'static [&'static Command] {
     })
 }
 
-/// Case-insensitive lookup without allocating: the name is lowercased into a stack buffer.
+/// Case-insensitive lookup without allocating.
+///
+/// Every command name fits 16 bytes: the name is lowercased into a `u128` and
+/// binary-searched among the packed names with integer compares (perf showed the
+/// byte-slice binary search's memcmp calls at several percent of a GET).
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
-    lookup_in(all(), name)
+    static PACKED: OnceLock<Vec<(u128, &'static Command)>> = OnceLock::new();
+    let packed = PACKED.get_or_init(|| {
+        let mut v: Vec<(u128, &'static Command)> = all()
+            .iter()
+            .map(|c| (pack(c.name.as_bytes()).expect("command names fit 16 bytes"), *c))
+            .collect();
+        v.sort_unstable_by_key(|e| e.0);
+        v
+    });
+    let key = pack(name)?;
+    packed
+        .binary_search_by_key(&key, |e| e.0)
+        .ok()
+        .map(|i| packed[i].1)
+}
+
+/// A name of at most 16 bytes, lowercased, as one integer (`None` when longer). Two
+/// names pack equal only when equal: the length goes into the last byte.
+#[inline]
+fn pack(name: &[u8]) -> Option<u128> {
+    if name.len() > 15 {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    for (o, c) in buf.iter_mut().zip(name) {
+        *o = c.to_ascii_lowercase();
+    }
+    buf[15] = name.len() as u8;
+    Some(u128::from_le_bytes(buf))
 }
 
 /// Case-insensitive lookup of a subcommand of `container`.
@@ -98,15 +130,6 @@ pub fn lookup_sub(container: &Command, name: &[u8]) -> Option<&'static Command> 
         .binary_search_by(|c| c.name.as_bytes().cmp(lower))
         .ok()
         .map(|i| &container.subcommands[i])
-}
-
-fn lookup_in(table: &'static [&'static Command], name: &[u8]) -> Option<&'static Command> {
-    let mut buf = [0u8; 32];
-    let lower = lowercase(name, &mut buf)?;
-    table
-        .binary_search_by(|c| c.name.as_bytes().cmp(lower))
-        .ok()
-        .map(|i| table[i])
 }
 
 fn lowercase<'b>(name: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b [u8]> {
