@@ -13,6 +13,7 @@
 
 pub mod db;
 pub mod glob;
+pub mod json;
 pub mod num;
 pub mod path;
 pub mod value;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 pub use db::{Db, DbStats, Entry, KeyMut, Multi, ReadMany, ScanFilter, ScanPage};
 pub use glob::glob_match;
 use hashbrown::DefaultHashBuilder;
+pub use json::JsonError;
 use mapcache_expiry::{Clock, SweepShard, SystemClock, UnixMillis};
 pub use path::PathFault;
 pub use value::{Hash, Kind, List, Value};
