@@ -20,11 +20,11 @@
 //! a million `[` answers "document nested deeper than 128 levels" at once, without
 //! building a tape for it), and the tape is turned into a [`Value`] with an explicit stack.
 //! Nothing here recurses on the input's shape. The pre-scan also keeps long number
-//! literals away from simd-json 0.15's buggy slow paths (see [`to_tape`]).
+//! literals away from simd-json 0.15's buggy slow paths (see `to_tape`).
 //!
 //! # Writing
 //!
-//! [`write`] is a small hand-written writer, not value-trait's generator: the generator
+//! [`write()`] is a small hand-written writer, not value-trait's generator: the generator
 //! takes `&str` only (our strings are bytes, and RESP replies must keep non-UTF-8 bytes
 //! as they are, see [`write_binary_safe`]), returns an `io::Result` per call, and escapes
 //! `\b` / `\f` in short form where the RESP replies have always shown `\u0008` /
@@ -460,7 +460,7 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
     write_with(value, out, &mut Strict);
 }
 
-/// Appends `value` as RESP replies show nested values: like [`write`], except that bytes
+/// Appends `value` as RESP replies show nested values: like [`write()`], except that bytes
 /// which are not UTF-8 are copied through unchanged (a RESP reply is binary safe) and
 /// non-finite numbers keep [`write_number`]'s text (`NaN`, `inf`): the result is JSON
 /// whenever the value is JSON-representable.
@@ -471,7 +471,7 @@ pub fn write_binary_safe(value: &Value, out: &mut Vec<u8>) {
 /// Appends the text of a JSON number as mapcache shows it everywhere (RESP replies to
 /// `GET` of a number, JSON bodies): integral values below 1e17 in magnitude without a
 /// fraction (`-0.0` as `0`), others in Rust's shortest round-trip form, which never uses
-/// an exponent. Non-finite values give `NaN`, `inf`, `-inf` (not JSON; [`write`] writes
+/// an exponent. Non-finite values give `NaN`, `inf`, `-inf` (not JSON; [`write()`] writes
 /// `null` for them instead).
 pub fn write_number(n: f64, out: &mut Vec<u8>) {
     if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e17 {
@@ -482,7 +482,7 @@ pub fn write_number(n: f64, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends `s` as a JSON string; bytes that are not UTF-8 become U+FFFD as in [`write`].
+/// Appends `s` as a JSON string; bytes that are not UTF-8 become U+FFFD as in [`write()`].
 pub fn write_string(s: &[u8], out: &mut Vec<u8>) {
     out.reserve(s.len() + 2);
     out.push(b'"');
@@ -601,7 +601,7 @@ pub(crate) trait Style {
     fn number(&mut self, n: f64, out: &mut Vec<u8>, at: Position<'_, '_>);
 }
 
-/// [`write`]'s style.
+/// [`write()`]'s style.
 struct Strict;
 
 impl Style for Strict {
@@ -643,12 +643,10 @@ pub(crate) enum Frame<'a> {
 
 /// Where a leaf sits while [`write_with`] writes it.
 #[derive(Clone, Copy)]
-#[allow(dead_code)] // read by the snapshot writer (next commit)
 pub(crate) struct Position<'s, 'a>(&'s [Frame<'a>]);
 
 impl Position<'_, '_> {
     /// The segments from the root to here: field names, and list indexes in decimal.
-    #[allow(dead_code)] // used by the snapshot writer (next commit)
     pub(crate) fn path(&self) -> Vec<Bytes> {
         self.0
             .iter()
