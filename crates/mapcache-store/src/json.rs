@@ -70,7 +70,9 @@ pub enum JsonError {
 /// `input` is used as scratch space (simd-json unescapes strings in place): its content
 /// is unspecified afterwards. Objects and arrays nested deeper than `max_depth` answer
 /// [`JsonError::TooDeep`] (`max_depth` 0 admits scalars only). Never panics and never
-/// recurses on the input's shape.
+/// recurses on the input's shape. The limit also protects what handles the value later:
+/// dropping a [`Value`] (derived drop glue) and other tree walks recurse, so keep it in
+/// the hundreds, not the millions.
 pub fn parse(input: &mut [u8], max_depth: usize) -> Result<Value, JsonError> {
     let mut scratch = Vec::new();
     let tape = to_tape(input, max_depth, &mut scratch)?;
