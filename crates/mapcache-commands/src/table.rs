@@ -94,7 +94,12 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     let packed = PACKED.get_or_init(|| {
         let mut v: Vec<(u128, &'static Command)> = all()
             .iter()
-            .map(|c| (pack(c.name.as_bytes()).expect("command names fit 16 bytes"), *c))
+            .map(|c| {
+                (
+                    pack(c.name.as_bytes()).expect("command names fit 16 bytes"),
+                    *c,
+                )
+            })
             .collect();
         v.sort_unstable_by_key(|e| e.0);
         v

@@ -2,7 +2,8 @@
 //!
 //! A [`Store`] holds numbered databases ([`Db`]); each is split into shards, each
 //! behind its own lock, holding [`Entry`]s (a [`Value`] tree and an optional deadline)
-//! and a deadline index for the sweeper.
+//! and a deadline index for the sweeper. [`json`] turns values into JSON text and
+//! back (the HTTP API); [`snapshot`] is the backup/restore document of one cache.
 //!
 //! Invariants:
 //! - No I/O, no tasks, no async: every operation is a short synchronous critical section.
@@ -14,9 +15,11 @@
 pub mod caches;
 pub mod db;
 pub mod glob;
+pub mod json;
 pub mod nested;
 pub mod num;
 pub mod path;
+pub mod snapshot;
 pub mod value;
 
 use std::sync::Arc;
@@ -28,8 +31,10 @@ pub use db::{
 };
 pub use glob::glob_match;
 use hashbrown::DefaultHashBuilder;
+pub use json::JsonError;
 use mapcache_expiry::{Clock, SystemClock, UnixMillis};
 pub use path::PathFault;
+pub use snapshot::{parse_snapshot, Snapshot, SnapshotEntry, SnapshotError, SnapshotWriter};
 pub use value::{Hash, Kind, List, Value};
 
 /// How a [`Store`] is laid out.

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use mapcache_store::db::splitmix;
 use mapcache_store::value::hash_remove;
-use mapcache_store::{glob_match, num, Db, Hash, KeyMut, Value};
+use mapcache_store::{glob_match, json, num, Db, Hash, KeyMut, Value};
 
 use crate::args::{self, is};
 use crate::error::{CmdError, CmdResult};
@@ -80,69 +80,18 @@ fn db<'a>(c: &Ctx<'a>) -> &'a Db {
 
 /// The bytes a RESP client sees for a hash field value or list element: a string's
 /// bytes; the JSON text of anything written over HTTP (numbers, booleans and null as
-/// string commands show them, objects and arrays JSON-encoded).
+/// string commands show them, objects and arrays JSON-encoded, bytes that are not UTF-8
+/// passed through as they are: a RESP reply is binary safe anyway).
 pub(crate) fn field_bytes(v: &Value) -> Cow<'_, [u8]> {
     match v {
         Value::Str(b) => Cow::Borrowed(b),
         Value::Hash(_) | Value::List(_) => {
             let mut out = Vec::new();
-            json_encode(v, &mut out);
+            json::write_binary_safe(v, &mut out);
             Cow::Owned(out)
         }
         scalar => super::strings::string_bytes(scalar).unwrap_or(Cow::Borrowed(b"null")),
     }
-}
-
-/// Appends `v` as JSON. Strings are escaped as JSON requires; bytes that are not
-/// UTF-8 are passed through as they are (a RESP reply is binary safe anyway).
-fn json_encode(v: &Value, out: &mut Vec<u8>) {
-    match v {
-        Value::Str(b) => json_string(b, out),
-        Value::Hash(h) => {
-            out.push(b'{');
-            for (i, (k, v)) in h.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                json_string(k, out);
-                out.push(b':');
-                json_encode(v, out);
-            }
-            out.push(b'}');
-        }
-        Value::List(l) => {
-            out.push(b'[');
-            for (i, v) in l.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                json_encode(v, out);
-            }
-            out.push(b']');
-        }
-        scalar => out.extend_from_slice(&field_bytes(scalar)),
-    }
-}
-
-fn json_string(s: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    for &c in s {
-        match c {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            c if c < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(c >> 4)]);
-                out.push(HEX[usize::from(c & 15)]);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(b'"');
 }
 
 /// The hash at `e`, `None` for a missing key, WRONGTYPE for another kind.

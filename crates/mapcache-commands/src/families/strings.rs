@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use bytes::{Bytes, BytesMut};
 use mapcache_expiry::UnixMillis;
-use mapcache_store::num;
+use mapcache_store::{json, num};
 use mapcache_store::{Db, KeyMut, Value};
 
 use crate::args::{self, is};
@@ -84,21 +84,15 @@ fn db<'a>(c: &Ctx<'a>) -> &'a Db {
 pub(crate) fn string_bytes(v: &Value) -> Result<Cow<'_, [u8]>, CmdError> {
     match v {
         Value::Str(b) => Ok(Cow::Borrowed(b)),
-        Value::Number(n) => Ok(Cow::Owned(json_number(*n).into_bytes())),
+        Value::Number(n) => {
+            let mut text = Vec::new();
+            json::write_number(*n, &mut text);
+            Ok(Cow::Owned(text))
+        }
         Value::Bool(true) => Ok(Cow::Borrowed(b"true")),
         Value::Bool(false) => Ok(Cow::Borrowed(b"false")),
         Value::Null => Ok(Cow::Borrowed(b"null")),
         Value::Hash(_) | Value::List(_) => Err(CmdError::WrongType),
-    }
-}
-
-/// A JSON number's text: integral values without a fraction, others in Rust's
-/// shortest round-trip form.
-fn json_number(n: f64) -> String {
-    if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e17 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n}")
     }
 }
 
