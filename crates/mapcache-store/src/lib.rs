@@ -16,6 +16,7 @@ pub mod caches;
 pub mod db;
 pub mod glob;
 pub mod json;
+mod key;
 pub mod nested;
 pub mod num;
 pub mod path;

@@ -228,4 +228,36 @@ fn a_million_keys_with_one_deadline_are_swept_in_bounded_passes() {
     assert_eq!(db.stats().expires, 0);
     assert_eq!(db.len(s.now()), 0);
     assert_eq!(db.stats().expired_active, 1_000_000);
+    // The emptied tables were shrunk as they emptied (to under 1 KiB per shard).
+    let bytes = db.stats().table_bytes;
+    assert!(bytes <= 1024 * 256, "tables kept {bytes} bytes");
+}
+
+#[test]
+fn the_sweeper_shrinks_tables_emptied_by_deletions() {
+    let (s, _clock) = store(8);
+    let db = s.db(0).unwrap();
+    let now = s.now();
+    for i in 0..100_000u32 {
+        set(db, now, &i.to_be_bytes(), b"v", None);
+    }
+    let full = db.stats().table_bytes;
+    assert!(full >= 100_000 * 8, "table bytes {full}");
+    for i in 0..99_000u32 {
+        db.update(&i.to_be_bytes(), now, |k| k.remove());
+    }
+    assert_eq!(
+        db.stats().table_bytes,
+        full,
+        "deleting alone keeps the tables"
+    );
+    // No key is due: the pass only shrinks.
+    let report =
+        s.with_sweep_shards(|shards| Sweeper::new(SweepBudget::default()).pass(shards, s.now()));
+    assert_eq!(report.removed, 0);
+    let shrunk = db.stats().table_bytes;
+    assert!(shrunk * 8 <= full, "table bytes {full} -> {shrunk}");
+    for i in 99_000..100_000u32 {
+        assert_eq!(get(db, now, &i.to_be_bytes()).as_deref(), Some(&b"v"[..]));
+    }
 }
