@@ -405,8 +405,13 @@ impl SweepShard for ShardCell {
                 nested_removed += n;
                 removed.extend(slot);
             }
-            shard.shrink_if_sparse();
-            shard.has_due(due_at)
+            let more_due = shard.has_due(due_at);
+            if !more_due {
+                // Once the shard's due keys are all gone: a storm that empties a
+                // shard over many batches rehashes nothing until the end.
+                shard.shrink_if_sparse();
+            }
+            more_due
         };
         let n = roots_removed + nested_removed;
         self.expired_active.fetch_add(n as u64, Ordering::Relaxed);
