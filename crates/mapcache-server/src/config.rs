@@ -31,6 +31,16 @@ pub struct Config {
     /// Per-command statistics (INFO commandstats) and `/metrics`; off only to measure
     /// what they cost.
     pub metrics: bool,
+    /// Largest HTTP request body accepted (413 beyond).
+    pub max_body: usize,
+    /// Deepest nesting of objects and arrays in a value read over HTTP (400 beyond).
+    pub max_depth: usize,
+    /// Where SAVE, BGSAVE and `save_on_shutdown` write snapshot files.
+    pub dir: std::path::PathBuf,
+    /// Snapshot files (or directories of them) restored before the listeners open.
+    pub load_snapshot: Vec<std::path::PathBuf>,
+    /// Write a snapshot of every non-empty cache to `dir` on SIGTERM/SIGINT.
+    pub save_on_shutdown: bool,
 }
 
 impl Default for Config {
@@ -49,6 +59,11 @@ impl Default for Config {
             query_buffer_limit: 1024 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(5),
             metrics: true,
+            max_body: 64 * 1024 * 1024,
+            max_depth: mapcache_store::json::DEFAULT_MAX_DEPTH,
+            dir: std::path::PathBuf::from("."),
+            load_snapshot: Vec::new(),
+            save_on_shutdown: false,
         }
     }
 }

@@ -1,13 +1,13 @@
-//! The HTTP side: `/healthz`, `/readyz` (always open, for orchestrators) and `/metrics`
-//! (Prometheus text). When `requirepass` is set every endpoint but the two probes asks
-//! for it: HTTP Basic with any user name, or `Authorization: Bearer <password>`.
+//! The HTTP side: `/healthz`, `/readyz` (always open, for orchestrators), `/metrics`
+//! (Prometheus text) and the JSON API (`/api/...`, `/admin/...`: [`crate::api`]). When
+//! `requirepass` is set every endpoint but the two probes asks for it: HTTP Basic with
+//! any user name, or `Authorization: Bearer <password>`.
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -15,6 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::api::{self, full, Resp};
 use crate::Inner;
 
 pub(crate) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
@@ -47,7 +48,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let inner = inner.clone();
-                async move { Ok::<_, Infallible>(route(&inner, req)) }
+                async move { Ok::<_, Infallible>(route(&inner, req).await) }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -59,7 +60,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
     }
 }
 
-fn route(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(inner: &Arc<Inner>, req: Request<Incoming>) -> Resp {
     let path = req.uri().path();
     match (req.method(), path) {
         (&Method::GET, "/healthz") => return json(StatusCode::OK, healthz(inner)),
@@ -83,9 +84,12 @@ fn route(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> {
         );
         return resp;
     }
+    if api::owns(path) {
+        return api::dispatch(inner, req).await;
+    }
     match (req.method(), path) {
         (&Method::GET, "/metrics") if inner.metrics.enabled => {
-            let mut resp = Response::new(Full::new(Bytes::from(inner.metrics.render(inner))));
+            let mut resp = Response::new(full(Bytes::from(inner.metrics.render(inner))));
             resp.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
                 hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -99,15 +103,9 @@ fn route(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> {
     }
 }
 
-/// `{"error":{"code":N,"message":"..."}}` (messages are ours: no escaping needed).
-fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
-    json(
-        status,
-        format!(
-            r#"{{"error":{{"code":{},"message":"{message}"}}}}"#,
-            status.as_u16()
-        ),
-    )
+/// `{"error":{"code":N,"message":"..."}}`.
+fn error(status: StatusCode, message: &str) -> Resp {
+    api::ApiError::new(status, message).into_response()
 }
 
 /// Whether the request carries the password, when one is set.
@@ -217,14 +215,8 @@ pub(crate) fn process_threads() -> u64 {
         .unwrap_or(0)
 }
 
-fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    resp
+fn json(status: StatusCode, body: String) -> Resp {
+    api::json_response(status, body)
 }
 
 #[cfg(test)]

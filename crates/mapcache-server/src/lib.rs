@@ -5,10 +5,12 @@
 //! answers HTTP. [`start`] binds and spawns everything and returns a [`Running`] handle;
 //! [`run`] is the binary's entry point (start, wait for SIGTERM/SIGINT, drain).
 
+mod api;
 mod config;
 mod connection;
 mod http;
 mod metrics;
+mod persistence;
 mod sweeper;
 
 use std::net::SocketAddr;

@@ -10,7 +10,7 @@ use mapcache_server::Config;
 /// A Redis-compatible in-memory cache server.
 ///
 /// Every flag can also be set through the environment variable named beside it.
-/// With no flags: RESP on 127.0.0.1:6379, HTTP (health, metrics) on 127.0.0.1:8080.
+/// With no flags: RESP on 127.0.0.1:6379, HTTP (health, metrics, JSON API) on 127.0.0.1:8080.
 #[derive(Debug, Parser)]
 #[command(name = "mapcache", version, about, long_about = None)]
 struct Args {
@@ -20,7 +20,7 @@ struct Args {
     /// RESP (Redis protocol) port.
     #[arg(long, env = "MAPCACHE_PORT", default_value_t = 6379)]
     port: u16,
-    /// HTTP port for /healthz, /readyz and /metrics.
+    /// HTTP port for /healthz, /readyz, /metrics and the JSON API (/api/v1, /admin).
     #[arg(long, env = "MAPCACHE_HTTP_PORT", default_value_t = 8080)]
     http_port: u16,
     /// Password clients must send with AUTH (or HELLO ... AUTH) before other commands.
@@ -47,6 +47,21 @@ struct Args {
     /// Per-command statistics (INFO commandstats, /metrics): on, or off to measure their cost.
     #[arg(long, env = "MAPCACHE_METRICS", value_enum, default_value_t = Switch::On)]
     metrics: Switch,
+    /// Largest HTTP request body in bytes; a larger one answers 413.
+    #[arg(long, env = "MAPCACHE_MAX_BODY", default_value_t = 64 * 1024 * 1024)]
+    max_body: usize,
+    /// Deepest nesting of objects and arrays in a JSON value read over HTTP; deeper answers 400.
+    #[arg(long, env = "MAPCACHE_MAX_DEPTH", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    max_depth: u16,
+    /// Directory where SAVE, BGSAVE and --save-on-shutdown write snapshot files.
+    #[arg(long, env = "MAPCACHE_DIR", default_value = ".")]
+    dir: std::path::PathBuf,
+    /// Snapshot file (or directory of *.snapshot.json files) to restore at start; repeatable.
+    #[arg(long, env = "MAPCACHE_LOAD_SNAPSHOT", value_delimiter = ',')]
+    load_snapshot: Vec<std::path::PathBuf>,
+    /// Write a snapshot of every non-empty cache to --dir on SIGTERM/SIGINT.
+    #[arg(long, env = "MAPCACHE_SAVE_ON_SHUTDOWN")]
+    save_on_shutdown: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -88,6 +103,11 @@ fn main() -> anyhow::Result<()> {
             Mode::Path => KeyMode::Path,
         },
         metrics: args.metrics == Switch::On,
+        max_body: args.max_body,
+        max_depth: usize::from(args.max_depth),
+        dir: args.dir,
+        load_snapshot: args.load_snapshot,
+        save_on_shutdown: args.save_on_shutdown,
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
