@@ -678,3 +678,54 @@ fn a_snapshot_written_on_sigterm_loads_back_to_the_same_data() {
     let after = entry_lines(&Http::new(again.http).post("/admin/backup", "").text());
     assert_eq!(after, before);
 }
+
+#[test]
+fn openapi_is_served_and_every_operation_in_it_is_answered() {
+    let server = Server::start(&[]);
+    let h = Http::new(server.http);
+    let r = h.get("/api/v1/docs/openapi.yaml");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/yaml")
+    );
+    let yaml = r.text();
+    assert!(yaml.starts_with("openapi: 3."));
+    assert_eq!(yaml, include_str!("../../mapcache-server/openapi.yaml"));
+    let docs = h.get("/api/v1/docs");
+    assert_eq!(docs.status, 200);
+    assert!(docs.text().contains("openapi.yaml"));
+    // Every (method, path) of the document reaches a handler: whatever it answers
+    // (400 for an empty body, 404 for a missing key...), it is not "no endpoint" and
+    // not 405.
+    let mut in_paths = false;
+    let mut path = String::new();
+    let mut seen = 0;
+    for line in yaml.lines() {
+        if !line.starts_with(' ') {
+            in_paths = line == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(p) = line.strip_prefix("  /").and_then(|p| p.strip_suffix(':')) {
+            path = format!("/{p}")
+                .replace("{name}", "c1")
+                .replace("{path}", "a/b");
+            continue;
+        }
+        let Some(m) = line.strip_prefix("    ").and_then(|m| m.strip_suffix(':')) else {
+            continue;
+        };
+        if !["get", "post", "put", "patch", "delete"].contains(&m) {
+            continue;
+        }
+        let r = h.request(&m.to_uppercase(), &path, &[], "");
+        let text = r.text();
+        assert_ne!(r.status, 405, "{m} {path}: {text}");
+        assert!(!text.contains("no endpoint"), "{m} {path}: {text}");
+        seen += 1;
+    }
+    assert_eq!(seen, 16, "operations found in openapi.yaml");
+}
