@@ -729,3 +729,103 @@ fn openapi_is_served_and_every_operation_in_it_is_answered() {
     }
     assert_eq!(seen, 16, "operations found in openapi.yaml");
 }
+
+/// The scenario of shared/seed/MAPCACHE_API.md's table, end to end: a cache, nested
+/// entries with TTLs, reads of leaves and branches, get-many, PUT, PATCH, DELETE with
+/// a wildcard, backup, restore into another cache, and the same data over RESP.
+#[test]
+fn end_to_end_scenario_over_http_then_resp() {
+    let server = Server::start(&["--key-mode", "path"]);
+    let admin = Http::new(server.http);
+    admin
+        .post("/api/v1/caches", r#"{"name":"shop","ttl":3600000}"#)
+        .status
+        .eq(&201)
+        .then_some(())
+        .unwrap();
+    let shop = Http::new(server.http).with_header("X-Cache-Name", "shop");
+    shop.post(
+        "/api/v1/keys",
+        r#"{"entries":{
+            "users/100":{"name":"Alice","email":"a@x.io","cart":{"apple":3,"pear":1}},
+            "users/101":{"name":"Bob","email":"b@x.io","cart":{"fig":2}},
+            "sessions/s1":{"user":"100","token":"t1"}},
+           "ttl":{"sessions/s1":600000,"users/101/cart":600000}}"#,
+    )
+    .is(201, r#"{"created":3}"#);
+    shop.post("/api/v1/keys", r#"{"entries":{"users/100/name":"Eve"}}"#)
+        .is_error(409, "already exists");
+    shop.get("/api/v1/keys/users/100/name")
+        .is(200, r#""Alice""#);
+    shop.get("/api/v1/keys/users/100/cart")
+        .is(200, r#"{"apple":3,"pear":1}"#);
+    shop.get("/api/v1/keys/users/101")
+        .is(200, r#"{"name":"Bob","email":"b@x.io","cart":{"fig":2}}"#);
+    shop.post(
+        "/api/v1/keys/get",
+        r#"{"keys":["users/100/email","users/102","users/*/name"]}"#,
+    )
+    .is(
+        200,
+        r#"["a@x.io",null,{"users/100/name":"Alice","users/101/name":"Bob"}]"#,
+    );
+    shop.put("/api/v1/keys/users/101/email", r#""bob@x.io""#)
+        .is(200, r#""bob@x.io""#);
+    shop.patch(
+        "/api/v1/keys/users/100",
+        r#"{"commands":[{"type":"REPLACE","path":"cart/apple","value":4},{"type":"DELETE","path":"cart/pear"},{"type":"REPLACE","path":"vip","value":true}]}"#,
+    )
+    .is(200, r#"{"name":"Alice","email":"a@x.io","cart":{"apple":4},"vip":true}"#);
+    shop.delete("/api/v1/keys/users/*/email").is(204, "");
+    shop.get("/api/v1/keys/users")
+        .is(200, r#"{"100":{"name":"Alice","cart":{"apple":4},"vip":true},"101":{"name":"Bob","cart":{"fig":2}}}"#);
+
+    // Backup, then restore into database 1, which RESP sees with SELECT 1.
+    let doc = shop.post("/admin/backup", "").text();
+    assert!(doc.contains(r#""cache":"shop""#));
+    Http::new(server.http)
+        .with_header("X-Cache-Name", "1")
+        .post("/admin/restore", &doc)
+        .is(200, r#"{"cache":"1","keys":2}"#);
+    let mut c = server.connect();
+    let r = resp_pipeline(
+        &mut c,
+        &[
+            cmd(&["SELECT", "1"]),
+            cmd(&["GET", "users:100:name"]),
+            cmd(&["HGET", "users:100:cart", "apple"]),
+            cmd(&["GET", "users:100:vip"]),
+            cmd(&["TYPE", "users:100:vip"]),
+            cmd(&["HGET", "sessions:s1", "token"]),
+            cmd(&["EXISTS", "users:101:email"]),
+            cmd(&["DBSIZE"]),
+        ],
+    );
+    assert_eq!(
+        r,
+        ["+OK", "Alice", "4", "true", "+ReJSON-RL", "t1", ":0", ":2"]
+    );
+    // The TTLs came along as deadlines.
+    let ttls = resp_pipeline(
+        &mut c,
+        &[
+            cmd(&["TTL", "sessions:s1"]),
+            cmd(&["TTL", "users:101:cart"]),
+            cmd(&["TTL", "users:100"]),
+        ],
+    );
+    for t in &ttls[..2] {
+        let s: i64 = t[1..].parse().unwrap();
+        assert!((590..=600).contains(&s), "{ttls:?}");
+    }
+    assert_eq!(ttls[2], ":-1");
+    // And a write over RESP is seen over HTTP.
+    assert_eq!(
+        resp_pipeline(&mut c, &[cmd(&["HSET", "users:100", "name", "Al"])]),
+        [":0"]
+    );
+    Http::new(server.http)
+        .with_header("X-Cache-Name", "1")
+        .get("/api/v1/keys/users/100/name")
+        .is(200, r#""Al""#);
+}
