@@ -119,10 +119,10 @@ impl Req {
     pub fn cache_name(&self) -> Result<String, ApiError> {
         match self.headers.get("x-cache-name") {
             None => Ok(DEFAULT_CACHE.to_owned()),
-            Some(v) => match v.to_str() {
+            Some(v) => match std::str::from_utf8(v.as_bytes()) {
                 Ok(s) if !s.is_empty() => Ok(s.to_owned()),
                 _ => Err(ApiError::bad_request(
-                    "X-Cache-Name must be a non-empty visible ASCII name",
+                    "X-Cache-Name must be a non-empty UTF-8 name",
                 )),
             },
         }
