@@ -3,10 +3,12 @@
 //! - `tidy`: checks the workspace's shape (the dependency direction DESIGN.md fixes).
 //! - `stress`: the load scenarios against mapcache (and `--vs redis`), with a report.
 //! - `bench`: redis-benchmark against mapcache and redis-server, as ratios.
+//! - `http-bench`: reads over the HTTP/JSON API against the same reads over RESP.
 //!
 //! See docs/PERFORMANCE.md.
 
 mod bench;
+mod http_bench;
 mod load;
 mod report;
 mod scenarios;
@@ -39,6 +41,8 @@ enum Task {
     Stress(StressArgs),
     /// Run redis-benchmark against mapcache and redis-server alternately.
     Bench(BenchArgs),
+    /// GET of a leaf and of a 40 KB branch over HTTP against the same reads over RESP.
+    HttpBench(HttpBenchArgs),
     /// The self-test server of `stress --self-test` (answers +PONG/+OK to everything).
     #[command(hide = true)]
     SelftestServer {
@@ -153,6 +157,25 @@ struct BenchArgs {
     out: Option<PathBuf>,
 }
 
+#[derive(Debug, clap::Args)]
+struct HttpBenchArgs {
+    /// Requests per case (split over the connections).
+    #[arg(long, short = 'n', default_value_t = 20_000)]
+    requests: u64,
+    /// Connections (one client thread each), each sending one request at a time.
+    #[arg(long, short = 'c', default_value_t = 1)]
+    conns: usize,
+    /// Rounds (the cases alternate); each figure is the median.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    #[arg(long)]
+    bin: Option<PathBuf>,
+    #[arg(long)]
+    no_build: bool,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let command = format!(
@@ -163,6 +186,7 @@ fn main() -> Result<()> {
         Task::Tidy => tidy::run(),
         Task::Stress(a) => stress(a, &command),
         Task::Bench(a) => bench_task(a, &command),
+        Task::HttpBench(a) => http_bench_task(a, &command),
         Task::SelftestServer { port } => server::run_selftest_server(port),
     }
 }
@@ -341,6 +365,22 @@ fn stress(a: StressArgs, command: &str) -> Result<()> {
     if !failed.is_empty() {
         bail!("errors or a dead server in: {}", failed.join(", "));
     }
+    Ok(())
+}
+
+fn http_bench_task(a: HttpBenchArgs, command: &str) -> Result<()> {
+    let bin = server::mapcache_binary(a.bin.as_deref(), a.no_build)?;
+    let opts = http_bench::Opts {
+        requests: a.requests,
+        conns: a.conns.max(1),
+        rounds: a.rounds,
+    };
+    let md = http_bench::run(&bin, &opts, command)?;
+    let dir = out_dir(a.out);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("http-bench.md"), &md)?;
+    say(&md);
+    say(&format!("wrote {}/http-bench.md", dir.display()));
     Ok(())
 }
 

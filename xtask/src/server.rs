@@ -58,6 +58,15 @@ pub fn free_port() -> Result<u16> {
 impl Server {
     /// Starts the mapcache binary at `bin` on free loopback ports.
     pub fn start_mapcache(bin: &Path, pin_cpu: Option<u32>) -> Result<Server> {
+        Self::start_mapcache_with(bin, pin_cpu, &[]).map(|(s, _)| s)
+    }
+
+    /// [`Server::start_mapcache`] with `extra` flags; also answers the HTTP address.
+    pub fn start_mapcache_with(
+        bin: &Path,
+        pin_cpu: Option<u32>,
+        extra: &[&str],
+    ) -> Result<(Server, SocketAddr)> {
         let (port, http) = (free_port()?, free_port()?);
         let mut cmd = pinned(pin_cpu, bin);
         cmd.args([
@@ -68,8 +77,10 @@ impl Server {
             "--http-port",
             &http.to_string(),
         ])
-        .args(["--log-level", "warn", "--maxclients", "10100"]);
-        Self::spawn(Kind::Mapcache, cmd, port)
+        .args(["--log-level", "warn", "--maxclients", "10100"])
+        .args(extra);
+        let s = Self::spawn(Kind::Mapcache, cmd, port)?;
+        Ok((s, SocketAddr::from(([127, 0, 0, 1], http))))
     }
 
     /// Starts `redis-server` without persistence on a free loopback port.

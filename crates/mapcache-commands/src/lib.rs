@@ -44,6 +44,18 @@ pub struct ServerInfo {
     pub executable: String,
 }
 
+/// Writing snapshots to disk, for SAVE, BGSAVE and LASTSAVE. The server implements it
+/// (commands do no I/O and cannot see the server crate: docs/ARCHITECTURE.md) and
+/// installs it in [`Shared::persistence`].
+pub trait Persistence: Send + Sync + std::fmt::Debug {
+    /// Writes a snapshot of every cache now; an error is the reason, for `-ERR ...`.
+    fn save(&self) -> Result<(), String>;
+    /// Starts writing a snapshot in the background; `Err` when one is in progress.
+    fn bgsave(&self) -> Result<(), String>;
+    /// Unix seconds of the last successful save (the start time before any).
+    fn lastsave(&self) -> i64;
+}
+
 /// Server-wide counters (INFO stats); the server adds to them once per batch.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -71,6 +83,8 @@ pub struct Shared {
     /// INFO's instantaneous_* rates, sampled by the server.
     pub rates: cmdstats::Rates,
     pub slowlog: slowlog::SlowLog,
+    /// SAVE / BGSAVE / LASTSAVE's disk side, installed by the server once.
+    pub persistence: std::sync::OnceLock<Arc<dyn Persistence>>,
 }
 
 impl Shared {
@@ -89,6 +103,7 @@ impl Shared {
             errorstats: cmdstats::ErrorStats::default(),
             rates: cmdstats::Rates::default(),
             slowlog,
+            persistence: std::sync::OnceLock::new(),
         }
     }
 }

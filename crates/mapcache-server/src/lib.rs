@@ -40,6 +40,8 @@ pub enum Error {
     },
     #[error("cannot install signal handlers: {0}")]
     Signal(std::io::Error),
+    #[error("cannot load a snapshot: {0}")]
+    Snapshot(String),
 }
 
 /// State shared by every task of one server.
@@ -136,7 +138,18 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
     };
-    let shared = Arc::new(Shared::new(store, runtime, info));
+    let shared = Arc::new_cyclic(|weak| {
+        let shared = Shared::new(store, runtime, info);
+        let saver = persistence::Saver::new(weak.clone(), config.dir.clone());
+        let _ = shared.persistence.set(Arc::new(saver));
+        shared
+    });
+    if !config.load_snapshot.is_empty() {
+        let (files, keys) =
+            persistence::load(&shared.store, &config.load_snapshot, config.max_depth)
+                .map_err(Error::Snapshot)?;
+        tracing::info!(files, keys, "snapshots loaded");
+    }
     let config_metrics = config.metrics;
     let (stop, shutdown) = watch::channel(false);
     let inner = Arc::new(Inner {
@@ -171,7 +184,18 @@ pub async fn run(config: Config) -> Result<(), Error> {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
     }
+    let save = running.inner.config.save_on_shutdown;
+    let shared = running.inner.shared.clone();
     running.shutdown().await;
+    if save {
+        // After the connections drained: nothing writes any more.
+        let saved =
+            tokio::task::spawn_blocking(move || shared.persistence.get().map(|p| p.save())).await;
+        match saved {
+            Ok(Some(Ok(()))) => {}
+            other => tracing::error!(result = ?other, "snapshot on shutdown failed"),
+        }
+    }
     tracing::info!("bye");
     Ok(())
 }

@@ -45,7 +45,9 @@ pub enum Kind {
     String,
     Hash,
     List,
-    /// JSON scalars: RESP clients see them as strings (their JSON text).
+    /// JSON scalars (number, boolean, null; only the HTTP API writes them). `TYPE`
+    /// answers `ReJSON-RL`, RedisJSON's name for a JSON value; string commands read
+    /// their JSON text (`GET` of the number 41 answers `41`).
     Json,
 }
 
@@ -53,7 +55,8 @@ impl Kind {
     /// The text `TYPE` replies with.
     pub fn redis_name(self) -> &'static str {
         match self {
-            Kind::String | Kind::Json => "string",
+            Kind::String => "string",
+            Kind::Json => "ReJSON-RL",
             Kind::Hash => "hash",
             Kind::List => "list",
         }
@@ -144,5 +147,20 @@ pub fn hash_remove(hash: &mut Hash, field: &[u8]) -> Option<Value> {
         hash.shift_remove(field)
     } else {
         hash.swap_remove(field)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_are_redis_names_and_rejson_for_json_scalars() {
+        assert_eq!(Value::string(b"x").kind().redis_name(), "string");
+        assert_eq!(Value::new_hash().kind().redis_name(), "hash");
+        assert_eq!(Value::new_list().kind().redis_name(), "list");
+        for v in [Value::Number(1.0), Value::Bool(true), Value::Null] {
+            assert_eq!(v.kind().redis_name(), "ReJSON-RL");
+        }
     }
 }

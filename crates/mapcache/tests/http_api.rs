@@ -428,3 +428,404 @@ fn the_api_asks_for_the_password_when_one_is_set() {
     // The probes stay open.
     assert_eq!(h.get("/readyz").status, 200);
 }
+
+/// The entry lines of a snapshot document, without their separators, sorted (shard
+/// order differs between processes).
+fn entry_lines(doc: &str) -> Vec<String> {
+    let mut lines: Vec<String> = doc
+        .lines()
+        .filter(|l| l.starts_with("{\"key\""))
+        .map(|l| l.trim_end_matches(',').to_string())
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn backup_streams_a_snapshot_and_restore_replaces_a_cache_atomically() {
+    let server = Server::start(&[]);
+    let h = Http::new(server.http);
+    h.post(
+        "/api/v1/keys",
+        r#"{"entries":{"user/1":{"name":"A","n":1.5,"ok":true,"nil":null},"plain":"p"},"ttl":{"plain":600000,"user/1/name":600000}}"#,
+    )
+    .is(201, r#"{"created":2}"#);
+    let r = h.post("/admin/backup", "");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    let doc = r.text();
+    assert!(
+        doc.starts_with(
+            r#"{"format":"mapcache-snapshot","version":1,"cache":"default","created_at_ms":"#
+        ),
+        "{doc}"
+    );
+    let lines = entry_lines(&doc);
+    assert_eq!(lines.len(), 2, "{doc}");
+    assert!(
+        lines[0].starts_with(r#"{"key":"plain","value":"p","expires_at_ms":"#),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with(r#"{"key":"user","value":{"1":{"name":"A","n":1.5,"ok":true,"nil":null}},"ttls":[{"path":["1","name"],"expires_at_ms":"#),
+        "{lines:?}"
+    );
+    Http::new(server.http)
+        .with_header("X-Cache-Name", "nope")
+        .post("/admin/backup", "")
+        .is_error(404, "cache 'nope' not found");
+
+    // Restore into a cache that does not exist yet: created; same data, same TTLs.
+    let copy = Http::new(server.http).with_header("X-Cache-Name", "copy");
+    copy.post("/admin/restore", &doc)
+        .is(200, r#"{"cache":"copy","keys":2}"#);
+    copy.get("/api/v1/keys/user")
+        .is(200, r#"{"1":{"name":"A","n":1.5,"ok":true,"nil":null}}"#);
+    let back = copy.post("/admin/backup", "").text();
+    assert_eq!(entry_lines(&back), lines);
+    // Restore replaces everything that was there.
+    copy.put("/api/v1/keys/extra", "1").is(200, "1");
+    copy.post("/admin/restore", &doc)
+        .is(200, r#"{"cache":"copy","keys":2}"#);
+    copy.get("/api/v1/keys/extra").is_error(404, "not found");
+
+    // A malformed or truncated document changes nothing.
+    for bad in [
+        &doc[..doc.len() - 10],
+        r#"{"format":"other","version":1,"cache":"x","created_at_ms":0,"entries":[]}"#,
+        r#"{"format":"mapcache-snapshot","version":2,"cache":"x","created_at_ms":0,"entries":[]}"#,
+        r#"{"format":"mapcache-snapshot","version":1,"cache":"x","created_at_ms":0,"entries":[{"key":"a","value":1},{"key":"a","value":2}]}"#,
+        "",
+    ] {
+        let r = copy.post("/admin/restore", bad);
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+        assert_eq!(entry_lines(&copy.post("/admin/backup", "").text()), lines);
+    }
+    // Without X-Cache-Name the document's own cache is replaced; into database 1,
+    // RESP sees it.
+    let doc1 = doc.replacen(r#""cache":"default""#, r#""cache":"1""#, 1);
+    h.post("/admin/restore", &doc1)
+        .is(200, r#"{"cache":"1","keys":2}"#);
+    let mut c = server.connect();
+    assert_eq!(
+        resp_pipeline(
+            &mut c,
+            &[
+                cmd(&["SELECT", "1"]),
+                cmd(&["GET", "plain"]),
+                cmd(&["HGET", "user", "1"])
+            ]
+        ),
+        ["+OK", "p", r#"{"name":"A","n":1.5,"ok":true,"nil":null}"#]
+    );
+}
+
+#[test]
+fn save_bgsave_lastsave_and_load_snapshot() {
+    let dir = support::TempDir::new("save");
+    let d = dir.0.to_str().unwrap();
+    let server = Server::start(&["--dir", d, "--databases", "4"]);
+    let h = Http::new(server.http);
+    let mut c = server.connect();
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let last0: i64 = resp_pipeline(&mut c, &[cmd(&["LASTSAVE"])])[0][1..]
+        .parse()
+        .unwrap();
+    assert!(
+        (before - 5..=before).contains(&last0),
+        "{last0} vs {before}"
+    );
+    assert_eq!(
+        resp_pipeline(
+            &mut c,
+            &[
+                cmd(&["SET", "s", "v", "EX", "600"]),
+                cmd(&["HSET", "h", "f", "1"]),
+                cmd(&["SELECT", "2"]),
+                cmd(&["RPUSH", "l", "a", "b"]),
+            ]
+        ),
+        ["+OK", ":1", "+OK", ":2"]
+    );
+    h.post("/api/v1/caches", r#"{"name":"named"}"#)
+        .status
+        .eq(&201)
+        .then_some(())
+        .unwrap();
+    Http::new(server.http)
+        .with_header("X-Cache-Name", "named")
+        .put("/api/v1/keys/doc", r#"{"a":[1,{"b":null}]}"#)
+        .is(200, r#"{"a":[1,{"b":null}]}"#);
+    // A stale file of a cache that is now empty is removed by SAVE.
+    std::fs::write(dir.0.join("3.snapshot.json"), "stale").unwrap();
+    assert_eq!(resp_pipeline(&mut c, &[cmd(&["SAVE"])]), ["+OK"]);
+    let mut files: Vec<String> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "2.snapshot.json",
+            "default.snapshot.json",
+            "named.snapshot.json"
+        ]
+    );
+    let saved = std::fs::read_to_string(dir.0.join("default.snapshot.json")).unwrap();
+    assert!(saved.starts_with(r#"{"format":"mapcache-snapshot","version":1,"cache":"default""#));
+    assert_eq!(
+        resp_pipeline(&mut c, &[cmd(&["BGSAVE"])]),
+        ["+Background saving started"]
+    );
+    assert_eq!(
+        resp_pipeline(&mut c, &[cmd(&["BGSAVE", "NOW"])]),
+        ["-ERR syntax error"]
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        // LASTSAVE moves on, or a second BGSAVE is accepted once the first is done.
+        let r = resp_pipeline(&mut c, &[cmd(&["BGSAVE"])]);
+        if r[0] == "+Background saving started" {
+            break;
+        }
+        assert_eq!(r[0], "-ERR Background save already in progress");
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let backup_default = entry_lines(&h.post("/admin/backup", "").text());
+
+    // A new server loads the directory: every cache as saved.
+    let again = Server::start(&["--load-snapshot", d, "--databases", "4"]);
+    let h2 = Http::new(again.http);
+    assert_eq!(
+        entry_lines(&h2.post("/admin/backup", "").text()),
+        backup_default
+    );
+    Http::new(again.http)
+        .with_header("X-Cache-Name", "named")
+        .get("/api/v1/keys/doc/a")
+        .is(200, r#"[1,{"b":null}]"#);
+    let mut c2 = again.connect();
+    let ttl: i64 = resp_pipeline(&mut c2, &[cmd(&["TTL", "s"])])[0][1..]
+        .parse()
+        .unwrap();
+    assert!((590..=600).contains(&ttl), "{ttl}");
+    assert_eq!(
+        resp_pipeline(
+            &mut c2,
+            &[cmd(&["SELECT", "2"]), cmd(&["LRANGE", "l", "0", "-1"])]
+        )[0],
+        "+OK"
+    );
+
+    // A malformed snapshot stops the start with a clear error.
+    let bad = support::TempDir::new("badsnap");
+    std::fs::write(bad.0.join("x.snapshot.json"), "{").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mapcache"))
+        .args([
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+            "--load-snapshot",
+            bad.0.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot load a snapshot") && err.contains("x.snapshot.json"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_snapshot_written_on_sigterm_loads_back_to_the_same_data() {
+    let dir = support::TempDir::new("shutdown");
+    let d = dir.0.to_str().unwrap();
+    let mut server = Server::start(&["--dir", d, "--save-on-shutdown"]);
+    let h = Http::new(server.http);
+    h.post(
+        "/api/v1/keys",
+        r#"{"entries":{"cfg":{"x":[1,2,{"y":"z"}],"f":-0.25,"big":12345678901234},"t":"tmp"},"ttl":{"t":600000,"cfg/x":600000}}"#,
+    )
+    .is(201, r#"{"created":2}"#);
+    let mut c = server.connect();
+    assert_eq!(
+        resp_pipeline(
+            &mut c,
+            &[
+                cmd(&["SET", "bin", "a\u{1}b"]),
+                cmd(&["LPUSH", "q", "1", "2"])
+            ]
+        ),
+        ["+OK", ":2"]
+    );
+    let before = entry_lines(&h.post("/admin/backup", "").text());
+    assert_eq!(before.len(), 4);
+    drop(c);
+    assert!(server.terminate().success());
+    assert!(dir.0.join("default.snapshot.json").is_file());
+    let again = Server::start(&["--load-snapshot", &format!("{d}/default.snapshot.json")]);
+    let after = entry_lines(&Http::new(again.http).post("/admin/backup", "").text());
+    assert_eq!(after, before);
+}
+
+#[test]
+fn openapi_is_served_and_every_operation_in_it_is_answered() {
+    let server = Server::start(&[]);
+    let h = Http::new(server.http);
+    let r = h.get("/api/v1/docs/openapi.yaml");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/yaml")
+    );
+    let yaml = r.text();
+    assert!(yaml.starts_with("openapi: 3."));
+    assert_eq!(yaml, include_str!("../../mapcache-server/openapi.yaml"));
+    let docs = h.get("/api/v1/docs");
+    assert_eq!(docs.status, 200);
+    assert!(docs.text().contains("openapi.yaml"));
+    // Every (method, path) of the document reaches a handler: whatever it answers
+    // (400 for an empty body, 404 for a missing key...), it is not "no endpoint" and
+    // not 405.
+    let mut in_paths = false;
+    let mut path = String::new();
+    let mut seen = 0;
+    for line in yaml.lines() {
+        if !line.starts_with(' ') {
+            in_paths = line == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(p) = line.strip_prefix("  /").and_then(|p| p.strip_suffix(':')) {
+            path = format!("/{p}")
+                .replace("{name}", "c1")
+                .replace("{path}", "a/b");
+            continue;
+        }
+        let Some(m) = line.strip_prefix("    ").and_then(|m| m.strip_suffix(':')) else {
+            continue;
+        };
+        if !["get", "post", "put", "patch", "delete"].contains(&m) {
+            continue;
+        }
+        let r = h.request(&m.to_uppercase(), &path, &[], "");
+        let text = r.text();
+        assert_ne!(r.status, 405, "{m} {path}: {text}");
+        assert!(!text.contains("no endpoint"), "{m} {path}: {text}");
+        seen += 1;
+    }
+    assert_eq!(seen, 16, "operations found in openapi.yaml");
+}
+
+/// The scenario of shared/seed/MAPCACHE_API.md's table, end to end: a cache, nested
+/// entries with TTLs, reads of leaves and branches, get-many, PUT, PATCH, DELETE with
+/// a wildcard, backup, restore into another cache, and the same data over RESP.
+#[test]
+fn end_to_end_scenario_over_http_then_resp() {
+    let server = Server::start(&["--key-mode", "path"]);
+    let admin = Http::new(server.http);
+    admin
+        .post("/api/v1/caches", r#"{"name":"shop","ttl":3600000}"#)
+        .status
+        .eq(&201)
+        .then_some(())
+        .unwrap();
+    let shop = Http::new(server.http).with_header("X-Cache-Name", "shop");
+    shop.post(
+        "/api/v1/keys",
+        r#"{"entries":{
+            "users/100":{"name":"Alice","email":"a@x.io","cart":{"apple":3,"pear":1}},
+            "users/101":{"name":"Bob","email":"b@x.io","cart":{"fig":2}},
+            "sessions/s1":{"user":"100","token":"t1"}},
+           "ttl":{"sessions/s1":600000,"users/101/cart":600000}}"#,
+    )
+    .is(201, r#"{"created":3}"#);
+    shop.post("/api/v1/keys", r#"{"entries":{"users/100/name":"Eve"}}"#)
+        .is_error(409, "already exists");
+    shop.get("/api/v1/keys/users/100/name")
+        .is(200, r#""Alice""#);
+    shop.get("/api/v1/keys/users/100/cart")
+        .is(200, r#"{"apple":3,"pear":1}"#);
+    shop.get("/api/v1/keys/users/101")
+        .is(200, r#"{"name":"Bob","email":"b@x.io","cart":{"fig":2}}"#);
+    shop.post(
+        "/api/v1/keys/get",
+        r#"{"keys":["users/100/email","users/102","users/*/name"]}"#,
+    )
+    .is(
+        200,
+        r#"["a@x.io",null,{"users/100/name":"Alice","users/101/name":"Bob"}]"#,
+    );
+    shop.put("/api/v1/keys/users/101/email", r#""bob@x.io""#)
+        .is(200, r#""bob@x.io""#);
+    shop.patch(
+        "/api/v1/keys/users/100",
+        r#"{"commands":[{"type":"REPLACE","path":"cart/apple","value":4},{"type":"DELETE","path":"cart/pear"},{"type":"REPLACE","path":"vip","value":true}]}"#,
+    )
+    .is(200, r#"{"name":"Alice","email":"a@x.io","cart":{"apple":4},"vip":true}"#);
+    shop.delete("/api/v1/keys/users/*/email").is(204, "");
+    shop.get("/api/v1/keys/users")
+        .is(200, r#"{"100":{"name":"Alice","cart":{"apple":4},"vip":true},"101":{"name":"Bob","cart":{"fig":2}}}"#);
+
+    // Backup, then restore into database 1, which RESP sees with SELECT 1.
+    let doc = shop.post("/admin/backup", "").text();
+    assert!(doc.contains(r#""cache":"shop""#));
+    Http::new(server.http)
+        .with_header("X-Cache-Name", "1")
+        .post("/admin/restore", &doc)
+        .is(200, r#"{"cache":"1","keys":2}"#);
+    let mut c = server.connect();
+    let r = resp_pipeline(
+        &mut c,
+        &[
+            cmd(&["SELECT", "1"]),
+            cmd(&["GET", "users:100:name"]),
+            cmd(&["HGET", "users:100:cart", "apple"]),
+            cmd(&["GET", "users:100:vip"]),
+            cmd(&["TYPE", "users:100:vip"]),
+            cmd(&["HGET", "sessions:s1", "token"]),
+            cmd(&["EXISTS", "users:101:email"]),
+            cmd(&["DBSIZE"]),
+        ],
+    );
+    assert_eq!(
+        r,
+        ["+OK", "Alice", "4", "true", "+ReJSON-RL", "t1", ":0", ":2"]
+    );
+    // The TTLs came along as deadlines.
+    let ttls = resp_pipeline(
+        &mut c,
+        &[
+            cmd(&["TTL", "sessions:s1"]),
+            cmd(&["TTL", "users:101:cart"]),
+            cmd(&["TTL", "users:100"]),
+        ],
+    );
+    for t in &ttls[..2] {
+        let s: i64 = t[1..].parse().unwrap();
+        assert!((590..=600).contains(&s), "{ttls:?}");
+    }
+    assert_eq!(ttls[2], ":-1");
+    // And a write over RESP is seen over HTTP.
+    assert_eq!(
+        resp_pipeline(&mut c, &[cmd(&["HSET", "users:100", "name", "Al"])]),
+        [":0"]
+    );
+    Http::new(server.http)
+        .with_header("X-Cache-Name", "1")
+        .get("/api/v1/keys/users/100/name")
+        .is(200, r#""Al""#);
+}

@@ -428,6 +428,8 @@ fn scan(c: &mut Ctx<'_>) -> CmdResult {
                 Some(Kind::Hash)
             } else if is(t, "list") {
                 Some(Kind::List)
+            } else if is(t, "rejson-rl") {
+                Some(Kind::Json)
             } else {
                 None
             });

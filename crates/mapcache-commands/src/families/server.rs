@@ -1,4 +1,5 @@
-//! Server commands: COMMAND CONFIG DBSIZE FLUSHALL FLUSHDB INFO SLOWLOG TIME.
+//! Server commands: BGSAVE COMMAND CONFIG DBSIZE FLUSHALL FLUSHDB INFO LASTSAVE SAVE
+//! SLOWLOG TIME.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -30,6 +31,13 @@ const fn cmd(
 }
 
 pub(crate) const COMMANDS: &[Command] = &[
+    cmd(
+        "bgsave",
+        -1,
+        ADMIN | NOSCRIPT,
+        "Asynchronously save the dataset to disk",
+        bgsave,
+    ),
     Command {
         subcommands: COMMAND_SUBCOMMANDS,
         ..cmd(
@@ -77,6 +85,20 @@ pub(crate) const COMMANDS: &[Command] = &[
         LOADING | STALE,
         "Get information and statistics about the server",
         info,
+    ),
+    cmd(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        "Get the UNIX time stamp of the last successful save to disk",
+        lastsave,
+    ),
+    cmd(
+        "save",
+        1,
+        ADMIN | NOSCRIPT,
+        "Synchronously save the dataset to disk",
+        save,
     ),
     Command {
         since: "2.2.12",
@@ -216,6 +238,45 @@ const CONFIG_SUBCOMMANDS: &[Command] = &[
         )
     },
 ];
+
+fn persistence<'a>(c: &Ctx<'a>) -> Result<&'a dyn crate::Persistence, CmdError> {
+    c.shared
+        .persistence
+        .get()
+        .map(|p| &**p)
+        .ok_or(CmdError::Static(
+            "ERR snapshots are not available in this server",
+        ))
+}
+
+/// SAVE: every cache to the snapshot files of `--dir` (docs/snapshot-format.md).
+fn save(c: &mut Ctx<'_>) -> CmdResult {
+    persistence(c)?
+        .save()
+        .map_err(|e| CmdError::Owned(format!("ERR {e}")))?;
+    c.out.ok();
+    Ok(())
+}
+
+/// BGSAVE [SCHEDULE]: as SAVE, on another thread.
+fn bgsave(c: &mut Ctx<'_>) -> CmdResult {
+    match c.args.len() {
+        1 => {}
+        2 if is(&c.args[1], "schedule") => {}
+        _ => return Err(CmdError::Syntax),
+    }
+    persistence(c)?
+        .bgsave()
+        .map_err(|e| CmdError::Owned(format!("ERR {e}")))?;
+    c.out.simple(b"Background saving started");
+    Ok(())
+}
+
+fn lastsave(c: &mut Ctx<'_>) -> CmdResult {
+    let t = persistence(c)?.lastsave();
+    c.out.integer(t);
+    Ok(())
+}
 
 fn dbsize(c: &mut Ctx<'_>) -> CmdResult {
     let n = c.db().len(c.now);

@@ -119,10 +119,10 @@ impl Req {
     pub fn cache_name(&self) -> Result<String, ApiError> {
         match self.headers.get("x-cache-name") {
             None => Ok(DEFAULT_CACHE.to_owned()),
-            Some(v) => match v.to_str() {
+            Some(v) => match std::str::from_utf8(v.as_bytes()) {
                 Ok(s) if !s.is_empty() => Ok(s.to_owned()),
                 _ => Err(ApiError::bad_request(
-                    "X-Cache-Name must be a non-empty visible ASCII name",
+                    "X-Cache-Name must be a non-empty UTF-8 name",
                 )),
             },
         }
@@ -363,14 +363,49 @@ mod tests {
         assert!(percent_decode("%1").is_none());
     }
 
+    /// (method, path) of every operation in openapi.yaml: the path lines sit two
+    /// spaces deep under `paths:`, their operations four.
+    pub(crate) fn openapi_operations() -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut in_paths = false;
+        let mut path = None;
+        for line in OPENAPI_YAML.lines() {
+            if !line.starts_with(' ') {
+                in_paths = line == "paths:";
+                continue;
+            }
+            if !in_paths {
+                continue;
+            }
+            if let Some(p) = line.strip_prefix("  /").and_then(|p| p.strip_suffix(':')) {
+                path = Some(format!("/{p}"));
+            } else if let (Some(p), Some(m)) = (
+                &path,
+                line.strip_prefix("    ").and_then(|m| m.strip_suffix(':')),
+            ) {
+                if ["get", "post", "put", "patch", "delete"].contains(&m) {
+                    out.push((m.to_uppercase(), p.clone()));
+                }
+            }
+        }
+        out
+    }
+
     #[test]
-    fn openapi_lists_every_route() {
+    fn openapi_describes_exactly_the_routes() {
+        let ops = openapi_operations();
         for r in ROUTES {
+            let op = (r.method.as_str().to_owned(), r.pattern.to_owned());
+            assert!(ops.contains(&op), "{op:?} missing from openapi.yaml");
+        }
+        for (m, p) in &ops {
             assert!(
-                OPENAPI_YAML.contains(&format!("\n  {}:\n", r.pattern)),
-                "{} missing from openapi.yaml",
-                r.pattern
+                ROUTES
+                    .iter()
+                    .any(|r| r.method.as_str() == m && r.pattern == p),
+                "openapi.yaml describes {m} {p}, which no route serves"
             );
         }
+        assert_eq!(ops.len(), ROUTES.len());
     }
 }
