@@ -1,6 +1,7 @@
 //! The server's configuration, as the binary builds it from flags and environment.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mapcache_commands::KeyMode;
@@ -31,6 +32,10 @@ pub struct Config {
     /// Per-command statistics (INFO commandstats) and `/metrics`; off only to measure
     /// what they cost.
     pub metrics: bool,
+    /// `/debug/pprof/profile` and `/debug/allocator` (off: they answer 404).
+    pub debug_endpoints: bool,
+    /// The binary's allocator statistics for `/debug/allocator` (`None`: 404).
+    pub allocator: Option<Arc<dyn crate::AllocatorStats>>,
 }
 
 impl Default for Config {
@@ -49,6 +54,8 @@ impl Default for Config {
             query_buffer_limit: 1024 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(5),
             metrics: true,
+            debug_endpoints: false,
+            allocator: None,
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The HTTP side: `/healthz`, `/readyz` (always open, for orchestrators) and `/metrics`
-//! (Prometheus text). When `requirepass` is set every endpoint but the two probes asks
-//! for it: HTTP Basic with any user name, or `Authorization: Bearer <password>`.
+//! The HTTP side: `/healthz`, `/readyz` (always open, for orchestrators), `/metrics`
+//! (Prometheus text) and, with `--debug-endpoints`, `/debug/pprof/profile` and
+//! `/debug/allocator` (`debug.rs`). When `requirepass` is set every endpoint but the two
+//! probes asks for it: HTTP Basic with any user name, or `Authorization: Bearer <password>`.
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
@@ -47,7 +48,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let inner = inner.clone();
-                async move { Ok::<_, Infallible>(route(&inner, req)) }
+                async move { Ok::<_, Infallible>(route(&inner, req).await) }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -59,7 +60,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
     }
 }
 
-fn route(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(inner: &Arc<Inner>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path();
     match (req.method(), path) {
         (&Method::GET, "/healthz") => return json(StatusCode::OK, healthz(inner)),
@@ -95,12 +96,22 @@ fn route(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> {
         (&Method::GET, "/metrics") => {
             error(StatusCode::NOT_FOUND, "metrics are off (--metrics off)")
         }
+        (&Method::GET, "/debug/pprof/profile") if inner.config.debug_endpoints => {
+            crate::debug::profile(inner, req.uri().query()).await
+        }
+        (&Method::GET, "/debug/allocator") if inner.config.debug_endpoints => {
+            crate::debug::allocator(inner, req.uri().query())
+        }
+        (&Method::GET, p) if p.starts_with("/debug/") => error(
+            StatusCode::NOT_FOUND,
+            "debug endpoints are off (--debug-endpoints)",
+        ),
         _ => error(StatusCode::NOT_FOUND, "no such endpoint"),
     }
 }
 
 /// `{"error":{"code":N,"message":"..."}}` (messages are ours: no escaping needed).
-fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     json(
         status,
         format!(
@@ -217,7 +228,7 @@ pub(crate) fn process_threads() -> u64 {
         .unwrap_or(0)
 }
 
-fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+pub(crate) fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(

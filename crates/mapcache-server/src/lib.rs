@@ -7,6 +7,7 @@
 
 mod config;
 mod connection;
+mod debug;
 mod http;
 mod metrics;
 mod sweeper;
@@ -23,6 +24,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 pub use config::Config;
+pub use debug::{AllocatorFigures, AllocatorStats};
 
 /// The version INFO and HELLO report as `redis_version`: the Redis release whose
 /// behaviour mapcache reproduces (clients gate features on it).
