@@ -3,10 +3,12 @@
 //! - `tidy`: checks the workspace's shape (the dependency direction DESIGN.md fixes).
 //! - `stress`: the load scenarios against mapcache (and `--vs redis`), with a report.
 //! - `bench`: redis-benchmark against mapcache and redis-server, as ratios.
+//! - `check-report`: fails unless a stress or profile JSON shows operations and no errors.
 //!
 //! See docs/PERFORMANCE.md.
 
 mod bench;
+mod check;
 mod load;
 mod report;
 mod scenarios;
@@ -39,6 +41,12 @@ enum Task {
     Stress(StressArgs),
     /// Run redis-benchmark against mapcache and redis-server alternately.
     Bench(BenchArgs),
+    /// Fail unless every result of a stress report.json (or a profile.json) has
+    /// operations and no errors (what CI checks).
+    CheckReport {
+        /// report.json / profile.json files.
+        files: Vec<PathBuf>,
+    },
     /// The self-test server of `stress --self-test` (answers +PONG/+OK to everything).
     #[command(hide = true)]
     SelftestServer {
@@ -163,6 +171,7 @@ fn main() -> Result<()> {
         Task::Tidy => tidy::run(),
         Task::Stress(a) => stress(a, &command),
         Task::Bench(a) => bench_task(a, &command),
+        Task::CheckReport { files } => check::run(&files),
         Task::SelftestServer { port } => server::run_selftest_server(port),
     }
 }
