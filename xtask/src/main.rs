@@ -4,11 +4,13 @@
 //! - `stress`: the load scenarios against mapcache (and `--vs redis`), with a report.
 //! - `bench`: redis-benchmark against mapcache and redis-server, as ratios.
 //! - `http-bench`: reads over the HTTP/JSON API against the same reads over RESP.
+//! - `check-report`: fails unless a stress or profile JSON shows operations and no errors.
 //!
 //! See docs/PERFORMANCE.md.
 
 mod bench;
 mod http_bench;
+mod check;
 mod load;
 mod report;
 mod scenarios;
@@ -43,6 +45,12 @@ enum Task {
     Bench(BenchArgs),
     /// GET of a leaf and of a 40 KB branch over HTTP against the same reads over RESP.
     HttpBench(HttpBenchArgs),
+    /// Fail unless every result of a stress report.json (or a profile.json) has
+    /// operations and no errors (what CI checks).
+    CheckReport {
+        /// report.json / profile.json files.
+        files: Vec<PathBuf>,
+    },
     /// The self-test server of `stress --self-test` (answers +PONG/+OK to everything).
     #[command(hide = true)]
     SelftestServer {
@@ -187,6 +195,7 @@ fn main() -> Result<()> {
         Task::Stress(a) => stress(a, &command),
         Task::Bench(a) => bench_task(a, &command),
         Task::HttpBench(a) => http_bench_task(a, &command),
+        Task::CheckReport { files } => check::run(&files),
         Task::SelftestServer { port } => server::run_selftest_server(port),
     }
 }

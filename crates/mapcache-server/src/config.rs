@@ -1,6 +1,7 @@
 //! The server's configuration, as the binary builds it from flags and environment.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mapcache_commands::KeyMode;
@@ -41,6 +42,10 @@ pub struct Config {
     pub load_snapshot: Vec<std::path::PathBuf>,
     /// Write a snapshot of every non-empty cache to `dir` on SIGTERM/SIGINT.
     pub save_on_shutdown: bool,
+    /// `/debug/pprof/profile` and `/debug/allocator` (off: they answer 404).
+    pub debug_endpoints: bool,
+    /// The binary's allocator statistics for `/debug/allocator` (`None`: 404).
+    pub allocator: Option<Arc<dyn crate::AllocatorStats>>,
 }
 
 impl Default for Config {
@@ -64,6 +69,8 @@ impl Default for Config {
             dir: std::path::PathBuf::from("."),
             load_snapshot: Vec::new(),
             save_on_shutdown: false,
+            debug_endpoints: false,
+            allocator: None,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The HTTP side: `/healthz`, `/readyz` (always open, for orchestrators), `/metrics`
-//! (Prometheus text) and the JSON API (`/api/...`, `/admin/...`: [`crate::api`]). When
-//! `requirepass` is set every endpoint but the two probes asks for it: HTTP Basic with
-//! any user name, or `Authorization: Bearer <password>`.
+//! (Prometheus text), the JSON API (`/api/...`, `/admin/...`: [`crate::api`]) and,
+//! with `--debug-endpoints`, `/debug/pprof/profile` and `/debug/allocator`
+//! (`debug.rs`). When `requirepass` is set every endpoint but the two probes asks
+//! for it: HTTP Basic with any user name, or `Authorization: Bearer <password>`.
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
@@ -99,12 +100,22 @@ async fn route(inner: &Arc<Inner>, req: Request<Incoming>) -> Resp {
         (&Method::GET, "/metrics") => {
             error(StatusCode::NOT_FOUND, "metrics are off (--metrics off)")
         }
+        (&Method::GET, "/debug/pprof/profile") if inner.config.debug_endpoints => {
+            crate::debug::profile(inner, req.uri().query()).await
+        }
+        (&Method::GET, "/debug/allocator") if inner.config.debug_endpoints => {
+            crate::debug::allocator(inner, req.uri().query())
+        }
+        (&Method::GET, p) if p.starts_with("/debug/") => error(
+            StatusCode::NOT_FOUND,
+            "debug endpoints are off (--debug-endpoints)",
+        ),
         _ => error(StatusCode::NOT_FOUND, "no such endpoint"),
     }
 }
 
 /// `{"error":{"code":N,"message":"..."}}`.
-fn error(status: StatusCode, message: &str) -> Resp {
+pub(crate) fn error(status: StatusCode, message: &str) -> Resp {
     api::ApiError::new(status, message).into_response()
 }
 
@@ -215,7 +226,7 @@ pub(crate) fn process_threads() -> u64 {
         .unwrap_or(0)
 }
 
-fn json(status: StatusCode, body: String) -> Resp {
+pub(crate) fn json(status: StatusCode, body: String) -> Resp {
     api::json_response(status, body)
 }
 

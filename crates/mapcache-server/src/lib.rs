@@ -8,6 +8,7 @@
 mod api;
 mod config;
 mod connection;
+mod debug;
 mod http;
 mod metrics;
 mod persistence;
@@ -25,6 +26,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 pub use config::Config;
+pub use debug::{AllocatorFigures, AllocatorStats};
 
 /// The version INFO and HELLO report as `redis_version`: the Redis release whose
 /// behaviour mapcache reproduces (clients gate features on it).

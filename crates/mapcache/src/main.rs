@@ -62,6 +62,10 @@ struct Args {
     /// Write a snapshot of every non-empty cache to --dir on SIGTERM/SIGINT.
     #[arg(long, env = "MAPCACHE_SAVE_ON_SHUTDOWN")]
     save_on_shutdown: bool,
+    /// Serve /debug/pprof/profile (CPU profiles) and /debug/allocator on the HTTP port
+    /// (they ask for the password like /metrics when requirepass is set).
+    #[arg(long, env = "MAPCACHE_DEBUG_ENDPOINTS")]
+    debug_endpoints: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -87,6 +91,54 @@ enum Mode {
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's statistics for `/debug/allocator` (the server crate does not know which
+/// allocator this binary links).
+#[cfg(not(target_env = "msvc"))]
+#[derive(Debug)]
+struct JemallocStats;
+
+#[cfg(not(target_env = "msvc"))]
+impl mapcache_server::AllocatorStats for JemallocStats {
+    fn name(&self) -> &'static str {
+        "jemalloc"
+    }
+
+    fn figures(&self) -> Result<mapcache_server::AllocatorFigures, String> {
+        use tikv_jemalloc_ctl::{epoch, stats};
+        // jemalloc's figures are a snapshot taken when the epoch advances.
+        epoch::advance().map_err(|e| e.to_string())?;
+        let read =
+            |r: tikv_jemalloc_ctl::Result<usize>| r.map(|v| v as u64).map_err(|e| e.to_string());
+        Ok(mapcache_server::AllocatorFigures {
+            allocated: read(stats::allocated::read())?,
+            active: read(stats::active::read())?,
+            resident: read(stats::resident::read())?,
+            mapped: read(stats::mapped::read())?,
+            retained: read(stats::retained::read())?,
+            metadata: read(stats::metadata::read())?,
+        })
+    }
+
+    fn text(&self) -> Option<Result<String, String>> {
+        let mut out = Vec::new();
+        Some(
+            tikv_jemalloc_ctl::stats_print::stats_print(&mut out, Default::default())
+                .map_err(|e| e.to_string())
+                .map(|()| String::from_utf8_lossy(&out).into_owned()),
+        )
+    }
+}
+
+#[cfg(not(target_env = "msvc"))]
+fn allocator_stats() -> Option<std::sync::Arc<dyn mapcache_server::AllocatorStats>> {
+    Some(std::sync::Arc::new(JemallocStats))
+}
+
+#[cfg(target_env = "msvc")]
+fn allocator_stats() -> Option<std::sync::Arc<dyn mapcache_server::AllocatorStats>> {
+    None
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_logging(&args.log_level, args.log_format)?;
@@ -108,6 +160,8 @@ fn main() -> anyhow::Result<()> {
         dir: args.dir,
         load_snapshot: args.load_snapshot,
         save_on_shutdown: args.save_on_shutdown,
+        debug_endpoints: args.debug_endpoints,
+        allocator: allocator_stats(),
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
