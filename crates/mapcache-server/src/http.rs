@@ -45,6 +45,9 @@ pub(crate) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
                 continue;
             }
         };
+        // Answers are written as soon as they are ready (as on the RESP side): without
+        // this, Nagle's algorithm holds a response's second segment for the client's ACK.
+        let _ = stream.set_nodelay(true);
         let inner = inner.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {

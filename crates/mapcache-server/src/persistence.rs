@@ -110,7 +110,8 @@ pub(crate) fn save_all(store: &Store, dir: &Path) -> std::io::Result<usize> {
     for e in std::fs::read_dir(dir)? {
         let name = e?.file_name();
         let name = name.to_string_lossy();
-        if name.ends_with(SUFFIX) && !name.starts_with('.') && !written.iter().any(|w| *w == name) {
+        // Temporary files end in `.tmp-PID`, not in SUFFIX.
+        if name.ends_with(SUFFIX) && !written.iter().any(|w| *w == name) {
             std::fs::remove_file(dir.join(&*name))?;
         }
     }
@@ -132,10 +133,8 @@ pub(crate) fn load(
                 .filter_map(Result::ok)
                 .map(|e| e.path())
                 .filter(|f| {
-                    f.file_name().is_some_and(|n| {
-                        let n = n.to_string_lossy();
-                        n.ends_with(SUFFIX) && !n.starts_with('.')
-                    })
+                    f.file_name()
+                        .is_some_and(|n| n.to_string_lossy().ends_with(SUFFIX))
                 })
                 .collect();
             in_dir.sort();

@@ -56,11 +56,11 @@ fn caches_are_listed_created_expired_and_deleted() {
         .is_error(404, "cache 'nope' not found");
 
     // A cache-level TTL removes the whole cache when due.
-    h.post("/api/v1/caches", r#"{"name":"short","ttl":300}"#)
-        .status
-        .eq(&201)
-        .then_some(())
-        .unwrap();
+    assert_eq!(
+        h.post("/api/v1/caches", r#"{"name":"short","ttl":300}"#)
+            .status,
+        201
+    );
     let short = Http::new(server.http).with_header("X-Cache-Name", "short");
     short.put("/api/v1/keys/k", "1").is(200, "1");
     short.get("/api/v1/keys/k").is(200, "1");
@@ -361,11 +361,7 @@ fn errors_have_one_shape_and_the_right_status() {
     h.put("/api/v1/keys/big", &big)
         .is_error(413, "larger than 1000 bytes");
     h.get("/api/v1/keys/big").is_error(404, "not found");
-    h.put("/api/v1/keys/big", &big[..990])
-        .status
-        .eq(&400)
-        .then_some(())
-        .unwrap();
+    assert_eq!(h.put("/api/v1/keys/big", &big[..990]).status, 400);
     // Depth limit: 400, never a stack overflow, also for a huge nesting.
     h.put(
         "/api/v1/keys/deep",
@@ -553,15 +549,17 @@ fn save_bgsave_lastsave_and_load_snapshot() {
         ),
         ["+OK", ":1", "+OK", ":2"]
     );
-    h.post("/api/v1/caches", r#"{"name":"named"}"#)
-        .status
-        .eq(&201)
-        .then_some(())
-        .unwrap();
+    assert_eq!(h.post("/api/v1/caches", r#"{"name":"named"}"#).status, 201);
     Http::new(server.http)
         .with_header("X-Cache-Name", "named")
         .put("/api/v1/keys/doc", r#"{"a":[1,{"b":null}]}"#)
         .is(200, r#"{"a":[1,{"b":null}]}"#);
+    // A name starting with a dot is an ordinary file name too.
+    assert_eq!(h.post("/api/v1/caches", r#"{"name":".dot"}"#).status, 201);
+    Http::new(server.http)
+        .with_header("X-Cache-Name", ".dot")
+        .put("/api/v1/keys/k", "1")
+        .is(200, "1");
     // A stale file of a cache that is now empty is removed by SAVE.
     std::fs::write(dir.0.join("3.snapshot.json"), "stale").unwrap();
     assert_eq!(resp_pipeline(&mut c, &[cmd(&["SAVE"])]), ["+OK"]);
@@ -573,6 +571,7 @@ fn save_bgsave_lastsave_and_load_snapshot() {
     assert_eq!(
         files,
         [
+            ".dot.snapshot.json",
             "2.snapshot.json",
             "default.snapshot.json",
             "named.snapshot.json"
@@ -612,6 +611,10 @@ fn save_bgsave_lastsave_and_load_snapshot() {
         .with_header("X-Cache-Name", "named")
         .get("/api/v1/keys/doc/a")
         .is(200, r#"[1,{"b":null}]"#);
+    Http::new(again.http)
+        .with_header("X-Cache-Name", ".dot")
+        .get("/api/v1/keys/k")
+        .is(200, "1");
     let mut c2 = again.connect();
     let ttl: i64 = resp_pipeline(&mut c2, &[cmd(&["TTL", "s"])])[0][1..]
         .parse()
@@ -737,12 +740,12 @@ fn openapi_is_served_and_every_operation_in_it_is_answered() {
 fn end_to_end_scenario_over_http_then_resp() {
     let server = Server::start(&["--key-mode", "path"]);
     let admin = Http::new(server.http);
-    admin
-        .post("/api/v1/caches", r#"{"name":"shop","ttl":3600000}"#)
-        .status
-        .eq(&201)
-        .then_some(())
-        .unwrap();
+    assert_eq!(
+        admin
+            .post("/api/v1/caches", r#"{"name":"shop","ttl":3600000}"#)
+            .status,
+        201
+    );
     let shop = Http::new(server.http).with_header("X-Cache-Name", "shop");
     shop.post(
         "/api/v1/keys",
