@@ -480,10 +480,12 @@ pub fn run(o: Opts, command: &str) -> Result<()> {
     };
 
     std::fs::create_dir_all(&o.out).with_context(|| format!("creating {}", o.out.display()))?;
+    // alloc-profile runs from the workspace root: give it an absolute path.
+    let out_dir = std::fs::canonicalize(&o.out).unwrap_or_else(|_| o.out.clone());
     let alloc_ops = o
         .alloc_ops
         .unwrap_or(if o.quick { 50_000 } else { 500_000 });
-    let alloc_path = o.out.join("alloc.json");
+    let alloc_path = out_dir.join("alloc.json");
     let alloc = alloc_profile(alloc_workload, alloc_ops, workers, depth, &alloc_path)?;
 
     let rep = ProfileReport {
