@@ -169,7 +169,8 @@ fn branch_fields() -> Vec<(String, String)> {
 }
 
 pub fn run(bin: &std::path::Path, opts: &Opts, command: &str) -> Result<String> {
-    let (server, http) = Server::start_mapcache_with(bin, None, &["--key-mode", "path"])?;
+    let server = Server::start_mapcache_with(bin, None, &["--key-mode", "path"])?;
+    let http = server.http.context("no HTTP address")?;
     let resp = server.addr;
     // Data, written over RESP (path mode): a leaf and a branch, the same for both sides.
     let mut c = SyncClient::connect(resp)?;

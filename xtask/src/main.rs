@@ -4,6 +4,8 @@
 //! - `stress`: the load scenarios against mapcache (and `--vs redis`), with a report.
 //! - `bench`: redis-benchmark against mapcache and redis-server, as ratios.
 //! - `http-bench`: reads over the HTTP/JSON API against the same reads over RESP.
+//! - `profile`: a CPU profile (by component, by function) and an allocation profile
+//!   of mapcache under a stress scenario.
 //! - `check-report`: fails unless a stress or profile JSON shows operations and no errors.
 //!
 //! See docs/PERFORMANCE.md.
@@ -12,6 +14,7 @@ mod bench;
 mod http_bench;
 mod check;
 mod load;
+mod profile;
 mod report;
 mod scenarios;
 mod server;
@@ -45,6 +48,8 @@ enum Task {
     Bench(BenchArgs),
     /// GET of a leaf and of a 40 KB branch over HTTP against the same reads over RESP.
     HttpBench(HttpBenchArgs),
+    /// Profile mapcache's CPU (debug endpoint) and allocations (dhat) under a scenario.
+    Profile(ProfileArgs),
     /// Fail unless every result of a stress report.json (or a profile.json) has
     /// operations and no errors (what CI checks).
     CheckReport {
@@ -134,6 +139,37 @@ struct StressArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct ProfileArgs {
+    /// The load: sustained (default), mixed or pipeline (SET/GET at depth 16).
+    #[arg(default_value = "sustained")]
+    scenario: String,
+    /// Small and short (a 4 s profile, 20 connections, 50,000 counted requests): CI.
+    #[arg(long)]
+    quick: bool,
+    /// Length of each profile window (default 15 s, 4 with --quick; at most 60).
+    #[arg(long)]
+    seconds: Option<u64>,
+    /// Sampling frequency, Hz.
+    #[arg(long, default_value_t = 99)]
+    frequency: u32,
+    /// Connections of the load.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Requests counted by the allocation profile (default 500,000; 50,000 with --quick).
+    #[arg(long)]
+    alloc_ops: Option<u64>,
+    /// The mapcache binary (default: build and use target/profiling/mapcache).
+    #[arg(long)]
+    bin: Option<PathBuf>,
+    /// Do not run cargo build; use the binary that is there.
+    #[arg(long)]
+    no_build: bool,
+    /// Where the output goes (default: target/profile).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
 struct BenchArgs {
     /// Requests per test (redis-benchmark -n).
     #[arg(long, short = 'n', default_value_t = 100_000)]
@@ -195,17 +231,32 @@ fn main() -> Result<()> {
         Task::Stress(a) => stress(a, &command),
         Task::Bench(a) => bench_task(a, &command),
         Task::HttpBench(a) => http_bench_task(a, &command),
+        Task::Profile(a) => profile::run(
+            profile::Opts {
+                out: a.out.unwrap_or_else(|| target_dir().join("profile")),
+                scenario: a.scenario,
+                quick: a.quick,
+                seconds: a.seconds,
+                frequency: a.frequency.clamp(1, 1000),
+                workers: a.workers,
+                bin: a.bin,
+                no_build: a.no_build,
+                alloc_ops: a.alloc_ops,
+            },
+            &command,
+        ),
         Task::CheckReport { files } => check::run(&files),
         Task::SelftestServer { port } => server::run_selftest_server(port),
     }
 }
 
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| tidy::workspace_root().join("target"), PathBuf::from)
+}
+
 fn out_dir(explicit: Option<PathBuf>) -> PathBuf {
-    explicit.unwrap_or_else(|| {
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| tidy::workspace_root().join("target"), PathBuf::from)
-            .join("stress")
-    })
+    explicit.unwrap_or_else(|| target_dir().join("stress"))
 }
 
 fn say(text: &str) {

@@ -43,6 +43,8 @@ impl Kind {
 pub struct Server {
     pub kind: Kind,
     pub addr: SocketAddr,
+    /// mapcache's HTTP port, when we started it.
+    pub http: Option<SocketAddr>,
     /// The process we started (killed on drop).
     child: Option<Child>,
     /// The PID whose /proc figures are read (ours, or `--pid` for `--addr`).
@@ -58,15 +60,11 @@ pub fn free_port() -> Result<u16> {
 impl Server {
     /// Starts the mapcache binary at `bin` on free loopback ports.
     pub fn start_mapcache(bin: &Path, pin_cpu: Option<u32>) -> Result<Server> {
-        Self::start_mapcache_with(bin, pin_cpu, &[]).map(|(s, _)| s)
+        Self::start_mapcache_with(bin, pin_cpu, &[])
     }
 
-    /// [`Server::start_mapcache`] with `extra` flags; also answers the HTTP address.
-    pub fn start_mapcache_with(
-        bin: &Path,
-        pin_cpu: Option<u32>,
-        extra: &[&str],
-    ) -> Result<(Server, SocketAddr)> {
+    /// [`Server::start_mapcache`] with extra flags (e.g. `--debug-endpoints`).
+    pub fn start_mapcache_with(bin: &Path, pin_cpu: Option<u32>, extra: &[&str]) -> Result<Server> {
         let (port, http) = (free_port()?, free_port()?);
         let mut cmd = pinned(pin_cpu, bin);
         cmd.args([
@@ -79,8 +77,9 @@ impl Server {
         ])
         .args(["--log-level", "warn", "--maxclients", "10100"])
         .args(extra);
-        let s = Self::spawn(Kind::Mapcache, cmd, port)?;
-        Ok((s, SocketAddr::from(([127, 0, 0, 1], http))))
+        let mut s = Self::spawn(Kind::Mapcache, cmd, port)?;
+        s.http = Some(SocketAddr::from(([127, 0, 0, 1], http)));
+        Ok(s)
     }
 
     /// Starts `redis-server` without persistence on a free loopback port.
@@ -119,6 +118,7 @@ impl Server {
         let mut s = Server {
             kind,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            http: None,
             child: Some(child),
             pid: Some(pid),
         };
@@ -132,6 +132,7 @@ impl Server {
         let mut s = Server {
             kind: Kind::External,
             addr,
+            http: None,
             child: None,
             pid,
         };
@@ -296,6 +297,39 @@ pub fn mapcache_binary(explicit: Option<&Path>, no_build: bool) -> Result<PathBu
             .context("running cargo build")?;
         if !status.success() {
             bail!("cargo build --release -p mapcache failed: {status}");
+        }
+    }
+    if !bin.is_file() {
+        bail!("{} not found (build it, or pass --bin PATH)", bin.display());
+    }
+    Ok(bin)
+}
+
+/// The binary `profile` runs: `--bin`, else `target/profiling/mapcache` (the release
+/// code with symbols, `[profile.profiling]`), built with cargo unless `no_build`.
+pub fn profiling_binary(explicit: Option<&Path>, no_build: bool) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        if !p.is_file() {
+            bail!("--bin {}: no such file", p.display());
+        }
+        return Ok(p.to_path_buf());
+    }
+    let root = crate::tidy::workspace_root();
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let bin = target.join("profiling").join("mapcache");
+    if !no_build {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        eprintln!(
+            "building the profiling binary (cargo build --profile profiling -p mapcache) ..."
+        );
+        let status = Command::new(cargo)
+            .current_dir(&root)
+            .args(["build", "--profile", "profiling", "-p", "mapcache"])
+            .status()
+            .context("running cargo build")?;
+        if !status.success() {
+            bail!("cargo build --profile profiling -p mapcache failed: {status}");
         }
     }
     if !bin.is_file() {

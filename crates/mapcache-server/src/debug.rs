@@ -70,10 +70,12 @@ struct Busy;
 
 impl Busy {
     fn acquire() -> Option<Busy> {
-        PROFILING
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-            .then_some(Busy)
+        // Not `then_some(Busy)`: that would build (and drop, releasing the flag) a
+        // `Busy` when the exchange fails.
+        match PROFILING.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Some(Busy),
+            Err(_) => None,
+        }
     }
 }
 
@@ -397,6 +399,8 @@ mod tests {
     #[test]
     fn only_one_profile_at_a_time() {
         let first = Busy::acquire().expect("free at first");
+        assert!(Busy::acquire().is_none());
+        // A refused attempt must not release the holder's flag.
         assert!(Busy::acquire().is_none());
         drop(first);
         assert!(Busy::acquire().is_some());
