@@ -11,8 +11,8 @@
 //! See docs/PERFORMANCE.md.
 
 mod bench;
-mod http_bench;
 mod check;
+mod http_bench;
 mod load;
 mod profile;
 mod report;
