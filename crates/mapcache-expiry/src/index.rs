@@ -18,11 +18,39 @@ use crate::clock::UnixMillis;
 /// deadlines are (all equal, all distinct, rewritten often), memory is exact (no
 /// tombstones), and [`pop_due`](Self::pop_due) yields due keys in deadline order, ties
 /// in key order.
+///
+/// Beside it, a count of entries per window of [`WINDOW_MS`] (a few entries per shard):
+/// [`count_due`](Self::count_due) adds up the windows wholly due and, in the window
+/// `now` falls in, walks from both ends at once and stops at the shorter side. When a
+/// million keys share one deadline the first count after it costs a few steps, not a
+/// million.
 #[derive(Debug, Clone)]
 pub struct DeadlineIndex<K> {
     set: BTreeMap<(UnixMillis, K), u32>,
+    /// Entries per window: `deadline >> WINDOW_SHIFT` -> count.
+    windows: BTreeMap<UnixMillis, usize>,
     len: usize,
 }
+
+/// Windows of `2^16` ms (about 65 s): few per shard, whatever the TTLs.
+const WINDOW_SHIFT: u32 = 16;
+/// The width of a counting window, in milliseconds.
+pub const WINDOW_MS: i64 = 1 << WINDOW_SHIFT;
+
+fn window(deadline: UnixMillis) -> UnixMillis {
+    deadline >> WINDOW_SHIFT
+}
+
+/// An index key with a least value, so that a range can start at "every key with
+/// deadline `d`" ([`DeadlineIndex::count_due`] needs it).
+pub trait MinKey: Ord + Clone {
+    const MIN: Self;
+}
+
+macro_rules! min_key {
+    ($($t:ty),*) => { $(impl MinKey for $t { const MIN: Self = <$t>::MIN; })* };
+}
+min_key!(u8, u16, u32, u64, u128, usize, i32, i64);
 
 impl<K: Ord + Clone> Default for DeadlineIndex<K> {
     fn default() -> Self {
@@ -35,6 +63,7 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
     pub fn new() -> Self {
         Self {
             set: BTreeMap::new(),
+            windows: BTreeMap::new(),
             len: 0,
         }
     }
@@ -45,7 +74,21 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
     /// inserting the same `(key, deadline)` twice holds it twice.
     pub fn insert(&mut self, key: K, deadline: UnixMillis) {
         *self.set.entry((deadline, key)).or_insert(0) += 1;
+        *self.windows.entry(window(deadline)).or_insert(0) += 1;
         self.len += 1;
+    }
+
+    /// Takes `n` entries of deadline window `w` off its count.
+    fn uncount(&mut self, w: UnixMillis, n: usize) {
+        if n == 0 {
+            return;
+        }
+        if let std::collections::btree_map::Entry::Occupied(mut e) = self.windows.entry(w) {
+            *e.get_mut() -= n;
+            if *e.get() == 0 {
+                e.remove();
+            }
+        }
     }
 
     /// Forgets `key` at `deadline`. Returns whether it was there: `false` means the caller
@@ -61,6 +104,7 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
         if *n == 0 {
             self.set.remove(&slot);
         }
+        self.uncount(window(deadline), 1);
         self.len -= 1;
         true
     }
@@ -102,6 +146,8 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
         out: &mut Vec<(K, UnixMillis)>,
     ) -> usize {
         let mut taken = 0;
+        // Window counts are taken down once per window, not once per entry.
+        let mut pending: Option<(UnixMillis, usize)> = None;
         while taken < max {
             let Some(mut first) = self.set.first_entry() else {
                 break;
@@ -116,26 +162,62 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
                 first.remove();
             }
             out.push((k, d));
+            match &mut pending {
+                Some((w, n)) if *w == window(d) => *n += 1,
+                _ => {
+                    if let Some((w, n)) = pending.take() {
+                        self.uncount(w, n);
+                    }
+                    pending = Some((window(d), 1));
+                }
+            }
             self.len -= 1;
             taken += 1;
+        }
+        if let Some((w, n)) = pending {
+            self.uncount(w, n);
         }
         taken
     }
 
     /// How many entries are due at `now` (DBSIZE subtracts them: a due key is gone for
-    /// clients even before the sweeper removes it). `O(due)`.
-    pub fn count_due(&self, now: UnixMillis) -> usize {
-        self.set
-            .iter()
-            .take_while(|((d, _), _)| *d <= now)
-            .map(|(_, &n)| n as usize)
-            .sum()
+    /// clients even before the sweeper removes it). `O(windows + min(due, not due))` within
+    /// `now`'s window: a few steps when many keys share a deadline.
+    pub fn count_due(&self, now: UnixMillis) -> usize
+    where
+        K: MinKey,
+    {
+        let w = window(now);
+        let whole: usize = self.windows.range(..w).map(|(_, &n)| n).sum();
+        let Some(&in_window) = self.windows.get(&w) else {
+            return whole;
+        };
+        // Window `w` holds `in_window` entries, some due (deadline <= now), the rest
+        // not. Walk from both ends at once; the side that ends first is counted, the
+        // other is the rest of the window.
+        let start = (w << WINDOW_SHIFT, K::MIN);
+        let mut entries = match w.checked_add(1).and_then(|n| n.checked_mul(WINDOW_MS)) {
+            Some(end) => self.set.range(start..(end, K::MIN)),
+            None => self.set.range(start..),
+        };
+        let (mut due, mut later) = (0usize, 0usize);
+        loop {
+            match entries.next() {
+                Some(((d, _), &n)) if *d <= now => due += n as usize,
+                _ => return whole + due,
+            }
+            match entries.next_back() {
+                Some(((d, _), &n)) if *d > now => later += n as usize,
+                _ => return whole + in_window - later,
+            }
+        }
     }
 
     /// Forgets every key (for `FLUSHDB`; the store may instead swap the index out with
     /// [`std::mem::take`] and drop it outside the lock).
     pub fn clear(&mut self) {
         self.set.clear();
+        self.windows.clear();
         self.len = 0;
     }
 
@@ -270,5 +352,94 @@ mod tests {
         ix.clear();
         assert!(ix.is_empty());
         assert!(!ix.has_due(i64::MAX));
+    }
+
+    /// What `count_due` must answer, by walking every entry.
+    fn naive_due(ix: &DeadlineIndex<u64>, now: i64) -> usize {
+        let mut copy = ix.clone();
+        let mut out = Vec::new();
+        copy.pop_due(now, usize::MAX, &mut out)
+    }
+
+    #[test]
+    fn count_due_agrees_with_a_walk_under_random_operations() {
+        let mut ix = DeadlineIndex::new();
+        let mut live: Vec<(u64, i64)> = Vec::new();
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let base = 1_767_225_600_000i64;
+        for step in 0..20_000 {
+            let r = next();
+            // Deadlines cluster on a few values (storms) and spread over windows,
+            // including negative ones and window edges.
+            let deadline = match r % 5 {
+                0 => base,
+                1 => base + WINDOW_MS,
+                2 => base - 1 + (r >> 8) as i64 % (4 * WINDOW_MS),
+                3 => -((r >> 8) as i64 % (3 * WINDOW_MS)),
+                _ => (base >> 16 << 16) + (r >> 8) as i64 % 3 - 1,
+            };
+            // Mostly inserts, so that windows fill up on both sides of `now`.
+            match (r >> 40) % 8 {
+                0..=4 => {
+                    let key = (r >> 20) % 64;
+                    ix.insert(key, deadline);
+                    live.push((key, deadline));
+                }
+                5 | 6 if !live.is_empty() => {
+                    let (key, d) = live.swap_remove((r >> 20) as usize % live.len());
+                    assert!(ix.remove(&key, d));
+                }
+                _ => {
+                    let mut out = Vec::new();
+                    let now = deadline;
+                    ix.pop_due(now, (r >> 20) as usize % 8, &mut out);
+                    for popped in out {
+                        let at = live
+                            .iter()
+                            .position(|&e| e == popped)
+                            .expect("popped a live entry");
+                        live.swap_remove(at);
+                    }
+                }
+            }
+            if step % 7 == 0 {
+                for now in [
+                    deadline - 1,
+                    deadline,
+                    deadline + 1,
+                    base,
+                    base + WINDOW_MS,
+                    i64::MAX,
+                    i64::MIN,
+                ] {
+                    let want = live.iter().filter(|&&(_, d)| d <= now).count();
+                    assert_eq!(ix.count_due(now), want, "step {step} now {now}");
+                    assert_eq!(naive_due(&ix, now), want);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn counting_a_storm_after_its_deadline_takes_a_few_steps() {
+        // Correctness of the shortcut, not its speed: one deadline shared by 100,000
+        // keys, a few others around it in the same window.
+        let mut ix = DeadlineIndex::new();
+        let d = 1_767_225_600_123i64;
+        for k in 0..100_000u64 {
+            ix.insert(k, d);
+        }
+        ix.insert(1, d + 5);
+        ix.insert(2, d - 5);
+        assert_eq!(ix.count_due(d - 1), 1);
+        assert_eq!(ix.count_due(d), 100_001);
+        assert_eq!(ix.count_due(d + 4), 100_001);
+        assert_eq!(ix.count_due(d + 5), 100_002);
     }
 }

@@ -75,5 +75,5 @@ pub use clock::{Clock, ManualClock, SystemClock, UnixMillis};
 pub use deadline::{
     deadline, is_due, is_positive, remaining_ms, remaining_secs, Base, DeadlineError, TimeUnit,
 };
-pub use index::DeadlineIndex;
+pub use index::{DeadlineIndex, MinKey, WINDOW_MS};
 pub use sweep::{ShardSweep, SweepBudget, SweepReport, SweepShard, Sweeper};
