@@ -102,6 +102,9 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("mapcache_uptime_seconds", "Seconds since the server started."),
     ("mapcache_process_start_time_seconds", "Start time of the process, seconds since the Unix epoch."),
     ("mapcache_process_resident_memory_bytes", "Resident set size of the process."),
+    ("mapcache_allocator_allocated_bytes", "Bytes the allocator has handed out and not had back (jemalloc's stats.allocated)."),
+    ("mapcache_allocator_resident_bytes", "Bytes of the allocator's pages resident in memory (jemalloc's stats.resident)."),
+    ("mapcache_allocator_retained_bytes", "Bytes of virtual memory the allocator keeps mapped without using (jemalloc's stats.retained)."),
     ("mapcache_process_threads", "Operating system threads of the process."),
     ("mapcache_commands_total", "Commands run (succeeded or failed), by command."),
     ("mapcache_command_failed_calls_total", "Commands that ran and answered with an error, by command."),
@@ -314,6 +317,27 @@ impl Metrics {
                 mapcache_commands::families::server::process_rss_bytes() as f64,
                 true,
             );
+            // The allocator's own figures, when the binary provides them (jemalloc).
+            if let Some(Ok(f)) = inner.config.allocator.as_ref().map(|a| a.figures()) {
+                gauge(
+                    "mapcache_allocator_allocated_bytes",
+                    &[],
+                    f.allocated as f64,
+                    true,
+                );
+                gauge(
+                    "mapcache_allocator_resident_bytes",
+                    &[],
+                    f.resident as f64,
+                    true,
+                );
+                gauge(
+                    "mapcache_allocator_retained_bytes",
+                    &[],
+                    f.retained as f64,
+                    true,
+                );
+            }
             gauge(
                 "mapcache_process_threads",
                 &[],

@@ -159,6 +159,14 @@ fn metrics_text_is_well_formed_and_complete() {
         1.0
     );
     assert!(prometheus_value(&text, "mapcache_process_resident_memory_bytes", "") > 1e6);
+    // The binary's allocator (jemalloc) reports its own figures.
+    let allocated = prometheus_value(&text, "mapcache_allocator_allocated_bytes", "");
+    let resident = prometheus_value(&text, "mapcache_allocator_resident_bytes", "");
+    assert!(allocated > 1e5, "allocated {allocated}");
+    assert!(
+        resident >= allocated,
+        "resident {resident} < allocated {allocated}"
+    );
     let build = prometheus_samples(&text)
         .into_iter()
         .find(|s| s.0 == "mapcache_build_info")
