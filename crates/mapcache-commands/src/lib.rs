@@ -56,6 +56,16 @@ pub trait Persistence: Send + Sync + std::fmt::Debug {
     fn lastsave(&self) -> i64;
 }
 
+/// The process allocator's own account of memory, for INFO memory's `used_memory` and
+/// `mem_allocator` (Redis reports its allocator's figures there, not RSS). The server
+/// installs it in [`Shared::memory`] when the binary's allocator can report.
+pub trait MemoryReport: Send + Sync + std::fmt::Debug {
+    /// The allocator's name (`jemalloc`).
+    fn allocator(&self) -> &'static str;
+    /// Bytes allocated and not freed, if the allocator can tell now.
+    fn allocated_bytes(&self) -> Option<u64>;
+}
+
 /// Server-wide counters (INFO stats); the server adds to them once per batch.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -85,6 +95,8 @@ pub struct Shared {
     pub slowlog: slowlog::SlowLog,
     /// SAVE / BGSAVE / LASTSAVE's disk side, installed by the server once.
     pub persistence: std::sync::OnceLock<Arc<dyn Persistence>>,
+    /// The allocator's figures for INFO memory, installed by the server once.
+    pub memory: std::sync::OnceLock<Arc<dyn MemoryReport>>,
 }
 
 impl Shared {
@@ -104,6 +116,7 @@ impl Shared {
             rates: cmdstats::Rates::default(),
             slowlog,
             persistence: std::sync::OnceLock::new(),
+            memory: std::sync::OnceLock::new(),
         }
     }
 }

@@ -55,6 +55,20 @@ pub trait AllocatorStats: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// INFO memory's view of the binary's allocator.
+#[derive(Debug)]
+pub(crate) struct AllocatorMemory(pub(crate) Arc<dyn AllocatorStats>);
+
+impl mapcache_commands::MemoryReport for AllocatorMemory {
+    fn allocator(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn allocated_bytes(&self) -> Option<u64> {
+        self.0.figures().ok().map(|f| f.allocated)
+    }
+}
+
 /// The shortest and longest profile, and the default, in seconds.
 pub const PROFILE_SECONDS: std::ops::RangeInclusive<u64> = 1..=60;
 const DEFAULT_SECONDS: u64 = 10;

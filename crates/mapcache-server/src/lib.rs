@@ -144,6 +144,9 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         let shared = Shared::new(store, runtime, info);
         let saver = persistence::Saver::new(weak.clone(), config.dir.clone());
         let _ = shared.persistence.set(Arc::new(saver));
+        if let Some(stats) = config.allocator.clone() {
+            let _ = shared.memory.set(Arc::new(debug::AllocatorMemory(stats)));
+        }
         shared
     });
     if !config.load_snapshot.is_empty() {

@@ -246,6 +246,17 @@ fn info_agrees_with_metrics() {
         assert!(info_field(&info, field).is_some(), "INFO lacks {field}");
     }
     assert_eq!(info_field(&info, "connected_clients").unwrap(), "2");
+    // used_memory is the allocator's figure, as in Redis (jemalloc's, in the binary).
+    assert_eq!(
+        info_field(&info, "mem_allocator").as_deref(),
+        Some("jemalloc")
+    );
+    let used: f64 = info_field(&info, "used_memory").unwrap().parse().unwrap();
+    let rss: f64 = info_field(&info, "used_memory_rss")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(used > 1e5 && used < rss, "used_memory {used}, rss {rss}");
     let bytes_in: f64 = info_field(&info, "total_net_input_bytes")
         .unwrap()
         .parse()

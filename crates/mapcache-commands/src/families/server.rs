@@ -708,11 +708,15 @@ fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
         ),
         "memory" => {
             let rss = process_rss_bytes();
+            // Like Redis: the allocator's figure when it has one, RSS otherwise.
+            let report = sh.memory.get();
+            let used = report.and_then(|m| m.allocated_bytes()).unwrap_or(rss);
+            let allocator = report.map_or("libc", |m| m.allocator());
             write!(
                 t,
-                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
-                 maxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:system\r\n",
-                human_bytes(rss),
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
+                 maxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:{allocator}\r\n",
+                human_bytes(used),
                 cfg.maxmemory,
                 cfg.maxmemory_policy
             )
