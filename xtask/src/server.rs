@@ -277,37 +277,18 @@ fn clock_ticks() -> u64 {
 /// The release binary: `--bin`, else built with cargo (unless `no_build`) and found
 /// in the target directory.
 pub fn mapcache_binary(explicit: Option<&Path>, no_build: bool) -> Result<PathBuf> {
-    if let Some(p) = explicit {
-        if !p.is_file() {
-            bail!("--bin {}: no such file", p.display());
-        }
-        return Ok(p.to_path_buf());
-    }
-    let root = crate::tidy::workspace_root();
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let bin = target.join("release").join("mapcache");
-    if !no_build {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        eprintln!("building the release binary (cargo build --release -p mapcache) ...");
-        let status = Command::new(cargo)
-            .current_dir(&root)
-            .args(["build", "--release", "-p", "mapcache"])
-            .status()
-            .context("running cargo build")?;
-        if !status.success() {
-            bail!("cargo build --release -p mapcache failed: {status}");
-        }
-    }
-    if !bin.is_file() {
-        bail!("{} not found (build it, or pass --bin PATH)", bin.display());
-    }
-    Ok(bin)
+    cargo_binary("release", explicit, no_build)
 }
 
 /// The binary `profile` runs: `--bin`, else `target/profiling/mapcache` (the release
 /// code with symbols, `[profile.profiling]`), built with cargo unless `no_build`.
 pub fn profiling_binary(explicit: Option<&Path>, no_build: bool) -> Result<PathBuf> {
+    cargo_binary("profiling", explicit, no_build)
+}
+
+/// `explicit` if given, else mapcache built in cargo profile `profile` (unless
+/// `no_build`) and found in the target directory.
+fn cargo_binary(profile: &str, explicit: Option<&Path>, no_build: bool) -> Result<PathBuf> {
     if let Some(p) = explicit {
         if !p.is_file() {
             bail!("--bin {}: no such file", p.display());
@@ -317,19 +298,18 @@ pub fn profiling_binary(explicit: Option<&Path>, no_build: bool) -> Result<PathB
     let root = crate::tidy::workspace_root();
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let bin = target.join("profiling").join("mapcache");
+    let bin = target.join(profile).join("mapcache");
     if !no_build {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        eprintln!(
-            "building the profiling binary (cargo build --profile profiling -p mapcache) ..."
-        );
+        let build = format!("cargo build --profile {profile} -p mapcache");
+        eprintln!("building the {profile} binary ({build}) ...");
         let status = Command::new(cargo)
             .current_dir(&root)
-            .args(["build", "--profile", "profiling", "-p", "mapcache"])
+            .args(["build", "--profile", profile, "-p", "mapcache"])
             .status()
             .context("running cargo build")?;
         if !status.success() {
-            bail!("cargo build --profile profiling -p mapcache failed: {status}");
+            bail!("{build} failed: {status}");
         }
     }
     if !bin.is_file() {

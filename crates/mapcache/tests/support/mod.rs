@@ -216,24 +216,12 @@ pub fn json_u64(json: &str, field: &str) -> u64 {
 /// GET `path` with extra request header lines (each `Name: value`); returns (status
 /// code, the raw response head, body).
 pub fn http_get_with(addr: SocketAddr, path: &str, headers: &[&str]) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).expect("connect http");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    for h in headers {
-        req.push_str(h);
-        req.push_str("\r\n");
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).expect("read http response");
-    let status = raw
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    (status, head.to_string(), body.to_string())
+    let (status, head, body) = http_get_bytes(addr, path, headers, Duration::from_secs(10));
+    (
+        status,
+        head,
+        String::from_utf8(body).expect("UTF-8 response body"),
+    )
 }
 
 /// The samples of a Prometheus text exposition: (name, labels as `k="v",...`, value).
