@@ -422,6 +422,7 @@ fn ttl_storm(env: &Env<'_>, server: &Server) -> Result<RunResult> {
     x.insert("storm_get_max_us".into(), get_q.max);
     x.insert("storm_probes".into(), count as f64);
     x.insert("baseline_p99_us".into(), base.p99);
+    x.insert("baseline_max_us".into(), base.max);
     x.insert("window_ms".into(), window_ms);
     let kib = |p: Option<ProcStats>| p.map(|p| p.rss_kib as f64 / 1024.0);
     for (k, v) in [

@@ -1,7 +1,7 @@
 //! mapcache's wiring: listeners, connection tasks, the sweeper and shutdown.
 //!
 //! This crate holds no command logic and no data structures of its own: it moves bytes
-//! between sockets and [`mapcache_commands::execute`], runs the one sweeper task, and
+//! between sockets and [`mapcache_commands::execute`], runs the one sweeper thread, and
 //! answers HTTP. [`start`] binds and spawns everything and returns a [`Running`] handle;
 //! [`run`] is the binary's entry point (start, wait for SIGTERM/SIGINT, drain).
 
@@ -42,6 +42,8 @@ pub enum Error {
     },
     #[error("cannot install signal handlers: {0}")]
     Signal(std::io::Error),
+    #[error("cannot start the sweeper thread: {0}")]
+    Sweeper(std::io::Error),
     #[error("cannot load a snapshot: {0}")]
     Snapshot(String),
 }
@@ -66,6 +68,7 @@ pub struct Running {
     pub http_addr: SocketAddr,
     inner: Arc<Inner>,
     stop: watch::Sender<bool>,
+    sweeper: sweeper::Handle,
 }
 
 impl Running {
@@ -90,6 +93,14 @@ impl Running {
                 open = self.inner.tracker.len(),
                 "shutdown grace period over; closing remaining connections"
             );
+        }
+        // No pass runs once this returns (a pass lasts at most a few milliseconds).
+        let sweeper = self.sweeper;
+        if tokio::task::spawn_blocking(move || sweeper.stop_and_join())
+            .await
+            .is_err()
+        {
+            tracing::error!("could not wait for the sweeper thread");
         }
     }
 }
@@ -168,7 +179,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     });
     tokio::spawn(connection::accept_loop(resp, inner.clone()));
     tokio::spawn(http::accept_loop(http, inner.clone()));
-    tokio::spawn(sweeper::run(inner.clone()));
+    let sweeper = sweeper::spawn(inner.clone()).map_err(Error::Sweeper)?;
     tokio::spawn(metrics::Metrics::sampler(inner.clone()));
     tracing::info!(%resp_addr, %http_addr, "mapcache ready");
     Ok(Running {
@@ -176,6 +187,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         http_addr,
         inner,
         stop,
+        sweeper,
     })
 }
 

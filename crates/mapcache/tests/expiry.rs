@@ -70,3 +70,25 @@ fn a_hundred_thousand_keys_expire_together_without_a_task_per_key() {
         "tasks/threads after the storm"
     );
 }
+
+/// The sweeper is one thread, at nice 10 on Linux so that a client's thread that wakes
+/// on the same core runs first (docs/ARCHITECTURE.md, "The sweeper").
+#[test]
+fn the_sweeper_is_one_background_priority_thread() {
+    let server = Server::start(&[]);
+    let tasks = format!("/proc/{}/task", server.child.id());
+    let sweepers: Vec<String> = std::fs::read_dir(&tasks)
+        .unwrap()
+        .filter_map(|t| {
+            let t = t.ok()?.path();
+            let comm = std::fs::read_to_string(t.join("comm")).ok()?;
+            (comm.trim_end() == "mapcache-sweepe")
+                .then(|| std::fs::read_to_string(t.join("stat")).expect("stat"))
+        })
+        .collect();
+    assert_eq!(sweepers.len(), 1, "sweeper threads in {tasks}");
+    // /proc/<pid>/task/<tid>/stat: the fields after the parenthesised name; nice is 19th.
+    let after_name = &sweepers[0][sweepers[0].rfind(')').unwrap() + 2..];
+    let nice: i32 = after_name.split(' ').nth(16).unwrap().parse().unwrap();
+    assert_eq!(nice, 10, "sweeper thread stat: {}", sweepers[0]);
+}
