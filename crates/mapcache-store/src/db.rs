@@ -32,7 +32,7 @@ use crate::value::{Kind, Value};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub value: Value,
-    deadline: Option<UnixMillis>,
+    deadline: Deadline,
     /// Deadlines of nested nodes; `None` for almost every entry.
     nested: Option<Box<NestedTtls>>,
 }
@@ -42,7 +42,7 @@ impl Entry {
     pub fn new(value: Value, deadline: Option<UnixMillis>) -> Self {
         Entry {
             value,
-            deadline,
+            deadline: Deadline::new(deadline),
             nested: None,
         }
     }
@@ -60,14 +60,14 @@ impl Entry {
         n.retain_existing(&value);
         Entry {
             value,
-            deadline,
+            deadline: Deadline::new(deadline),
             nested: (!n.is_empty()).then(|| Box::new(n)),
         }
     }
 
     /// The root's own deadline.
     pub fn deadline(&self) -> Option<UnixMillis> {
-        self.deadline
+        self.deadline.get()
     }
 
     /// The deadlines of nested nodes: `(segments below the root, deadline)`.
@@ -78,7 +78,7 @@ impl Entry {
     /// Redis deems a key expired once `now > deadline` (at its deadline it still exists,
     /// with PTTL 0).
     fn is_expired(&self, now: UnixMillis) -> bool {
-        matches!(self.deadline, Some(d) if d < now)
+        matches!(self.deadline(), Some(d) if d < now)
     }
 
     /// The earliest nested deadline.
@@ -120,10 +120,30 @@ impl Entry {
         match path::resolve(&self.value, rest.path, rest.sep) {
             Node::Found(v) => {
                 let inner = self.nested.as_ref().and_then(|n| n.effective(rest));
-                Some(Entry::new(v.clone(), min_deadline(self.deadline, inner)))
+                Some(Entry::new(v.clone(), min_deadline(self.deadline(), inner)))
             }
             Node::Missing | Node::Blocked(_) => None,
         }
+    }
+}
+
+/// An optional deadline in 8 bytes (an `Option<i64>` takes 16): `i64::MIN` stands for
+/// none. A key given the deadline `i64::MIN` gets `i64::MIN + 1`, which has expired at
+/// every moment the other has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Deadline(UnixMillis);
+
+impl Deadline {
+    const NONE: UnixMillis = UnixMillis::MIN;
+
+    #[inline]
+    fn new(deadline: Option<UnixMillis>) -> Self {
+        Deadline(deadline.map_or(Self::NONE, |d| d.max(Self::NONE + 1)))
+    }
+
+    #[inline]
+    fn get(self) -> Option<UnixMillis> {
+        (self.0 != Self::NONE).then_some(self.0)
     }
 }
 
@@ -153,8 +173,10 @@ fn live<'e>(
     }
 }
 
-/// One key's slot. The full hash is kept so that resizing never rehashes a key and
-/// SCAN can order keys by hash without recomputing it.
+/// One key's slot: 80 bytes, a jemalloc size class of its own. The key's hash is not
+/// kept (it would make the slot 88 bytes, rounded up to 96): a table that grows or
+/// shrinks, SCAN and the sweeper recompute it from the key, which is inline for keys up
+/// to 22 bytes and takes a few nanoseconds to hash.
 ///
 /// A shard table holds slots boxed ([`BoxedSlot`]): a table runs between 44% and 87%
 /// full, and an empty bucket then costs 8 bytes instead of a whole slot's 96 (with 1M
@@ -163,12 +185,15 @@ fn live<'e>(
 /// two cache lines, the bucket and the slot, as it did with the key behind a `Bytes`.
 #[derive(Debug)]
 struct Slot {
-    hash: u64,
     key: StoredKey,
     entry: Entry,
 }
 
 type BoxedSlot = Box<Slot>;
+
+// The size class the layout above is chosen for (see `Slot`).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Slot>() == 80);
 
 /// The latest deadline that has expired at `now`: the index's "due" means
 /// `deadline <= t`, and Redis expires a key only once `now > deadline`.
@@ -186,10 +211,25 @@ type IndexedKey = u64;
 #[derive(Debug)]
 pub(crate) struct Shard {
     table: HashTable<BoxedSlot>,
+    /// The database's key hasher (the slots do not keep their keys' hashes).
+    hasher: DefaultHashBuilder,
     /// Roots' own deadlines (INFO's `expires=` counts these).
     expiries: DeadlineIndex<IndexedKey>,
     /// Each root's earliest nested deadline ([`crate::nested`]).
     nested_expiries: DeadlineIndex<IndexedKey>,
+}
+
+/// A key's 64-bit hash: its top bits pick the shard ([`Db::shard_index`]), the rest
+/// place it in the shard's table ([`table_hash`]) and order SCAN.
+#[inline]
+fn key_hash(hasher: &DefaultHashBuilder, key: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    hasher.hash_one(key)
+}
+
+/// A shard's slots with their keys' hashes (recomputed).
+fn hashed(shard: &Shard) -> impl Iterator<Item = (u64, &Slot)> {
+    shard.table.iter().map(|s| (shard.key_hash(&s.key), &**s))
 }
 
 /// The hash a shard's table sees for a key of 64-bit hash `hash` ([`table_hash`]).
@@ -206,9 +246,10 @@ fn table_hash(hash: u64) -> u64 {
 }
 
 impl Shard {
-    fn new() -> Self {
+    fn new(hasher: DefaultHashBuilder) -> Self {
         Shard {
             table: HashTable::new(),
+            hasher,
             expiries: DeadlineIndex::new(),
             nested_expiries: DeadlineIndex::new(),
         }
@@ -219,27 +260,43 @@ impl Shard {
         table_hash(hash)
     }
 
+    /// A stored key's 64-bit hash, recomputed.
+    #[inline]
+    fn key_hash(&self, key: &[u8]) -> u64 {
+        key_hash(&self.hasher, key)
+    }
+
     #[inline]
     fn find(&self, hash: u64, key: &[u8]) -> Option<&Slot> {
         self.table
-            .find(self.table_hash(hash), |s| s.hash == hash && s.key == key)
+            .find(self.table_hash(hash), |s| s.key == key)
             .map(|s| &**s)
+    }
+
+    /// Adds a new slot for a key of hash `hash` (absent from the table) and indexes its
+    /// deadlines.
+    fn insert_new(&mut self, hash: u64, slot: BoxedSlot) {
+        if let Some(d) = slot.entry.deadline() {
+            self.expiries.insert(hash, d);
+        }
+        if let Some(d) = slot.entry.nested_next() {
+            self.nested_expiries.insert(hash, d);
+        }
+        let hasher = &self.hasher;
+        self.table.insert_unique(table_hash(hash), slot, |s| {
+            table_hash(key_hash(hasher, &s.key))
+        });
     }
 
     /// Removes a slot and its index entry.
     fn remove(&mut self, hash: u64, key: &[u8]) -> Option<BoxedSlot> {
         let th = self.table_hash(hash);
-        let slot = self
-            .table
-            .find_entry(th, |s| s.hash == hash && s.key == key)
-            .ok()?
-            .remove()
-            .0;
-        if let Some(d) = slot.entry.deadline {
-            self.expiries.remove(&slot.hash, d);
+        let slot = self.table.find_entry(th, |s| s.key == key).ok()?.remove().0;
+        if let Some(d) = slot.entry.deadline() {
+            self.expiries.remove(&hash, d);
         }
         if let Some(d) = slot.entry.nested_next() {
-            self.nested_expiries.remove(&slot.hash, d);
+            self.nested_expiries.remove(&hash, d);
         }
         Some(slot)
     }
@@ -266,7 +323,7 @@ impl Shard {
         now: UnixMillis,
     ) -> (usize, Option<BoxedSlot>) {
         let th = self.table_hash(hash);
-        let Some(slot) = self.table.find_mut(th, |s| s.hash == hash && s.key == root) else {
+        let Some(slot) = self.table.find_mut(th, |s| s.key == root) else {
             return (0, None);
         };
         let old = slot.entry.nested_next();
@@ -278,8 +335,8 @@ impl Shard {
             slot.entry.nested = None;
         }
         let emptied = path::is_empty_aggregate(&slot.entry.value);
-        let (ik, new) = (slot.hash, slot.entry.nested_next());
-        self.reindex_nested(ik, old, new);
+        let new = slot.entry.nested_next();
+        self.reindex_nested(hash, old, new);
         if emptied {
             return (n, self.remove(hash, root));
         }
@@ -299,12 +356,13 @@ impl Shard {
         self.table.allocation_size() / (std::mem::size_of::<BoxedSlot>() + 1)
     }
 
-    /// Shrinks a sparse table to fit its entries (the slots are boxed and keep their
-    /// hash, so this moves 8-byte pointers and follows each once).
+    /// Shrinks a sparse table to fit its entries (the slots are boxed, so this moves
+    /// 8-byte pointers and rehashes each key once).
     fn shrink_if_sparse(&mut self) {
         if self.is_sparse() {
+            let hasher = &self.hasher;
             self.table
-                .shrink_to(self.table.len(), |s| table_hash(s.hash));
+                .shrink_to(self.table.len(), |s| table_hash(key_hash(hasher, &s.key)));
         }
     }
 
@@ -324,7 +382,7 @@ impl Shard {
             .filter(|&(d, &hash)| {
                 self.table
                     .find(self.table_hash(hash), |s| {
-                        s.hash == hash && s.entry.nested_next() == Some(d)
+                        s.entry.nested_next() == Some(d) && self.key_hash(&s.key) == hash
                     })
                     .is_some_and(|s| !s.entry.is_expired(now) && s.entry.view(now).is_none())
             })
@@ -366,19 +424,19 @@ impl SweepShard for ShardCell {
         let mut nested_removed = 0;
         let roots_removed;
         let more_due = {
-            let mut shard = self.lock.write();
+            let mut guard = self.lock.write();
+            let shard = &mut *guard;
             shard.expiries.pop_due(due_at, max_keys, &mut due);
+            let hasher = &shard.hasher;
             for (hash, deadline) in due.drain(..) {
-                let th = shard.table_hash(hash);
                 // The index entry is gone already; the slot goes too (the index always
                 // matches the entries: both change under this lock).
-                if let Ok(found) = shard
-                    .table
-                    .find_entry(th, |s| s.hash == hash && s.entry.deadline == Some(deadline))
-                {
+                if let Ok(found) = shard.table.find_entry(table_hash(hash), |s| {
+                    s.entry.deadline() == Some(deadline) && key_hash(hasher, &s.key) == hash
+                }) {
                     let slot = found.remove().0;
                     if let Some(d) = slot.entry.nested_next() {
-                        shard.nested_expiries.remove(&slot.hash, d);
+                        shard.nested_expiries.remove(&hash, d);
                     }
                     removed.push(slot);
                 }
@@ -393,7 +451,7 @@ impl SweepShard for ShardCell {
                 let Some(root) = shard
                     .table
                     .find(th, |s| {
-                        s.hash == hash && s.entry.nested_next() == Some(deadline)
+                        s.entry.nested_next() == Some(deadline) && shard.key_hash(&s.key) == hash
                     })
                     .map(|s| s.key.to_bytes())
                 else {
@@ -519,7 +577,7 @@ impl Db {
         assert!((1..=16).contains(&bits), "shard bits must be 1..=16");
         let shards = (0..1usize << bits)
             .map(|_| ShardCell {
-                lock: RwLock::new(Shard::new()),
+                lock: RwLock::new(Shard::new(hasher.clone())),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
                 expired_lazy: AtomicU64::new(0),
@@ -557,8 +615,7 @@ impl Db {
 
     #[inline]
     fn hash(&self, key: &[u8]) -> u64 {
-        use std::hash::BuildHasher;
-        self.hasher.hash_one(key)
+        key_hash(&self.hasher, key)
     }
 
     #[inline]
@@ -873,22 +930,22 @@ impl Db {
                 if let Addressing::Path(sep) = self.addressing {
                     // Path mode: a root stands for its leaf paths, all in the page
                     // that visits the root (they share its hash).
-                    for s in shard.table.iter().filter(|s| s.hash >= pos) {
+                    for (hash, s) in hashed(&shard).filter(|(h, _)| *h >= pos) {
                         let Some(e) = s.entry.view(now) else {
-                            found.push((s.hash, Bytes::new(), false));
+                            found.push((hash, Bytes::new(), false));
                             continue;
                         };
                         path::for_each_leaf(&s.key, sep, &e.value, &mut |p, v| {
-                            found.push((s.hash, Bytes::copy_from_slice(p), filter.accepts(p, v)));
+                            found.push((hash, Bytes::copy_from_slice(p), filter.accepts(p, v)));
                         });
                     }
                 } else {
-                    found.extend(shard.table.iter().filter(|s| s.hash >= pos).map(|s| {
+                    found.extend(hashed(&shard).filter(|(h, _)| *h >= pos).map(|(hash, s)| {
                         let live = s
                             .entry
                             .view(now)
                             .is_some_and(|e| filter.accepts(&s.key, &e.value));
-                        (s.hash, s.key.to_bytes(), live)
+                        (hash, s.key.to_bytes(), live)
                     }));
                 }
             }
@@ -988,7 +1045,7 @@ fn slot_mut<'s>(shard: &'s mut Shard, hash: u64, root: &[u8]) -> Option<&'s mut 
     let th = shard.table_hash(hash);
     shard
         .table
-        .find_mut(th, |s| s.hash == hash && s.key == root)
+        .find_mut(th, |s| s.key == root)
         .map(|s| &mut **s)
 }
 
@@ -1043,8 +1100,8 @@ impl<'a> KeyMut<'a> {
         if nested.is_empty() {
             slot.entry.nested = None;
         }
-        let (ik, new) = (slot.hash, slot.entry.nested_next());
-        self.shard.reindex_nested(ik, old, new);
+        let new = slot.entry.nested_next();
+        self.shard.reindex_nested(self.hash, old, new);
     }
 
     /// Called once the command's closure is done: drops the nested deadlines of nodes
@@ -1103,10 +1160,10 @@ impl<'a> KeyMut<'a> {
     pub fn deadline(&self) -> Option<UnixMillis> {
         let e = self.root_entry()?;
         match self.rest {
-            None => e.deadline,
+            None => e.deadline(),
             Some(_) if !self.exists() => None,
             Some(rest) => min_deadline(
-                e.deadline,
+                e.deadline(),
                 e.nested.as_ref().and_then(|n| n.effective(rest)),
             ),
         }
@@ -1117,7 +1174,7 @@ impl<'a> KeyMut<'a> {
     pub fn own_deadline(&self) -> Option<UnixMillis> {
         let e = self.root_entry()?;
         match self.rest {
-            None => e.deadline,
+            None => e.deadline(),
             Some(_) if !self.exists() => None,
             Some(rest) => e.nested.as_ref().and_then(|n| n.own(rest)),
         }
@@ -1205,13 +1262,13 @@ impl<'a> KeyMut<'a> {
         let th = self.shard.table_hash(self.hash);
         let (hash, key) = (self.hash, self.root);
         let shard = &mut *self.shard;
-        let (deadline, nested) = (entry.deadline, entry.nested_next());
-        match shard.table.find_mut(th, |s| s.hash == hash && s.key == key) {
+        let (deadline, nested) = (entry.deadline(), entry.nested_next());
+        match shard.table.find_mut(th, |s| s.key == key) {
             Some(slot) => {
                 let old = std::mem::replace(&mut slot.entry, entry);
-                let ik = slot.hash;
-                if old.deadline != deadline {
-                    if let Some(d) = old.deadline {
+                let ik = hash;
+                if old.deadline() != deadline {
+                    if let Some(d) = old.deadline() {
                         shard.expiries.remove(&ik, d);
                     }
                     if let Some(d) = deadline {
@@ -1222,18 +1279,8 @@ impl<'a> KeyMut<'a> {
                 self.garbage = Some(old);
             }
             None => {
-                let slot = Box::new(Slot {
-                    hash,
-                    key: StoredKey::new(key),
-                    entry,
-                });
-                if let Some(d) = deadline {
-                    shard.expiries.insert(slot.hash, d);
-                }
-                if let Some(d) = nested {
-                    shard.nested_expiries.insert(slot.hash, d);
-                }
-                shard.table.insert_unique(th, slot, |s| table_hash(s.hash));
+                let key = StoredKey::new(key);
+                shard.insert_new(hash, Box::new(Slot { key, entry }));
             }
         }
     }
@@ -1244,7 +1291,8 @@ impl<'a> KeyMut<'a> {
         if self.rest.is_none() {
             self.insert_root(entry);
         } else {
-            self.insert(entry.value, entry.deadline);
+            let deadline = entry.deadline();
+            self.insert(entry.value, deadline);
         }
     }
 
@@ -1270,12 +1318,12 @@ impl<'a> KeyMut<'a> {
         let th = self.shard.table_hash(self.hash);
         let (hash, key) = (self.hash, self.root);
         let shard = &mut *self.shard;
-        let Some(slot) = shard.table.find_mut(th, |s| s.hash == hash && s.key == key) else {
+        let Some(slot) = shard.table.find_mut(th, |s| s.key == key) else {
             return false;
         };
-        let old = std::mem::replace(&mut slot.entry.deadline, deadline);
+        let old = std::mem::replace(&mut slot.entry.deadline, Deadline::new(deadline)).get();
         if old != deadline {
-            let ik = slot.hash;
+            let ik = hash;
             if let Some(d) = old {
                 shard.expiries.remove(&ik, d);
             }
@@ -1504,7 +1552,7 @@ impl Db {
             let Some(e) = s.entry.view(now) else { continue };
             nested.clear();
             nested.extend(e.nested_deadlines().map(|(p, d)| (p.to_vec(), d)));
-            f(&s.key, &e.value, e.deadline, &nested);
+            f(&s.key, &e.value, e.deadline(), &nested);
         }
     }
 
@@ -1533,19 +1581,8 @@ impl Db {
             if let Some(prev) = shard.remove(hash, &key) {
                 replaced.push(prev);
             }
-            let slot = Box::new(Slot {
-                hash,
-                key: StoredKey::new(&key),
-                entry,
-            });
-            if let Some(d) = slot.entry.deadline {
-                shard.expiries.insert(slot.hash, d);
-            }
-            if let Some(d) = slot.entry.nested_next() {
-                shard.nested_expiries.insert(slot.hash, d);
-            }
-            let th = shard.table_hash(hash);
-            shard.table.insert_unique(th, slot, |s| table_hash(s.hash));
+            let key = StoredKey::new(&key);
+            shard.insert_new(hash, Box::new(Slot { key, entry }));
         }
         drop(guards);
         drop((old, replaced));
