@@ -577,7 +577,7 @@ impl Db {
         assert!((1..=16).contains(&bits), "shard bits must be 1..=16");
         let shards = (0..1usize << bits)
             .map(|_| ShardCell {
-                lock: RwLock::new(Shard::new(hasher.clone())),
+                lock: RwLock::new(Shard::new(hasher)),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
                 expired_lazy: AtomicU64::new(0),
