@@ -1,6 +1,6 @@
 //! The per-shard deadline index.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::clock::UnixMillis;
 
@@ -13,11 +13,12 @@ use crate::clock::UnixMillis;
 /// hash, the same `(deadline, key)` may be inserted more than once: each insert counts,
 /// and needs its own [`remove`](Self::remove).
 ///
-/// Layout: a `BTreeMap<(UnixMillis, K), count>`, chosen by measurement (see the crate
-/// README, "Why this index"). Every operation is `O(log n)` worst case whatever the
-/// deadlines are (all equal, all distinct, rewritten often), memory is exact (no
-/// tombstones), and [`pop_due`](Self::pop_due) yields due keys in deadline order, ties
-/// in key order.
+/// Layout: a `BTreeSet<(UnixMillis, K)>`, chosen by measurement (see the crate README,
+/// "Why this index"), with the rare second and later copies of a pair counted in a
+/// side map (empty unless two keys share a hash and a deadline). Every operation is
+/// `O(log n)` worst case whatever the deadlines are (all equal, all distinct, rewritten
+/// often), memory is exact (no tombstones), and [`pop_due`](Self::pop_due) yields due
+/// keys in deadline order, ties in key order.
 ///
 /// Beside it, a count of entries per window of [`WINDOW_MS`] (a few entries per shard):
 /// [`count_due`](Self::count_due) adds up the windows wholly due and, in the window
@@ -26,7 +27,10 @@ use crate::clock::UnixMillis;
 /// million.
 #[derive(Debug, Clone)]
 pub struct DeadlineIndex<K> {
-    set: BTreeMap<(UnixMillis, K), u32>,
+    set: BTreeSet<(UnixMillis, K)>,
+    /// Copies of a pair beyond the one in `set`: pair -> extra copies (at least 1).
+    /// A count beside every pair would make each B-tree leaf 232 bytes instead of 188.
+    dups: BTreeMap<(UnixMillis, K), u32>,
     /// Entries per window: `deadline >> WINDOW_SHIFT` -> count.
     windows: BTreeMap<UnixMillis, usize>,
     len: usize,
@@ -62,7 +66,8 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
     /// An empty index (allocates nothing).
     pub fn new() -> Self {
         Self {
-            set: BTreeMap::new(),
+            set: BTreeSet::new(),
+            dups: BTreeMap::new(),
             windows: BTreeMap::new(),
             len: 0,
         }
@@ -73,7 +78,9 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
     /// The caller removes the key's previous deadline first (it is stored in the entry);
     /// inserting the same `(key, deadline)` twice holds it twice.
     pub fn insert(&mut self, key: K, deadline: UnixMillis) {
-        *self.set.entry((deadline, key)).or_insert(0) += 1;
+        if let Some(pair) = self.set.replace((deadline, key)) {
+            *self.dups.entry(pair).or_insert(0) += 1;
+        }
         *self.windows.entry(window(deadline)).or_insert(0) += 1;
         self.len += 1;
     }
@@ -96,22 +103,43 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
     pub fn remove(&mut self, key: &K, deadline: UnixMillis) -> bool {
         // The map looks up by `&(UnixMillis, K)`: `K` is cloned (cheap for the store's
         // hashes and for reference-counted keys).
-        let slot = (deadline, key.clone());
-        let Some(n) = self.set.get_mut(&slot) else {
+        let pair = (deadline, key.clone());
+        if !self.take_dup(&pair) && !self.set.remove(&pair) {
             return false;
-        };
-        *n -= 1;
-        if *n == 0 {
-            self.set.remove(&slot);
         }
         self.uncount(window(deadline), 1);
         self.len -= 1;
         true
     }
 
+    /// Takes one extra copy of `pair` off `dups`; false when it has none.
+    fn take_dup(&mut self, pair: &(UnixMillis, K)) -> bool {
+        if self.dups.is_empty() {
+            return false;
+        }
+        let std::collections::btree_map::Entry::Occupied(mut e) = self.dups.entry(pair.clone())
+        else {
+            return false;
+        };
+        *e.get_mut() -= 1;
+        if *e.get() == 0 {
+            e.remove();
+        }
+        true
+    }
+
+    /// How many times `pair` is indexed, given that it is in `set`.
+    fn copies(&self, pair: &(UnixMillis, K)) -> usize {
+        if self.dups.is_empty() {
+            1
+        } else {
+            1 + self.dups.get(pair).map_or(0, |&n| n as usize)
+        }
+    }
+
     /// Whether `key` is indexed at `deadline`.
     pub fn contains(&self, key: &K, deadline: UnixMillis) -> bool {
-        self.set.contains_key(&(deadline, key.clone()))
+        self.set.contains(&(deadline, key.clone()))
     }
 
     /// How many keys are indexed (an entry inserted twice counts twice).
@@ -126,7 +154,7 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
 
     /// The earliest deadline, if any.
     pub fn next_deadline(&self) -> Option<UnixMillis> {
-        self.set.first_key_value().map(|((d, _), _)| *d)
+        self.set.first().map(|(d, _)| *d)
     }
 
     /// Whether some key is due at `now` (`deadline <= now`).
@@ -149,18 +177,23 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
         // Window counts are taken down once per window, not once per entry.
         let mut pending: Option<(UnixMillis, usize)> = None;
         while taken < max {
-            let Some(mut first) = self.set.first_entry() else {
+            let Some(first) = self.set.first() else {
                 break;
             };
-            if first.key().0 > now {
+            if first.0 > now {
                 break;
             }
-            let (d, k) = first.key().clone();
-            if *first.get() > 1 {
-                *first.get_mut() -= 1;
+            let (d, k) = if self.dups.is_empty() {
+                self.set.pop_first()
             } else {
-                first.remove();
+                let first = first.clone();
+                if self.take_dup(&first) {
+                    Some(first)
+                } else {
+                    self.set.pop_first()
+                }
             }
+            .expect("the set has a first pair");
             out.push((k, d));
             match &mut pending {
                 Some((w, n)) if *w == window(d) => *n += 1,
@@ -203,11 +236,11 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
         let (mut due, mut later) = (0usize, 0usize);
         loop {
             match entries.next() {
-                Some(((d, _), &n)) if *d <= now => due += n as usize,
+                Some(pair) if pair.0 <= now => due += self.copies(pair),
                 _ => return whole + due,
             }
             match entries.next_back() {
-                Some(((d, _), &n)) if *d > now => later += n as usize,
+                Some(pair) if pair.0 > now => later += self.copies(pair),
                 _ => return whole + in_window - later,
             }
         }
@@ -217,13 +250,14 @@ impl<K: Ord + Clone> DeadlineIndex<K> {
     /// [`std::mem::take`] and drop it outside the lock).
     pub fn clear(&mut self) {
         self.set.clear();
+        self.dups.clear();
         self.windows.clear();
         self.len = 0;
     }
 
     /// Iterates `(deadline, key)` in deadline order, a key inserted twice once.
     pub fn iter(&self) -> impl Iterator<Item = (UnixMillis, &K)> + '_ {
-        self.set.keys().map(|(d, k)| (*d, k))
+        self.set.iter().map(|(d, k)| (*d, k))
     }
 }
 
@@ -409,6 +443,13 @@ mod tests {
                 }
             }
             if step % 7 == 0 {
+                assert_eq!(ix.len(), live.len(), "step {step}");
+                assert_eq!(ix.iter().count(), {
+                    let mut pairs = live.clone();
+                    pairs.sort_unstable();
+                    pairs.dedup();
+                    pairs.len()
+                });
                 for now in [
                     deadline - 1,
                     deadline,
