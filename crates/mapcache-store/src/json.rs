@@ -366,7 +366,7 @@ pub(crate) fn read_tree(
         // Read one value at `i`; containers with members are pushed and their first
         // member read next.
         let mut value = match node(nodes, i)? {
-            Node::String(s) => Value::Str(decode(s).map_err(|()| TreeError::BadString)?),
+            Node::String(s) => Value::Str(decode(s).map_err(|()| TreeError::BadString)?.into()),
             Node::Static(StaticNode::Bool(b)) => Value::Bool(*b),
             Node::Static(StaticNode::Null) => Value::Null,
             Node::Static(n) => Value::Number(static_number(n).ok_or(TreeError::Malformed)?),
@@ -780,7 +780,7 @@ mod tests {
 
     #[test]
     fn non_utf8_strings() {
-        let v = Value::Str(Bytes::from_static(b"a\xffb\xe6\x97c"));
+        let v = Value::Str(crate::Str::from(&b"a\xffb\xe6\x97c"[..]));
         assert_eq!(text(&v), "\"a\u{FFFD}b\u{FFFD}c\"");
         let mut out = Vec::new();
         write_binary_safe(&v, &mut out);

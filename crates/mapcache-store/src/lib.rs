@@ -21,6 +21,7 @@ pub mod nested;
 pub mod num;
 pub mod path;
 pub mod snapshot;
+mod string;
 pub mod value;
 
 use std::sync::Arc;
@@ -36,7 +37,7 @@ pub use json::JsonError;
 use mapcache_expiry::{Clock, SystemClock, UnixMillis};
 pub use path::PathFault;
 pub use snapshot::{parse_snapshot, Snapshot, SnapshotEntry, SnapshotError, SnapshotWriter};
-pub use value::{Hash, Kind, List, Value};
+pub use value::{Hash, Kind, List, Str, Value};
 
 /// How a [`Store`] is laid out.
 #[derive(Debug, Clone, Copy)]

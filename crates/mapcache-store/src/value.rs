@@ -11,6 +11,12 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use indexmap::IndexMap;
 
+pub use crate::string::Str;
+
+// 40 bytes, a short string included (see `Str`); the store's slot size depends on it.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Value>() == 40);
+
 /// A hash (JSON object): field -> value, in insertion order.
 pub type Hash = IndexMap<Bytes, Value, hashbrown::DefaultHashBuilder>;
 /// A list (JSON array).
@@ -24,8 +30,9 @@ pub const SMALL_HASH_FIELDS: usize = 128;
 /// One stored value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    /// A Redis string: binary-safe bytes (integers are kept as their decimal text).
-    Str(Bytes),
+    /// A Redis string: binary-safe bytes (integers are kept as their decimal text),
+    /// inline up to [`Str::INLINE`] bytes.
+    Str(Str),
     /// A Redis hash / JSON object. Boxed: an `IndexMap` is 56 bytes, and keeping the
     /// enum at the size of a `Bytes` saves 24 bytes in every stored entry.
     Hash(Box<Hash>),
@@ -67,7 +74,7 @@ impl Value {
     /// A string value owning a copy of `data` (never a slice of a network buffer,
     /// which would pin the whole buffer for as long as the key lives).
     pub fn string(data: &[u8]) -> Value {
-        Value::Str(Bytes::copy_from_slice(data))
+        Value::Str(Str::copy_from_slice(data))
     }
 
     pub fn kind(&self) -> Kind {
@@ -80,7 +87,7 @@ impl Value {
     }
 
     /// The bytes of a string value, or `None` for any other kind.
-    pub fn as_str(&self) -> Option<&Bytes> {
+    pub fn as_str(&self) -> Option<&Str> {
         match self {
             Value::Str(b) => Some(b),
             _ => None,
@@ -118,7 +125,7 @@ impl Value {
     /// A rough count of heap bytes held, for INFO memory and deferred-drop decisions.
     pub fn heap_size(&self) -> usize {
         match self {
-            Value::Str(b) => b.len(),
+            Value::Str(b) => b.heap_size(),
             Value::Hash(h) => h.iter().map(|(k, v)| k.len() + v.heap_size() + 48).sum(),
             Value::List(l) => l.iter().map(|v| v.heap_size() + 40).sum(),
             Value::Number(_) | Value::Bool(_) | Value::Null => 0,

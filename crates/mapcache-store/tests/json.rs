@@ -46,7 +46,7 @@ fn finite() -> impl Strategy<Value = f64> {
 /// Values JSON can carry: UTF-8 strings, finite numbers.
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
-        text().prop_map(|s| Value::Str(Bytes::from(s))),
+        text().prop_map(|s| Value::Str(s.into())),
         finite().prop_map(Value::Number),
         any::<bool>().prop_map(Value::Bool),
         Just(Value::Null),
@@ -162,7 +162,7 @@ proptest! {
         let mut expected = Vec::new();
         old_json_string(&s, &mut expected);
         let mut got = Vec::new();
-        json::write_binary_safe(&Value::Str(Bytes::from(s.clone())), &mut got);
+        json::write_binary_safe(&Value::Str(s.clone().into()), &mut got);
         prop_assert_eq!(&got, &expected);
         // The strict writer replaces invalid UTF-8 exactly as from_utf8_lossy does.
         let mut lossy = Vec::new();
@@ -170,7 +170,7 @@ proptest! {
         let mut strict = Vec::new();
         json::write_string(&s, &mut strict);
         prop_assert_eq!(&strict, &lossy);
-        prop_assert_eq!(written(&Value::Str(Bytes::from(s))), lossy);
+        prop_assert_eq!(written(&Value::Str(s.into())), lossy);
     }
 
     #[test]
@@ -220,7 +220,7 @@ proptest! {
         }
         doc.push('"');
         let v = json::parse(&mut doc.into_bytes(), 0).unwrap();
-        prop_assert_eq!(v, Value::Str(Bytes::from(String::from_iter(s))));
+        prop_assert_eq!(v, Value::Str(String::from_iter(s).into()));
     }
 
     #[test]

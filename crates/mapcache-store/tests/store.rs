@@ -26,7 +26,9 @@ fn set(db: &Db, now: i64, key: &[u8], val: &[u8], deadline: Option<i64>) {
 }
 
 fn get(db: &Db, now: i64, key: &[u8]) -> Option<Bytes> {
-    db.get(key, now, |e| e.and_then(|e| e.value.as_str().cloned()))
+    db.get(key, now, |e| {
+        e.and_then(|e| e.value.as_str().map(|s| s.to_bytes()))
+    })
 }
 
 #[test]

@@ -17,7 +17,7 @@ use support::Server;
 
 fn value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
-        ".{0,12}".prop_map(|s: String| Value::Str(Bytes::from(s))),
+        ".{0,12}".prop_map(|s: String| Value::Str(s.into())),
         (-1e6f64..1e6).prop_map(Value::Number),
         any::<i32>().prop_map(|n| Value::Number(f64::from(n))),
         prop::num::f64::NORMAL.prop_map(Value::Number),

@@ -228,7 +228,7 @@ fn hincrby(c: &mut Ctx<'_>) -> CmdResult {
             .map_or(Ok(0), |h| field_int(h, field))?;
         let new = old.checked_add(incr).ok_or(CmdError::Overflow)?;
         let text = itoa::Buffer::new().format(new).as_bytes().to_vec();
-        hash_for_write(km)?.insert(field_key(field), Value::Str(Bytes::from(text)));
+        hash_for_write(km)?.insert(field_key(field), Value::Str(text.into()));
         Ok(new)
     })?;
     c.out.integer(n);
@@ -258,7 +258,7 @@ fn hincrbyfloat(c: &mut Ctx<'_>) -> CmdResult {
             "ERR increment would produce NaN or Infinity",
         ))?;
         let text = Bytes::from(sum.to_human());
-        hash_for_write(km)?.insert(field_key(field), Value::Str(text.clone()));
+        hash_for_write(km)?.insert(field_key(field), Value::Str(text.clone().into()));
         Ok(text)
     })?;
     c.out.bulk(&text);

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use bytes::{Bytes, BytesMut};
 use mapcache_expiry::UnixMillis;
 use mapcache_store::{json, num};
-use mapcache_store::{Db, KeyMut, Value};
+use mapcache_store::{Db, KeyMut, Str, Value};
 
 use crate::args::{self, is};
 use crate::error::{CmdError, CmdResult};
@@ -96,11 +96,12 @@ pub(crate) fn string_bytes(v: &Value) -> Result<Cow<'_, [u8]>, CmdError> {
     }
 }
 
-/// The string value of an entry as an owned handle (cheap for strings: a refcount).
-fn string_value(v: &Value) -> Result<Bytes, CmdError> {
+/// The string value of an entry as an owned copy (cheap for strings: inline, or a
+/// refcount).
+fn string_value(v: &Value) -> Result<Str, CmdError> {
     match v {
         Value::Str(b) => Ok(b.clone()),
-        other => string_bytes(other).map(|b| Bytes::copy_from_slice(&b)),
+        other => string_bytes(other).map(|b| Str::copy_from_slice(&b)),
     }
 }
 
@@ -120,10 +121,7 @@ fn check_string_length(max: u64, size: u64, append: u64) -> Result<(), CmdError>
 fn take_string(km: &mut KeyMut<'_>) -> Result<BytesMut, CmdError> {
     let value = km.value_mut().expect("caller checked the key exists");
     if let Value::Str(b) = value {
-        let b = std::mem::take(b);
-        return Ok(b
-            .try_into_mut()
-            .unwrap_or_else(|shared| BytesMut::from(&shared[..])));
+        return Ok(std::mem::take(b).into_bytes_mut());
     }
     let text = string_bytes(value)?;
     Ok(BytesMut::from(&text[..]))
@@ -465,7 +463,7 @@ fn append(c: &mut Ctx<'_>) -> CmdResult {
         let mut buf = take_string(km)?;
         buf.extend_from_slice(arg);
         let len = buf.len();
-        km.set_value(Value::Str(buf.freeze()));
+        km.set_value(Value::Str(buf.freeze().into()));
         Ok::<_, CmdError>(len)
     })?;
     c.out.integer(len as i64);
@@ -546,7 +544,7 @@ fn setrange(c: &mut Ctx<'_>) -> CmdResult {
                 check_string_length(max, offset as u64, value.len() as u64)?;
                 let mut buf = vec![0u8; offset + value.len()];
                 buf[offset..].copy_from_slice(value);
-                km.insert(Value::Str(Bytes::from(buf)), None);
+                km.insert(Value::Str(buf.into()), None);
                 return Ok(offset + value.len());
             }
             Some(v) => string_bytes(v)?.len(),
@@ -562,7 +560,7 @@ fn setrange(c: &mut Ctx<'_>) -> CmdResult {
         }
         buf[offset..end].copy_from_slice(value);
         let len = buf.len();
-        km.set_value(Value::Str(buf.freeze()));
+        km.set_value(Value::Str(buf.freeze().into()));
         Ok::<_, CmdError>(len)
     })?;
     c.out.integer(len as i64);
