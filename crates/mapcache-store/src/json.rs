@@ -44,7 +44,7 @@ use std::io::Write as _;
 use bytes::Bytes;
 use simd_json::{Node, StaticNode};
 
-use crate::value::{Hash, List, Value};
+use crate::value::{Hash, List, Str, Value};
 
 /// The nesting limit (objects and arrays) of documents read over HTTP, unless configured
 /// otherwise. RESP values are bounded to the same depth by path key mode.
@@ -420,7 +420,7 @@ pub(crate) fn read_tree(
                     key,
                 }) => {
                     let k = std::mem::take(key);
-                    match hash.entry(k) {
+                    match hash.entry(k.into()) {
                         indexmap::map::Entry::Vacant(slot) => {
                             slot.insert(value);
                         }
@@ -634,8 +634,8 @@ impl Style for BinarySafe {
 /// A container being written by [`write_with`], with the member being written.
 pub(crate) enum Frame<'a> {
     Hash {
-        iter: indexmap::map::Iter<'a, Bytes, Value>,
-        key: &'a Bytes,
+        iter: indexmap::map::Iter<'a, Str, Value>,
+        key: &'a Str,
     },
     List {
         iter: vec_deque::Iter<'a, Value>,
@@ -653,7 +653,7 @@ impl Position<'_, '_> {
         self.0
             .iter()
             .map(|f| match f {
-                Frame::Hash { key, .. } => (*key).clone(),
+                Frame::Hash { key, .. } => key.to_bytes(),
                 Frame::List { index, .. } => {
                     Bytes::copy_from_slice(itoa::Buffer::new().format(*index).as_bytes())
                 }
@@ -786,7 +786,7 @@ mod tests {
         write_binary_safe(&v, &mut out);
         assert_eq!(out, b"\"a\xffb\xe6\x97c\"");
         let mut h = Hash::default();
-        h.insert(Bytes::from_static(b"\xc3"), Value::Null);
+        h.insert(Str::from(&b"\xc3"[..]), Value::Null);
         assert_eq!(text(&Value::hash(h)), "{\"\u{FFFD}\":null}");
     }
 
@@ -953,7 +953,7 @@ mod tests {
                 Value::List([v].into())
             } else {
                 let mut h = Hash::default();
-                h.insert(Bytes::from_static(b"k"), v);
+                h.insert(Str::from(&b"k"[..]), v);
                 Value::hash(h)
             };
         }

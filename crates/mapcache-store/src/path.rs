@@ -166,7 +166,7 @@ pub fn insert(
             return Ok(match h.get_mut(seg) {
                 Some(slot) => Some(std::mem::replace(slot, value)),
                 None => {
-                    h.insert(Bytes::copy_from_slice(seg), value);
+                    crate::value::hash_insert(h, crate::Str::copy_from_slice(seg), value);
                     None
                 }
             });
@@ -174,8 +174,8 @@ pub fn insert(
         let idx = match h.get_index_of(seg) {
             Some(i) => i,
             None => {
-                h.insert_full(Bytes::copy_from_slice(seg), Value::new_hash())
-                    .0
+                crate::value::hash_insert(h, crate::Str::copy_from_slice(seg), Value::new_hash());
+                h.len() - 1
             }
         };
         cur = &mut h[idx];

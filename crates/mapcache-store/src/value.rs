@@ -8,7 +8,6 @@
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
 use indexmap::IndexMap;
 
 pub use crate::string::Str;
@@ -17,8 +16,9 @@ pub use crate::string::Str;
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<Value>() == 40);
 
-/// A hash (JSON object): field -> value, in insertion order.
-pub type Hash = IndexMap<Bytes, Value, hashbrown::DefaultHashBuilder>;
+/// A hash (JSON object): field -> value, in insertion order. Field names are [`Str`]s,
+/// inline up to 38 bytes like short values: a field costs no heap block of its own.
+pub type Hash = IndexMap<Str, Value, hashbrown::DefaultHashBuilder>;
 /// A list (JSON array).
 pub type List = VecDeque<Value>;
 
@@ -148,6 +148,20 @@ impl Value {
     }
 }
 
+/// Sets `field` to `value`, answering the value it replaces. A hash of up to
+/// [`SMALL_HASH_FIELDS`] fields grows by exactly one entry, as Redis's listpack does,
+/// instead of doubling: small hashes are most hashes, and doubling left up to half of
+/// each one's entries unused (a 10-field hash held room for 14).
+pub fn hash_insert(hash: &mut Hash, field: Str, value: Value) -> Option<Value> {
+    if hash.len() < SMALL_HASH_FIELDS
+        && hash.len() == hash.capacity()
+        && !hash.contains_key(&*field)
+    {
+        hash.reserve_exact(1);
+    }
+    hash.insert(field, value)
+}
+
 /// Removes `field` from a hash, keeping insertion order while the hash is small.
 pub fn hash_remove(hash: &mut Hash, field: &[u8]) -> Option<Value> {
     if hash.len() <= SMALL_HASH_FIELDS {
@@ -160,6 +174,36 @@ pub fn hash_remove(hash: &mut Hash, field: &[u8]) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_hashes_grow_by_exactly_one_field() {
+        let mut h = Hash::default();
+        for i in 0..SMALL_HASH_FIELDS {
+            let field = Str::from(format!("field{i}"));
+            assert_eq!(
+                hash_insert(&mut h, field.clone(), Value::string(b"v")),
+                None
+            );
+            assert_eq!(h.capacity(), h.len(), "after {} fields", h.len());
+            // Replacing a field neither grows nor reorders.
+            let old = hash_insert(&mut h, field, Value::string(b"w"));
+            assert_eq!(old, Some(Value::string(b"v")));
+            assert_eq!(h.capacity(), h.len());
+        }
+        let order: Vec<String> = h
+            .keys()
+            .map(|k| String::from_utf8(k.to_vec()).unwrap())
+            .collect();
+        let want: Vec<String> = (0..SMALL_HASH_FIELDS)
+            .map(|i| format!("field{i}"))
+            .collect();
+        assert_eq!(order, want, "insertion order kept");
+        // Past the small size, growth is amortised again (no copy per insert).
+        for i in SMALL_HASH_FIELDS..4 * SMALL_HASH_FIELDS {
+            hash_insert(&mut h, Str::from(format!("field{i}")), Value::Null);
+        }
+        assert!(h.capacity() > h.len(), "a large hash keeps room to grow");
+    }
 
     #[test]
     fn type_names_are_redis_names_and_rejson_for_json_scalars() {

@@ -2,7 +2,6 @@
 //! values, the output matches what RESP replies have always shown, malformed input is
 //! an error (never a panic), and nesting beyond the limit is refused.
 
-use bytes::Bytes;
 use mapcache_store::json::{self, JsonError, DEFAULT_MAX_DEPTH};
 use mapcache_store::{Hash, Value};
 use proptest::prelude::*;
@@ -57,7 +56,7 @@ fn json_value() -> impl Strategy<Value = Value> {
             prop::collection::vec((text(), inner), 0..6).prop_map(|kv| {
                 let mut h = Hash::default();
                 for (k, v) in kv {
-                    h.insert(Bytes::from(k), v);
+                    h.insert(k.into(), v);
                 }
                 Value::hash(h)
             }),

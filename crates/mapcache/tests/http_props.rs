@@ -8,7 +8,6 @@
 mod http;
 mod support;
 
-use bytes::Bytes;
 use http::Http;
 use mapcache_store::{json, Hash, Value};
 use proptest::prelude::*;
@@ -30,7 +29,7 @@ fn value() -> impl Strategy<Value = Value> {
             prop::collection::vec(("[a-z/*%. ]{0,6}", inner), 0..6).prop_map(|kv| {
                 let mut h = Hash::default();
                 for (k, v) in kv {
-                    h.insert(Bytes::from(k), v);
+                    h.insert(k.into(), v);
                 }
                 Value::hash(h)
             }),
