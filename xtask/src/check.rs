@@ -81,8 +81,9 @@ pub fn stress_problems(v: &Value) -> Vec<String> {
                         .and_then(Value::as_str)
                         .is_some_and(|n| n == *s || n.starts_with(&format!("{s}-")))
             });
-            // The self-test server does not run the two that need real semantics.
-            let exempt = *target == "selftest" && matches!(*s, "ttl-storm" | "connections");
+            // The self-test server does not run the three that need real semantics.
+            let exempt =
+                *target == "selftest" && matches!(*s, "ttl-storm" | "connections" | "memory");
             if !present && !exempt {
                 problems.push(format!("{s} on {target}: missing"));
             }

@@ -124,6 +124,9 @@ struct StressArgs {
     /// connections: counts to hold open, comma-separated.
     #[arg(long, value_delimiter = ',')]
     connections: Option<Vec<usize>>,
+    /// memory: keys of each shape.
+    #[arg(long)]
+    memory_keys: Option<u64>,
     /// Value size in bytes.
     #[arg(long)]
     value_size: Option<usize>,
@@ -301,6 +304,7 @@ fn stress(a: StressArgs, command: &str) -> Result<()> {
     sizes.pipeline_time = a.pipeline_time.map_or(sizes.pipeline_time, secs);
     sizes.pipeline_conns = a.pipeline_conns.unwrap_or(sizes.pipeline_conns);
     sizes.conn_counts = a.connections.unwrap_or(sizes.conn_counts);
+    sizes.memory_keys = a.memory_keys.unwrap_or(sizes.memory_keys);
     sizes.value_size = a.value_size.unwrap_or(sizes.value_size);
     let names: Vec<String> = if a.scenarios.is_empty() {
         scenarios::ALL.iter().map(|s| s.to_string()).collect()

@@ -250,6 +250,63 @@ pub fn connections_table(results: &[RunResult]) -> String {
     extras_table(results, "connections", CONNECTION_ROWS)
 }
 
+/// The memory scenario: server RSS per key of each shape, one column per target, and
+/// mapcache's ratio to the first other target.
+pub fn memory_table(results: &[RunResult]) -> String {
+    let mem: Vec<&RunResult> = results
+        .iter()
+        .filter(|r| r.scenario.starts_with("memory-"))
+        .collect();
+    let mut targets: Vec<&str> = Vec::new();
+    let mut shapes: Vec<&str> = Vec::new();
+    for r in &mem {
+        if !targets.contains(&r.target.as_str()) {
+            targets.push(&r.target);
+        }
+        let shape = r.scenario.trim_start_matches("memory-");
+        if !shapes.contains(&shape) {
+            shapes.push(shape);
+        }
+    }
+    let mut t = String::new();
+    if mem.is_empty() {
+        return t;
+    }
+    let per_key = |target: &str, shape: &str| {
+        mem.iter()
+            .find(|r| r.target == target && r.scenario.trim_start_matches("memory-") == shape)
+            .and_then(|r| r.extra.get("rss_per_key_bytes").copied())
+    };
+    let other = targets.iter().copied().find(|t| *t != "mapcache");
+    t.push_str("| shape (server RSS per key, bytes) |");
+    for target in &targets {
+        let _ = write!(t, " {target} |");
+    }
+    if other.is_some() {
+        t.push_str(" ratio |");
+    }
+    t.push_str("\n|---|");
+    for _ in 0..targets.len() + usize::from(other.is_some()) {
+        t.push_str("---:|");
+    }
+    t.push('\n');
+    for shape in &shapes {
+        let _ = write!(t, "| {shape} |");
+        for target in &targets {
+            let _ = write!(t, " {} |", opt(per_key(target, shape), 0));
+        }
+        if let Some(o) = other {
+            let ratio = per_key("mapcache", shape)
+                .zip(per_key(o, shape))
+                .filter(|(_, b)| *b > 0.0)
+                .map(|(a, b)| a / b);
+            let _ = write!(t, " {} |", opt(ratio, 2));
+        }
+        t.push('\n');
+    }
+    t
+}
+
 /// (key in `extra`, label, decimals)
 type Rows = &'static [(&'static str, &'static str, usize)];
 
@@ -345,6 +402,10 @@ pub fn write(dir: &Path, report: &Report) -> Result<String> {
     let conns = connections_table(&report.results);
     if !conns.is_empty() {
         let _ = writeln!(md, "## connections\n\n{conns}");
+    }
+    let memory = memory_table(&report.results);
+    if !memory.is_empty() {
+        let _ = writeln!(md, "## memory\n\n{memory}");
     }
     let notes: Vec<String> = report
         .results

@@ -12,7 +12,7 @@ use tokio::runtime::Runtime;
 use crate::load::{self, new_hist, record, Quantiles, Spec, Stop, SyncClient, Workload};
 use crate::report::RunResult;
 use crate::server::{Kind, ProcStats, Server};
-use crate::workloads::{self, Mixed, Ping, SetGet, Sustained, TtlKeys};
+use crate::workloads::{self, MemoryKeys, Mixed, Ping, SetGet, Shape, Sustained, TtlKeys};
 
 /// Every scenario, in the order `stress` runs them when none is named.
 pub const ALL: &[&str] = &[
@@ -22,6 +22,7 @@ pub const ALL: &[&str] = &[
     "mixed",
     "ttl-storm",
     "connections",
+    "memory",
 ];
 
 /// Sizes of every scenario.
@@ -43,6 +44,8 @@ pub struct Sizes {
     pub pipeline_time: Duration,
     /// connections: how many to hold open, one step per entry.
     pub conn_counts: Vec<usize>,
+    /// memory: keys of each shape.
+    pub memory_keys: u64,
     pub value_size: usize,
 }
 
@@ -59,6 +62,7 @@ impl Sizes {
             depths: vec![1, 16, 128],
             pipeline_time: Duration::from_secs(3),
             conn_counts: vec![1_000, 10_000],
+            memory_keys: 100_000,
             value_size: 32,
         }
     }
@@ -76,6 +80,7 @@ impl Sizes {
             depths: vec![1, 16, 128],
             pipeline_time: Duration::from_millis(700),
             conn_counts: vec![200, 1_000],
+            memory_keys: 20_000,
             value_size: 32,
         }
     }
@@ -91,7 +96,7 @@ pub struct Env<'a> {
 /// Runs scenario `name` against `server`.
 pub fn run(env: &Env<'_>, name: &str, server: &mut Server) -> Result<Vec<RunResult>> {
     let selftest = server.kind == Kind::Selftest;
-    if selftest && matches!(name, "ttl-storm" | "connections") {
+    if selftest && matches!(name, "ttl-storm" | "connections" | "memory") {
         return Ok(Vec::new()); // they need a real server's semantics
     }
     if !selftest {
@@ -155,6 +160,7 @@ pub fn run(env: &Env<'_>, name: &str, server: &mut Server) -> Result<Vec<RunResu
             }
             out
         }
+        "memory" => memory(env, server)?,
         other => bail!("unknown scenario {other:?}; scenarios: {}", ALL.join(", ")),
     };
     for r in &mut results {
@@ -598,4 +604,60 @@ fn connections(env: &Env<'_>, server: &Server, n: usize) -> Result<RunResult> {
         r.error_samples.push(format!("PING after closing: {e}"));
     }
     Ok(r)
+}
+
+/// The shapes the `memory` scenario stores, in order.
+const MEMORY_SHAPES: &[Shape] = &[
+    Shape::String(32),
+    Shape::String(200),
+    Shape::Hash(10),
+    Shape::List(10),
+];
+
+/// memory: for each shape, stores `memory_keys` keys (8 connections, 64 per write) and
+/// reports the server's RSS growth per key. Shapes accumulate (nothing is freed in
+/// between, so no allocator reuse flatters a later shape).
+fn memory(env: &Env<'_>, server: &Server) -> Result<Vec<RunResult>> {
+    let conns = 8usize;
+    let per = env.sizes.memory_keys.div_ceil(conns as u64).max(1);
+    let keys = per * conns as u64;
+    let mut out = Vec::new();
+    // Earlier scenarios' memory may still be on its way back to the OS (jemalloc decays
+    // freed pages over a second): wait until RSS holds still, at most 3 s.
+    let mut last = server.proc_stats().map(|p| p.rss_kib);
+    for _ in 0..12 {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = server.proc_stats().map(|p| p.rss_kib);
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    for &shape in MEMORY_SHAPES {
+        let mut r = RunResult::new(&format!("memory-{}", shape.name()), server.name());
+        let before = server.proc_stats();
+        let cbefore = self_cpu();
+        let spec = Spec::new(conns, 64, Stop::Count(per));
+        let outcome = env.rt.block_on(load::run(
+            server.addr,
+            spec,
+            Arc::new(MemoryKeys { conns, shape }),
+        ));
+        // Let the allocator's background threads settle before reading RSS.
+        std::thread::sleep(Duration::from_millis(500));
+        let after = server.proc_stats();
+        r.set_outcome(&outcome);
+        r.set_cpu(before, after, self_cpu().zip(cbefore).map(|(a, b)| a - b));
+        r.extra.insert("keys".into(), keys as f64);
+        r.extra
+            .insert("load_keys_per_s".into(), outcome.ops_per_sec());
+        if let (Some(b), Some(a)) = (before, after) {
+            r.extra.insert(
+                "rss_per_key_bytes".into(),
+                (a.rss_kib as f64 - b.rss_kib as f64) * 1024.0 / keys as f64,
+            );
+        }
+        out.push(r);
+    }
+    Ok(out)
 }

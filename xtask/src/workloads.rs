@@ -217,3 +217,70 @@ impl Workload for Ping {
         Expect::Pong
     }
 }
+
+/// What the `memory` scenario stores per key.
+#[derive(Debug, Clone, Copy)]
+pub enum Shape {
+    /// `SET` of a string of this many bytes.
+    String(usize),
+    /// `HSET` of this many fields (`field0`.., 9-byte values), like a small user record.
+    Hash(usize),
+    /// `RPUSH` of this many 9-byte items.
+    List(usize),
+}
+
+impl Shape {
+    /// The name in the report: `string-32`, `hash-10`, `list-10`.
+    pub fn name(self) -> String {
+        match self {
+            Shape::String(n) => format!("string-{n}"),
+            Shape::Hash(n) => format!("hash-{n}"),
+            Shape::List(n) => format!("list-{n}"),
+        }
+    }
+}
+
+/// One key of `shape` per request, keys `m:<shape>:<i>` spread over connections.
+#[derive(Debug)]
+pub struct MemoryKeys {
+    pub conns: usize,
+    pub shape: Shape,
+}
+
+impl Workload for MemoryKeys {
+    fn request(&self, conn: usize, seq: u64, buf: &mut BytesMut) -> Expect {
+        let i = seq * self.conns as u64 + conn as u64;
+        let key = Key::new(&format!("m:{}", self.shape.name()), i, 0);
+        let item = |j: usize| {
+            format!(
+                "v{:08}",
+                (i as usize).wrapping_mul(31).wrapping_add(j) % 100_000_000
+            )
+        };
+        match self.shape {
+            Shape::String(n) => {
+                let val = value(key.as_bytes(), n);
+                encode::command(buf, &[b"SET", key.as_bytes(), &val]);
+                Expect::Ok
+            }
+            Shape::Hash(n) => {
+                let parts: Vec<(String, String)> =
+                    (0..n).map(|j| (format!("field{j}"), item(j))).collect();
+                let mut args: Vec<&[u8]> = vec![b"HSET", key.as_bytes()];
+                for (f, v) in &parts {
+                    args.push(f.as_bytes());
+                    args.push(v.as_bytes());
+                }
+                encode::command(buf, &args);
+                Expect::Int(n as i64)
+            }
+            Shape::List(n) => {
+                let items: Vec<String> = (0..n).map(item).collect();
+                let mut args: Vec<&[u8]> = vec![b"RPUSH", key.as_bytes()];
+                args.extend(items.iter().map(|s| s.as_bytes()));
+                encode::command(buf, &args);
+                Expect::Int(n as i64)
+            }
+        }
+    }
+}
