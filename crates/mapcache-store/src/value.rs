@@ -162,6 +162,20 @@ pub fn hash_insert(hash: &mut Hash, field: Str, value: Value) -> Option<Value> {
     hash.insert(field, value)
 }
 
+/// Lists up to this many items grow by exactly what is pushed (see [`list_reserve`]).
+pub const SMALL_LIST_ITEMS: usize = 128;
+
+/// Makes room for `additional` more items: exactly that many while the list stays at
+/// most [`SMALL_LIST_ITEMS`] long (a `VecDeque` otherwise doubles, and a 10-item list
+/// held room for 16), amortised beyond.
+pub fn list_reserve(list: &mut List, additional: usize) {
+    if list.len() + additional <= SMALL_LIST_ITEMS {
+        list.reserve_exact(additional);
+    } else {
+        list.reserve(additional);
+    }
+}
+
 /// Removes `field` from a hash, keeping insertion order while the hash is small.
 pub fn hash_remove(hash: &mut Hash, field: &[u8]) -> Option<Value> {
     if hash.len() <= SMALL_HASH_FIELDS {
@@ -203,6 +217,19 @@ mod tests {
             hash_insert(&mut h, Str::from(format!("field{i}")), Value::Null);
         }
         assert!(h.capacity() > h.len(), "a large hash keeps room to grow");
+    }
+
+    #[test]
+    fn small_lists_grow_by_exactly_what_is_pushed() {
+        let mut l = List::new();
+        for n in 1..=SMALL_LIST_ITEMS {
+            list_reserve(&mut l, 1);
+            l.push_back(Value::Null);
+            assert_eq!(l.capacity(), n);
+        }
+        list_reserve(&mut l, 1);
+        l.push_back(Value::Null);
+        assert!(l.capacity() > l.len(), "a large list keeps room to grow");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 
+use mapcache_store::value::list_reserve;
 use mapcache_store::{Db, Entry, KeyMut, List, Value};
 
 use super::hashes::field_bytes;
@@ -145,6 +146,7 @@ fn push_generic(c: &mut Ctx<'_>, end: End, only_existing: bool) -> CmdResult {
             .value_or_insert_with(Value::new_list)
             .as_list_mut()
             .ok_or(CmdError::WrongType)?;
+        list_reserve(list, elements.len());
         for e in elements {
             let v = Value::string(e);
             match end {
@@ -332,6 +334,7 @@ fn linsert(c: &mut Ctx<'_>) -> CmdResult {
         let Some(pos) = list.iter().position(|v| element_eq(v, pivot)) else {
             return Ok(-1);
         };
+        list_reserve(list, 1);
         list.insert(if after { pos + 1 } else { pos }, Value::string(element));
         Ok::<_, CmdError>(list.len() as i64)
     })?;
