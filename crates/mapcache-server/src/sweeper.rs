@@ -16,6 +16,7 @@
 //! [`SweepBudget::max_keys_per_shard_batch`] keys, so a client that needs the shard the
 //! sweeper holds waits for at most one batch.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -27,6 +28,9 @@ use crate::Inner;
 
 /// Longest sleep between passes when nothing is due soon.
 const MAX_IDLE: Duration = Duration::from_millis(100);
+
+/// The pause after a pass that panicked.
+const PANIC_BACKOFF: Duration = Duration::from_secs(1);
 
 /// One pass's time budget. Between passes the thread yields its CPU to any thread
 /// waiting for it, so this bounds how long the sweeper can keep a client's thread
@@ -106,22 +110,29 @@ fn run(inner: &Inner, stop: &AtomicBool) {
     });
     let store = &inner.shared.store;
     while !stop.load(Ordering::Acquire) {
-        // Named caches past their own deadline go as a whole.
-        store.expire_caches();
-        // The shard list borrows the store; it is rebuilt each pass (a few KiB) so that
-        // nothing borrowed lives across the sleep below.
-        let wake = store.with_sweep_shards(|shards| {
-            let now = store.now();
-            let report = sweeper.pass(shards, now);
-            inner.metrics.sweep(&report);
-            if report.removed > 0 {
-                tracing::trace!(
-                    removed = report.removed,
-                    elapsed_us = report.elapsed.as_micros() as u64,
-                    "sweep"
-                );
-            }
-            sweeper.next_wake(&report, shards, store.now(), MAX_IDLE)
+        // Named caches past their own deadline go as a whole; then one pass. The shard list borrows the store; it is rebuilt each pass (a few KiB) so that
+        // nothing borrowed lives across the sleep below. A panic (a bug) is logged and
+        // the sweeper goes on a second later rather than stopping for good: lazy expiry
+        // would still hide expired keys, but their memory would never come back.
+        let pass = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            store.expire_caches();
+            store.with_sweep_shards(|shards| {
+                let now = store.now();
+                let report = sweeper.pass(shards, now);
+                inner.metrics.sweep(&report);
+                if report.removed > 0 {
+                    tracing::trace!(
+                        removed = report.removed,
+                        elapsed_us = report.elapsed.as_micros() as u64,
+                        "sweep"
+                    );
+                }
+                sweeper.next_wake(&report, shards, store.now(), MAX_IDLE)
+            })
+        }));
+        let wake = pass.unwrap_or_else(|_| {
+            tracing::error!("a sweeper pass panicked; sweeping again in 1 s");
+            PANIC_BACKOFF
         });
         if wake.is_zero() {
             // More is due: let a thread waiting for this core run first, then sweep on.
