@@ -110,9 +110,10 @@ fn run(inner: &Inner, stop: &AtomicBool) {
     });
     let store = &inner.shared.store;
     while !stop.load(Ordering::Acquire) {
-        // Named caches past their own deadline go as a whole; then one pass. The shard list borrows the store; it is rebuilt each pass (a few KiB) so that
-        // nothing borrowed lives across the sleep below. A panic (a bug) is logged and
-        // the sweeper goes on a second later rather than stopping for good: lazy expiry
+        // Named caches past their own deadline go as a whole, then one pass. The shard
+        // list borrows the store; it is rebuilt each pass (a few KiB) so that nothing
+        // borrowed lives across the sleep below. A panic (a bug) is logged and the
+        // sweeper goes on a second later rather than stopping for good: lazy expiry
         // would still hide expired keys, but their memory would never come back.
         let pass = std::panic::catch_unwind(AssertUnwindSafe(|| {
             store.expire_caches();
