@@ -1,4 +1,5 @@
-//! Connection limits: maxclients, idle timeout, pipelining depth.
+//! Connection limits: maxclients, idle timeout, pipelining depth, and what an idle client
+//! costs.
 
 mod support;
 use std::io::Write;
@@ -57,4 +58,41 @@ fn ten_thousand_pipelined_commands_answer_in_order() {
     let got = read_n(&mut c, expected.len());
     assert_eq!(got.len(), expected.len());
     assert!(got == expected, "replies out of order or corrupted");
+}
+
+/// The heap an idle client costs, from INFO's `used_memory` (jemalloc's allocated
+/// bytes): an idle connection holds no read or reply buffer (they are taken per batch),
+/// only its task and its client entry. With its two 16 KiB buffers it cost over 32 KiB.
+#[test]
+fn idle_clients_hold_no_buffers() {
+    let server = Server::start(&[]);
+    let used_memory = || {
+        let info = support::redis_cli(server.port(), &["INFO", "memory"]);
+        support::info_field(&info, "used_memory")
+            .and_then(|v| v.parse::<i64>().ok())
+            .expect("used_memory")
+    };
+    let before = used_memory();
+    let n = 400;
+    let mut held: Vec<_> = (0..n).map(|_| server.connect()).collect();
+    for c in &mut held {
+        // A command that needs a large read and a large reply first: both buffers grow.
+        let value = "x".repeat(20_000);
+        let set = format!(
+            "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n{value}\r\n",
+            value.len()
+        );
+        assert_eq!(roundtrip(c, set.as_bytes(), 5), b"+OK\r\n");
+        assert_eq!(roundtrip(c, b"GET k\r\n", 20_010).len(), 20_010);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let per_client = (used_memory() - before) / n as i64;
+    assert!(
+        per_client < 8 * 1024,
+        "{per_client} heap bytes per idle client (before {before})"
+    );
+    // Every one of them still answers.
+    for c in &mut held {
+        assert_eq!(roundtrip(c, b"PING\r\n", 7), b"+PONG\r\n");
+    }
 }
