@@ -179,6 +179,8 @@ mod tests {
             result("mixed", 10, 0),
             result("ttl-storm-20k", 10, 0),
             result("connections-200", 10, 0),
+            result("memory-string-32", 10, 0),
+            result("memory-hash-10", 10, 0),
         ]
     }
 

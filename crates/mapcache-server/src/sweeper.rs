@@ -78,12 +78,16 @@ impl Drop for Handle {
 pub(crate) fn spawn(inner: Arc<Inner>) -> std::io::Result<Handle> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
+    let (started, priority_set) = std::sync::mpsc::sync_channel(0);
     let thread = std::thread::Builder::new()
         .name("mapcache-sweeper".into())
         .spawn(move || {
             lower_priority();
+            let _ = started.send(());
             run(&inner, &flag);
         })?;
+    // Return once the thread runs at its priority, so that what `start` reports is so.
+    let _ = priority_set.recv();
     Ok(Handle {
         stop,
         thread: Some(thread),
