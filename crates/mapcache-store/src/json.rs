@@ -78,7 +78,7 @@ pub fn parse(input: &mut [u8], max_depth: usize) -> Result<Value, JsonError> {
     let tape = to_tape(input, max_depth, &mut scratch)?;
     let nodes = tape.0.as_slice();
     let (value, next) = read_tree(nodes, 0, max_depth, Duplicates::LastWins, |s: &str| {
-        Ok(Bytes::copy_from_slice(s.as_bytes()))
+        Ok(Str::copy_from_slice(s.as_bytes()))
     })
     .map_err(|e| match e {
         TreeError::TooDeep => JsonError::TooDeep { max_depth },
@@ -317,7 +317,7 @@ enum Building {
     Hash {
         hash: Hash,
         remaining: usize,
-        key: Bytes,
+        key: Str,
     },
     List {
         list: List,
@@ -332,8 +332,8 @@ fn node<'t, 'i>(nodes: &'t [Node<'i>], i: usize) -> Result<&'t Node<'i>, TreeErr
 fn key_at(
     nodes: &[Node<'_>],
     i: usize,
-    decode: &mut impl FnMut(&str) -> Result<Bytes, ()>,
-) -> Result<Bytes, TreeError> {
+    decode: &mut impl FnMut(&str) -> Result<Str, ()>,
+) -> Result<Str, TreeError> {
     match node(nodes, i)? {
         Node::String(s) => decode(s).map_err(|()| TreeError::BadString),
         _ => Err(TreeError::Malformed),
@@ -358,7 +358,7 @@ pub(crate) fn read_tree(
     start: usize,
     max_depth: usize,
     duplicates: Duplicates,
-    mut decode: impl FnMut(&str) -> Result<Bytes, ()>,
+    mut decode: impl FnMut(&str) -> Result<Str, ()>,
 ) -> Result<(Value, usize), TreeError> {
     let mut stack: Vec<Building> = Vec::new();
     let mut i = start;
@@ -366,7 +366,7 @@ pub(crate) fn read_tree(
         // Read one value at `i`; containers with members are pushed and their first
         // member read next.
         let mut value = match node(nodes, i)? {
-            Node::String(s) => Value::Str(decode(s).map_err(|()| TreeError::BadString)?.into()),
+            Node::String(s) => Value::Str(decode(s).map_err(|()| TreeError::BadString)?),
             Node::Static(StaticNode::Bool(b)) => Value::Bool(*b),
             Node::Static(StaticNode::Null) => Value::Null,
             Node::Static(n) => Value::Number(static_number(n).ok_or(TreeError::Malformed)?),
@@ -420,7 +420,7 @@ pub(crate) fn read_tree(
                     key,
                 }) => {
                     let k = std::mem::take(key);
-                    match hash.entry(k.into()) {
+                    match hash.entry(k) {
                         indexmap::map::Entry::Vacant(slot) => {
                             slot.insert(value);
                         }
@@ -940,7 +940,7 @@ mod tests {
         // The tape reader enforces the limit on its own too.
         let mut doc = nested(10).into_bytes();
         let tape = simd_json::to_tape(&mut doc).unwrap();
-        let read = |max| read_tree(&tape.0, 0, max, Duplicates::LastWins, |_| Ok(Bytes::new()));
+        let read = |max| read_tree(&tape.0, 0, max, Duplicates::LastWins, |_| Ok(Str::new()));
         assert_eq!(read(9).unwrap_err(), TreeError::TooDeep);
         assert!(read(10).is_ok());
     }

@@ -49,7 +49,7 @@ use bytes::Bytes;
 use simd_json::{Node, StaticNode};
 
 use crate::json::{self, Duplicates, JsonError, Position, Style, TreeError};
-use crate::value::Value;
+use crate::value::{Str, Value};
 
 /// The `format` tag of a snapshot document.
 pub const FORMAT: &str = "mapcache-snapshot";
@@ -561,7 +561,9 @@ impl<'t, 'i> Doc<'t, 'i> {
         what: impl Fn() -> String,
     ) -> Result<Bytes, SnapshotError> {
         match self.node(at)? {
-            Node::String(s) => decode(encoding, s).map_err(|()| invalid(what(), "invalid base64")),
+            Node::String(s) => decode(encoding, s)
+                .map(|s| s.to_bytes())
+                .map_err(|()| invalid(what(), "invalid base64")),
             _ => Err(invalid(what(), "expected a string")),
         }
     }
@@ -728,10 +730,10 @@ fn list_index(seg: &[u8]) -> Option<usize> {
     std::str::from_utf8(seg).ok()?.parse().ok()
 }
 
-fn decode(encoding: Encoding, s: &str) -> Result<Bytes, ()> {
+fn decode(encoding: Encoding, s: &str) -> Result<Str, ()> {
     match encoding {
-        Encoding::Utf8 => Ok(Bytes::copy_from_slice(s.as_bytes())),
-        Encoding::Base64 => base64::decode(s.as_bytes()).map(Bytes::from),
+        Encoding::Utf8 => Ok(Str::copy_from_slice(s.as_bytes())),
+        Encoding::Base64 => base64::decode(s.as_bytes()).map(Str::from),
     }
 }
 
