@@ -618,14 +618,14 @@ fn values_written_over_http_show_as_json_text() {
     let now = h.shared.store.now();
     h.shared.store.db(0).unwrap().update(b"doc", now, |km| {
         let mut inner = Hash::default();
-        inner.insert("k".into(), Value::string(b"a\"b"));
-        inner.insert("n".into(), Value::Null);
+        inner.insert(b"k", Value::string(b"a\"b"));
+        inner.insert(b"n", Value::Null);
         let mut doc = Hash::default();
-        doc.insert("num".into(), Value::Number(42.0));
-        doc.insert("t".into(), Value::Bool(true));
-        doc.insert("obj".into(), Value::hash(inner));
+        doc.insert(b"num", Value::Number(42.0));
+        doc.insert(b"t", Value::Bool(true));
+        doc.insert(b"obj", Value::hash(inner));
         doc.insert(
-            "arr".into(),
+            b"arr",
             Value::List(List::from(vec![Value::Number(1.5), Value::Bool(false)])),
         );
         km.insert(Value::hash(doc), None)

@@ -27,9 +27,7 @@ fn put_hash(h: &Harness, db: usize, key: &str) {
         .unwrap()
         .update(key.as_bytes(), now, |km| {
             let mut v = Value::new_hash();
-            v.as_hash_mut()
-                .unwrap()
-                .insert("f".into(), Value::string(b"v"));
+            v.as_hash_mut().unwrap().insert(b"f", Value::string(b"v"));
             km.insert(v, None)
         });
 }

@@ -391,7 +391,7 @@ pub(crate) fn read_tree(
                 if *len > 0 {
                     let key = key_at(nodes, i + 1, &mut decode)?;
                     stack.push(Building::Hash {
-                        hash: Hash::with_capacity_and_hasher(*len, Default::default()),
+                        hash: Hash::with_capacity(*len, key.len()),
                         remaining: *len,
                         key,
                     });
@@ -419,17 +419,8 @@ pub(crate) fn read_tree(
                     remaining,
                     key,
                 }) => {
-                    let k = std::mem::take(key);
-                    match hash.entry(k) {
-                        indexmap::map::Entry::Vacant(slot) => {
-                            slot.insert(value);
-                        }
-                        indexmap::map::Entry::Occupied(mut slot) => {
-                            if duplicates == Duplicates::Refuse {
-                                return Err(TreeError::DuplicateKey);
-                            }
-                            slot.insert(value);
-                        }
+                    if hash.insert(key, value).is_some() && duplicates == Duplicates::Refuse {
+                        return Err(TreeError::DuplicateKey);
                     }
                     *remaining -= 1;
                     if *remaining > 0 {
@@ -634,8 +625,8 @@ impl Style for BinarySafe {
 /// A container being written by [`write_with`], with the member being written.
 pub(crate) enum Frame<'a> {
     Hash {
-        iter: indexmap::map::Iter<'a, Str, Value>,
-        key: &'a Str,
+        iter: crate::hash::Iter<'a>,
+        key: &'a [u8],
     },
     List {
         iter: vec_deque::Iter<'a, Value>,
@@ -653,7 +644,7 @@ impl Position<'_, '_> {
         self.0
             .iter()
             .map(|f| match f {
-                Frame::Hash { key, .. } => key.to_bytes(),
+                Frame::Hash { key, .. } => Bytes::copy_from_slice(key),
                 Frame::List { index, .. } => {
                     Bytes::copy_from_slice(itoa::Buffer::new().format(*index).as_bytes())
                 }
@@ -786,7 +777,7 @@ mod tests {
         write_binary_safe(&v, &mut out);
         assert_eq!(out, b"\"a\xffb\xe6\x97c\"");
         let mut h = Hash::default();
-        h.insert(Str::from(&b"\xc3"[..]), Value::Null);
+        h.insert(&b"\xc3"[..], Value::Null);
         assert_eq!(text(&Value::hash(h)), "{\"\u{FFFD}\":null}");
     }
 
@@ -953,7 +944,7 @@ mod tests {
                 Value::List([v].into())
             } else {
                 let mut h = Hash::default();
-                h.insert(Str::from(&b"k"[..]), v);
+                h.insert(&b"k"[..], v);
                 Value::hash(h)
             };
         }

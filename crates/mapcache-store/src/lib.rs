@@ -15,6 +15,7 @@
 pub mod caches;
 pub mod db;
 pub mod glob;
+pub mod hash;
 pub mod json;
 mod key;
 pub mod nested;

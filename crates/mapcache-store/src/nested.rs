@@ -18,7 +18,7 @@ use mapcache_expiry::UnixMillis;
 
 use crate::db::Rest;
 use crate::path;
-use crate::value::{hash_remove, Value};
+use crate::value::Value;
 
 /// A node's path below its root, as segments.
 pub type Segments = Box<[Bytes]>;
@@ -166,12 +166,12 @@ fn remove(root: &mut Value, segs: &[Bytes]) -> Option<Value> {
     let (first, tail) = segs.split_first()?;
     let h = root.as_hash_mut()?;
     if tail.is_empty() {
-        return hash_remove(h, first);
+        return h.remove(first);
     }
     let child = h.get_mut(&first[..])?;
     let removed = remove(child, tail)?;
     if matches!(child, Value::Hash(c) if c.is_empty()) {
-        hash_remove(h, first);
+        h.remove(first);
     }
     Some(removed)
 }

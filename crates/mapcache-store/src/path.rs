@@ -19,7 +19,7 @@ use std::cell::Cell;
 
 use bytes::Bytes;
 
-use crate::value::{hash_remove, Value};
+use crate::value::Value;
 
 /// The separator of path segments in a RESP key (`user:100:name`).
 pub const SEP: u8 = b':';
@@ -165,20 +165,19 @@ pub fn insert(
         if segs.peek().is_none() {
             return Ok(match h.get_mut(seg) {
                 Some(slot) => Some(std::mem::replace(slot, value)),
-                None => {
-                    crate::value::hash_insert(h, crate::Str::copy_from_slice(seg), value);
-                    None
-                }
+                None => h.insert(seg, value),
             });
         }
         let idx = match h.get_index_of(seg) {
             Some(i) => i,
             None => {
-                crate::value::hash_insert(h, crate::Str::copy_from_slice(seg), Value::new_hash());
+                h.insert(seg, Value::new_hash());
                 h.len() - 1
             }
         };
-        cur = &mut h[idx];
+        cur = h
+            .get_index_mut(idx)
+            .expect("the index was just found or made");
     }
     unreachable!("split never yields an empty iterator")
 }
@@ -196,13 +195,13 @@ pub fn remove(root: &mut Value, rest: &[u8], sep: u8, only_if_empty: bool) -> Op
             if only_if_empty && !h.get(seg).is_some_and(is_empty_aggregate) {
                 return None;
             }
-            hash_remove(h, seg)
+            h.remove(seg)
         }
         Some(tail) => {
             let child = h.get_mut(seg)?;
             let removed = remove(child, tail, sep, only_if_empty)?;
             if matches!(child, Value::Hash(c) if c.is_empty()) {
-                hash_remove(h, seg);
+                h.remove(seg);
             }
             Some(removed)
         }

@@ -864,7 +864,6 @@ mod base64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Str;
 
     fn doc(s: &str) -> Result<Snapshot, SnapshotError> {
         parse_snapshot(&mut s.as_bytes().to_vec(), json::DEFAULT_MAX_DEPTH)
@@ -886,10 +885,10 @@ mod tests {
         let mut out = Vec::new();
         let mut w = SnapshotWriter::begin("default", 1_700_000_000_000, &mut out);
         let mut user = crate::Hash::default();
-        user.insert(Str::from(&b"name"[..]), Value::string(b"Alice"));
-        user.insert(Str::from(&b"age"[..]), Value::Number(41.0));
-        user.insert(Str::from(&b"id"[..]), Value::string(b"41"));
-        user.insert(Str::from(&b"z"[..]), Value::Number(-0.0));
+        user.insert(&b"name"[..], Value::string(b"Alice"));
+        user.insert(&b"age"[..], Value::Number(41.0));
+        user.insert(&b"id"[..], Value::string(b"41"));
+        user.insert(&b"z"[..], Value::Number(-0.0));
         w.entry(
             &mut out,
             b"user",

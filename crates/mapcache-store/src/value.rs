@@ -8,24 +8,15 @@
 
 use std::collections::VecDeque;
 
-use indexmap::IndexMap;
-
 pub use crate::string::Str;
 
 // 40 bytes, a short string included (see `Str`); the store's slot size depends on it.
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<Value>() == 40);
 
-/// A hash (JSON object): field -> value, in insertion order. Field names are [`Str`]s,
-/// inline up to 38 bytes like short values: a field costs no heap block of its own.
-pub type Hash = IndexMap<Str, Value, hashbrown::DefaultHashBuilder>;
+pub use crate::hash::{Hash, SMALL_HASH_FIELDS};
 /// A list (JSON array).
 pub type List = VecDeque<Value>;
-
-/// Hashes up to this many fields delete in place (keeping insertion order, as Redis's
-/// listpack encoding does); larger ones swap-remove in O(1), like Redis's hashtable
-/// encoding whose order is unspecified anyway.
-pub const SMALL_HASH_FIELDS: usize = 128;
 
 /// One stored value.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,8 +24,8 @@ pub enum Value {
     /// A Redis string: binary-safe bytes (integers are kept as their decimal text),
     /// inline up to [`Str::INLINE`] bytes.
     Str(Str),
-    /// A Redis hash / JSON object. Boxed: an `IndexMap` is 56 bytes, and keeping the
-    /// enum at the size of a `Bytes` saves 24 bytes in every stored entry.
+    /// A Redis hash / JSON object (packed while small: see [`Hash`]). Boxed: a `Hash`
+    /// is 48 bytes, and keeping the enum at 40 bytes keeps every stored entry smaller.
     Hash(Box<Hash>),
     /// A Redis list / JSON array.
     List(List),
@@ -126,7 +117,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(b) => b.heap_size(),
-            Value::Hash(h) => h.iter().map(|(k, v)| k.len() + v.heap_size() + 48).sum(),
+            Value::Hash(h) => h.heap_size(),
             Value::List(l) => l.iter().map(|v| v.heap_size() + 40).sum(),
             Value::Number(_) | Value::Bool(_) | Value::Null => 0,
         }
@@ -148,20 +139,6 @@ impl Value {
     }
 }
 
-/// Sets `field` to `value`, answering the value it replaces. A hash of up to
-/// [`SMALL_HASH_FIELDS`] fields grows by exactly one entry, as Redis's listpack does,
-/// instead of doubling: small hashes are most hashes, and doubling left up to half of
-/// each one's entries unused (a 10-field hash held room for 14).
-pub fn hash_insert(hash: &mut Hash, field: Str, value: Value) -> Option<Value> {
-    if hash.len() < SMALL_HASH_FIELDS
-        && hash.len() == hash.capacity()
-        && !hash.contains_key(&*field)
-    {
-        hash.reserve_exact(1);
-    }
-    hash.insert(field, value)
-}
-
 /// Lists up to this many items grow by exactly what is pushed (see [`list_reserve`]).
 pub const SMALL_LIST_ITEMS: usize = 128;
 
@@ -176,48 +153,9 @@ pub fn list_reserve(list: &mut List, additional: usize) {
     }
 }
 
-/// Removes `field` from a hash, keeping insertion order while the hash is small.
-pub fn hash_remove(hash: &mut Hash, field: &[u8]) -> Option<Value> {
-    if hash.len() <= SMALL_HASH_FIELDS {
-        hash.shift_remove(field)
-    } else {
-        hash.swap_remove(field)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn small_hashes_grow_by_exactly_one_field() {
-        let mut h = Hash::default();
-        for i in 0..SMALL_HASH_FIELDS {
-            let field = Str::from(format!("field{i}"));
-            assert_eq!(
-                hash_insert(&mut h, field.clone(), Value::string(b"v")),
-                None
-            );
-            assert_eq!(h.capacity(), h.len(), "after {} fields", h.len());
-            // Replacing a field neither grows nor reorders.
-            let old = hash_insert(&mut h, field, Value::string(b"w"));
-            assert_eq!(old, Some(Value::string(b"v")));
-            assert_eq!(h.capacity(), h.len());
-        }
-        let order: Vec<String> = h
-            .keys()
-            .map(|k| String::from_utf8(k.to_vec()).unwrap())
-            .collect();
-        let want: Vec<String> = (0..SMALL_HASH_FIELDS)
-            .map(|i| format!("field{i}"))
-            .collect();
-        assert_eq!(order, want, "insertion order kept");
-        // Past the small size, growth is amortised again (no copy per insert).
-        for i in SMALL_HASH_FIELDS..4 * SMALL_HASH_FIELDS {
-            hash_insert(&mut h, Str::from(format!("field{i}")), Value::Null);
-        }
-        assert!(h.capacity() > h.len(), "a large hash keeps room to grow");
-    }
 
     #[test]
     fn small_lists_grow_by_exactly_what_is_pushed() {

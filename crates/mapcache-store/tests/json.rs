@@ -56,7 +56,7 @@ fn json_value() -> impl Strategy<Value = Value> {
             prop::collection::vec((text(), inner), 0..6).prop_map(|kv| {
                 let mut h = Hash::default();
                 for (k, v) in kv {
-                    h.insert(k.into(), v);
+                    h.insert(k.as_bytes(), v);
                 }
                 Value::hash(h)
             }),

@@ -121,7 +121,7 @@ fn rewriting_or_removing_a_node_drops_the_deadlines_at_and_below_it() {
         let mut obj = Value::new_hash();
         obj.as_hash_mut()
             .unwrap()
-            .insert(mapcache_store::Str::from("c"), Value::string(b"new"));
+            .insert(b"c", Value::string(b"new"));
         k.insert(obj, None)
     });
     clock.advance(20);

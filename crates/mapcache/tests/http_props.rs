@@ -29,7 +29,7 @@ fn value() -> impl Strategy<Value = Value> {
             prop::collection::vec(("[a-z/*%. ]{0,6}", inner), 0..6).prop_map(|kv| {
                 let mut h = Hash::default();
                 for (k, v) in kv {
-                    h.insert(k.into(), v);
+                    h.insert(k.as_bytes(), v);
                 }
                 Value::hash(h)
             }),

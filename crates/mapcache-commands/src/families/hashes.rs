@@ -13,8 +13,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 use mapcache_store::db::splitmix;
-use mapcache_store::value::{hash_insert, hash_remove};
-use mapcache_store::{glob_match, json, num, Db, Hash, KeyMut, Str, Value};
+use mapcache_store::{glob_match, json, num, Db, Hash, KeyMut, Value};
 
 use crate::args::{self, is};
 use crate::error::{CmdError, CmdResult};
@@ -125,11 +124,6 @@ fn hash_for_write<'k>(km: &'k mut KeyMut<'_>) -> Result<&'k mut Hash, CmdError> 
         .expect("checked above"))
 }
 
-/// A field name to store: an owned copy (never a slice of the network buffer).
-fn field_key(field: &[u8]) -> Str {
-    Str::copy_from_slice(field)
-}
-
 // ---------------------------------------------------------------------------------
 // Writes
 // ---------------------------------------------------------------------------------
@@ -148,7 +142,7 @@ fn set_pairs(c: &mut Ctx<'_>, name: &'static str) -> Result<i64, CmdError> {
             match hash.get_mut(&pair[0][..]) {
                 Some(slot) => *slot = value,
                 None => {
-                    hash_insert(hash, field_key(&pair[0]), value);
+                    hash.insert(&pair[0], value);
                     added += 1;
                 }
             }
@@ -176,7 +170,7 @@ fn hsetnx(c: &mut Ctx<'_>) -> CmdResult {
         if hash.contains_key(&field[..]) {
             return Ok::<_, CmdError>(false);
         }
-        hash_insert(hash, field_key(field), Value::string(value));
+        hash.insert(field, Value::string(value));
         Ok(true)
     })?;
     c.out.integer(i64::from(set));
@@ -192,7 +186,7 @@ fn hdel(c: &mut Ctx<'_>) -> CmdResult {
         let hash = v.as_hash_mut().ok_or(CmdError::WrongType)?;
         let mut removed = 0;
         for f in fields {
-            if hash_remove(hash, f).is_some() {
+            if hash.remove(f).is_some() {
                 removed += 1;
             }
             if hash.is_empty() {
@@ -228,11 +222,7 @@ fn hincrby(c: &mut Ctx<'_>) -> CmdResult {
             .map_or(Ok(0), |h| field_int(h, field))?;
         let new = old.checked_add(incr).ok_or(CmdError::Overflow)?;
         let text = itoa::Buffer::new().format(new).as_bytes().to_vec();
-        hash_insert(
-            hash_for_write(km)?,
-            field_key(field),
-            Value::Str(text.into()),
-        );
+        hash_for_write(km)?.insert(field, Value::Str(text.into()));
         Ok(new)
     })?;
     c.out.integer(n);
@@ -262,11 +252,7 @@ fn hincrbyfloat(c: &mut Ctx<'_>) -> CmdResult {
             "ERR increment would produce NaN or Infinity",
         ))?;
         let text = Bytes::from(sum.to_human());
-        hash_insert(
-            hash_for_write(km)?,
-            field_key(field),
-            Value::Str(text.clone().into()),
-        );
+        hash_for_write(km)?.insert(field, Value::Str(text.clone().into()));
         Ok(text)
     })?;
     c.out.bulk(&text);

@@ -124,7 +124,7 @@ pub(crate) fn fields<'v>(
         return Err(ApiError::bad_request(format!("the body must be {shape}")));
     };
     for k in h.keys() {
-        if !known.iter().any(|n| n.as_bytes() == k.as_ref()) {
+        if !known.iter().any(|n| n.as_bytes() == k) {
             return Err(ApiError::bad_request(format!(
                 "unknown field '{}' (the body must be {shape})",
                 show(k)
