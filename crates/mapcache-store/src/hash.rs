@@ -239,17 +239,6 @@ impl Hash {
         }
     }
 
-    /// The fields in insertion order, values writable.
-    pub fn iter_mut(&mut self) -> Box<dyn Iterator<Item = (&[u8], &mut Value)> + '_> {
-        match &mut self.0 {
-            Repr::Small {
-                names: packed,
-                values,
-            } => Box::new(names(packed).zip(values.iter_mut())),
-            Repr::Large(m) => Box::new(m.iter_mut().map(|(k, v)| (&k[..], v))),
-        }
-    }
-
     pub fn keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
         self.iter().map(|(k, _)| k)
     }
