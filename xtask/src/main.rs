@@ -18,6 +18,7 @@ mod profile;
 mod report;
 mod scenarios;
 mod server;
+mod symbols;
 mod tidy;
 mod workloads;
 

@@ -18,6 +18,8 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 #[allow(dead_code)]
 #[path = "../load.rs"]
 mod load;
+#[path = "../symbols.rs"]
+mod symbols;
 #[allow(dead_code)]
 #[path = "../workloads.rs"]
 mod workloads;
@@ -35,6 +37,7 @@ use mapcache_store::{Store, StoreConfig};
 use serde::Serialize;
 
 use crate::load::Workload;
+use crate::symbols::strip_generics;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -266,25 +269,6 @@ fn plumbing(frame: &str) -> bool {
         "[root]",
     ];
     FILES.iter().any(|f| loc.contains(f)) || NAMES.contains(&bare.as_str())
-}
-
-/// `f<A, B>` -> `f`, `<T as U<V>>::g<W>` -> `<T as U>::g`.
-fn strip_generics(name: &str) -> String {
-    let mut out = String::new();
-    let mut depth = 0usize;
-    let mut prev = ' ';
-    for c in name.chars() {
-        match c {
-            '<' if depth > 0 || prev.is_alphanumeric() || prev == '_' || prev == '}' => depth += 1,
-            '>' if depth > 0 => depth -= 1,
-            _ if depth > 0 => {}
-            c => out.push(c),
-        }
-        if depth == 0 && c != '>' {
-            prev = c;
-        }
-    }
-    out
 }
 
 /// dhat's program points aggregated by their first mapcache frame, heaviest first.
