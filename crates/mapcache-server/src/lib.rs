@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
+pub use api::openapi_operations;
 pub use config::Config;
 pub use debug::{AllocatorFigures, AllocatorStats};
 

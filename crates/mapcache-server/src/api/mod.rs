@@ -92,6 +92,35 @@ pub(crate) static ROUTES: &[Route] = &[
 /// The OpenAPI document served at `/api/v1/docs/openapi.yaml`.
 pub(crate) const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 
+/// `(method, path template)` of every operation `openapi.yaml` describes, in its
+/// order (`/api/v1/keys/{path}`): the path lines sit two spaces deep under `paths:`,
+/// their operations four. Tests check it against the route table and the server.
+pub fn openapi_operations() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut in_paths = false;
+    let mut path = None;
+    for line in OPENAPI_YAML.lines() {
+        if !line.starts_with(' ') {
+            in_paths = line == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(p) = line.strip_prefix("  /").and_then(|p| p.strip_suffix(':')) {
+            path = Some(format!("/{p}"));
+        } else if let (Some(p), Some(m)) = (
+            &path,
+            line.strip_prefix("    ").and_then(|m| m.strip_suffix(':')),
+        ) {
+            if ["get", "post", "put", "patch", "delete"].contains(&m) {
+                out.push((m.to_uppercase(), p.clone()));
+            }
+        }
+    }
+    out
+}
+
 /// A path segment of a request: its decoded bytes, and whether it was a literal `*`
 /// (a wildcard; `%2A` is a field named `*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,34 +390,6 @@ mod tests {
         assert!(percent_decode("%").is_none());
         assert!(percent_decode("%g1").is_none());
         assert!(percent_decode("%1").is_none());
-    }
-
-    /// (method, path) of every operation in openapi.yaml: the path lines sit two
-    /// spaces deep under `paths:`, their operations four.
-    pub(crate) fn openapi_operations() -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let mut in_paths = false;
-        let mut path = None;
-        for line in OPENAPI_YAML.lines() {
-            if !line.starts_with(' ') {
-                in_paths = line == "paths:";
-                continue;
-            }
-            if !in_paths {
-                continue;
-            }
-            if let Some(p) = line.strip_prefix("  /").and_then(|p| p.strip_suffix(':')) {
-                path = Some(format!("/{p}"));
-            } else if let (Some(p), Some(m)) = (
-                &path,
-                line.strip_prefix("    ").and_then(|m| m.strip_suffix(':')),
-            ) {
-                if ["get", "post", "put", "patch", "delete"].contains(&m) {
-                    out.push((m.to_uppercase(), p.clone()));
-                }
-            }
-        }
-        out
     }
 
     #[test]
