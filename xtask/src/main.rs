@@ -65,6 +65,18 @@ enum Task {
     },
 }
 
+/// Which mapcache binary a task runs.
+#[derive(Debug, clap::Args)]
+struct BinaryArgs {
+    /// The mapcache binary (default: build target/release/mapcache, or
+    /// target/profiling/mapcache for `profile`, and use it).
+    #[arg(long)]
+    bin: Option<PathBuf>,
+    /// Do not run cargo build; use the binary that is there.
+    #[arg(long)]
+    no_build: bool,
+}
+
 #[derive(Debug, clap::Args)]
 struct StressArgs {
     /// Scenarios to run (default: all): concurrent, sustained, pipeline, mixed,
@@ -89,12 +101,8 @@ struct StressArgs {
     /// With --addr: the server's PID, for CPU, RSS and thread figures.
     #[arg(long, requires = "addr")]
     pid: Option<u32>,
-    /// The mapcache binary (default: build and use target/release/mapcache).
-    #[arg(long)]
-    bin: Option<PathBuf>,
-    /// Do not run cargo build; use the binary that is there.
-    #[arg(long)]
-    no_build: bool,
+    #[command(flatten)]
+    binary: BinaryArgs,
     /// concurrent: clients.
     #[arg(long)]
     clients: Option<usize>,
@@ -162,12 +170,8 @@ struct ProfileArgs {
     /// Requests counted by the allocation profile (default 500,000; 50,000 with --quick).
     #[arg(long)]
     alloc_ops: Option<u64>,
-    /// The mapcache binary (default: build and use target/profiling/mapcache).
-    #[arg(long)]
-    bin: Option<PathBuf>,
-    /// Do not run cargo build; use the binary that is there.
-    #[arg(long)]
-    no_build: bool,
+    #[command(flatten)]
+    binary: BinaryArgs,
     /// Where the output goes (default: target/profile).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -197,10 +201,9 @@ struct BenchArgs {
     /// Pin the servers to CPU 0 and redis-benchmark to CPU 1.
     #[arg(long)]
     taskset: bool,
-    #[arg(long)]
-    bin: Option<PathBuf>,
-    #[arg(long)]
-    no_build: bool,
+    #[command(flatten)]
+    binary: BinaryArgs,
+    /// Where bench.json and bench.md go (default: target/stress).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -216,10 +219,9 @@ struct HttpBenchArgs {
     /// Rounds (the cases alternate); each figure is the median.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    #[arg(long)]
-    bin: Option<PathBuf>,
-    #[arg(long)]
-    no_build: bool,
+    #[command(flatten)]
+    binary: BinaryArgs,
+    /// Where http-bench.md goes (default: target/stress).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -243,8 +245,8 @@ fn main() -> Result<()> {
                 seconds: a.seconds,
                 frequency: a.frequency.clamp(1, 1000),
                 workers: a.workers,
-                bin: a.bin,
-                no_build: a.no_build,
+                bin: a.binary.bin,
+                no_build: a.binary.no_build,
                 alloc_ops: a.alloc_ops,
             },
             &command,
@@ -331,7 +333,7 @@ fn stress(a: StressArgs, command: &str) -> Result<()> {
         match a.addr {
             Some(addr) => servers.push(Server::external(addr, a.pid)?),
             None => {
-                let bin = server::mapcache_binary(a.bin.as_deref(), a.no_build)?;
+                let bin = server::mapcache_binary(a.binary.bin.as_deref(), a.binary.no_build)?;
                 servers.push(Server::start_mapcache(&bin, pin)?);
             }
         }
@@ -434,7 +436,7 @@ fn stress(a: StressArgs, command: &str) -> Result<()> {
 }
 
 fn http_bench_task(a: HttpBenchArgs, command: &str) -> Result<()> {
-    let bin = server::mapcache_binary(a.bin.as_deref(), a.no_build)?;
+    let bin = server::mapcache_binary(a.binary.bin.as_deref(), a.binary.no_build)?;
     let opts = http_bench::Opts {
         requests: a.requests,
         conns: a.conns.max(1),
@@ -450,7 +452,7 @@ fn http_bench_task(a: HttpBenchArgs, command: &str) -> Result<()> {
 }
 
 fn bench_task(a: BenchArgs, command: &str) -> Result<()> {
-    let bin = server::mapcache_binary(a.bin.as_deref(), a.no_build)?;
+    let bin = server::mapcache_binary(a.binary.bin.as_deref(), a.binary.no_build)?;
     let pin = a.taskset.then_some(0);
     let mapcache = Server::start_mapcache(&bin, pin)?;
     let redis = Server::start_redis(pin)?;
