@@ -161,6 +161,44 @@ fn resp_size(f: &Frame) -> usize {
     }
 }
 
+/// One request a case repeats: an HTTP GET of a path, or a RESP command.
+enum Request {
+    Http(&'static str),
+    Resp(&'static [&'static [u8]]),
+}
+
+impl Request {
+    /// A new connection, and the call that sends the request once and answers the
+    /// reply's size.
+    fn connect(
+        &self,
+        http: SocketAddr,
+        resp: SocketAddr,
+    ) -> Result<Box<dyn FnMut() -> Result<usize>>> {
+        Ok(match *self {
+            Request::Http(path) => {
+                let mut h = HttpConn::connect(http, path)?;
+                Box::new(move || h.get())
+            }
+            Request::Resp(args) => {
+                let mut c = SyncClient::connect(resp)?;
+                Box::new(move || c.call(args).map(|f| resp_size(&f)))
+            }
+        })
+    }
+
+    /// `HTTP GET /path` or `RESP GET key`, for the report.
+    fn describe(&self) -> String {
+        match self {
+            Request::Http(path) => format!("HTTP GET {path}"),
+            Request::Resp(args) => {
+                let words: Vec<_> = args.iter().map(|a| String::from_utf8_lossy(a)).collect();
+                format!("RESP {}", words.join(" "))
+            }
+        }
+    }
+}
+
 /// The 40 KB branch: an object of 400 fields of 90-byte strings.
 fn branch_fields() -> Vec<(String, String)> {
     (0..400)
@@ -183,56 +221,18 @@ pub fn run(bin: &std::path::Path, opts: &Opts, command: &str) -> Result<String> 
     let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
     c.call(&refs)?;
 
-    type Case<'a> = (
-        &'a str,
-        &'a str,
-        Box<dyn Fn() -> Result<Box<dyn FnMut() -> Result<usize>>> + Sync>,
-    );
-    let cases: Vec<Case<'_>> = vec![
-        (
-            "leaf",
-            "HTTP GET /api/v1/keys/user/100/name",
-            Box::new(move || {
-                let mut h = HttpConn::connect(http, "/api/v1/keys/user/100/name")?;
-                Ok(Box::new(move || h.get()) as Box<dyn FnMut() -> Result<usize>>)
-            }),
-        ),
-        (
-            "leaf",
-            "RESP GET user:100:name",
-            Box::new(move || {
-                let mut c = SyncClient::connect(resp)?;
-                Ok(
-                    Box::new(move || c.call(&[b"GET", b"user:100:name"]).map(|f| resp_size(&f)))
-                        as Box<dyn FnMut() -> Result<usize>>,
-                )
-            }),
-        ),
-        (
-            "40 KB branch",
-            "HTTP GET /api/v1/keys/doc/branch",
-            Box::new(move || {
-                let mut h = HttpConn::connect(http, "/api/v1/keys/doc/branch")?;
-                Ok(Box::new(move || h.get()) as Box<dyn FnMut() -> Result<usize>>)
-            }),
-        ),
-        (
-            "40 KB branch",
-            "RESP HGETALL doc:branch",
-            Box::new(move || {
-                let mut c = SyncClient::connect(resp)?;
-                Ok(
-                    Box::new(move || c.call(&[b"HGETALL", b"doc:branch"]).map(|f| resp_size(&f)))
-                        as Box<dyn FnMut() -> Result<usize>>,
-                )
-            }),
-        ),
+    let cases: [(&str, Request); 4] = [
+        ("leaf", Request::Http("/api/v1/keys/user/100/name")),
+        ("leaf", Request::Resp(&[b"GET", b"user:100:name"])),
+        ("40 KB branch", Request::Http("/api/v1/keys/doc/branch")),
+        ("40 KB branch", Request::Resp(&[b"HGETALL", b"doc:branch"])),
     ];
     let per_conn = (opts.requests / opts.conns as u64).max(1);
     // Rounds alternate the cases; each figure is the median over rounds.
     let mut results: Vec<Vec<Outcome>> = (0..cases.len()).map(|_| Vec::new()).collect();
     for _ in 0..opts.rounds.max(1) {
-        for (i, (_, _, make)) in cases.iter().enumerate() {
+        for (i, (_, request)) in cases.iter().enumerate() {
+            let make = || request.connect(http, resp);
             results[i].push(measure(&server, opts.conns, per_conn, make)?);
         }
     }
@@ -249,13 +249,14 @@ pub fn run(bin: &std::path::Path, opts: &Opts, command: &str) -> Result<String> 
     ));
     md.push_str("| read | request | reply bytes | req/s | p50 µs | p99 µs | server CPU µs/req |\n");
     md.push_str("|---|---|---:|---:|---:|---:|---:|\n");
-    for ((what, req, _), rs) in cases.iter().zip(&mut results) {
+    for ((what, request), rs) in cases.iter().zip(&mut results) {
         let rps = median(&mut rs.iter().map(|o| o.rps).collect());
         let p50 = median(&mut rs.iter().map(|o| o.lat.p50).collect());
         let p99 = median(&mut rs.iter().map(|o| o.lat.p99).collect());
         let cpu = median(&mut rs.iter().map(|o| o.cpu_us_per_req).collect());
         md.push_str(&format!(
-            "| {what} | `{req}` | {} | {rps:.0} | {p50:.1} | {p99:.1} | {cpu:.2} |\n",
+            "| {what} | `{}` | {} | {rps:.0} | {p50:.1} | {p99:.1} | {cpu:.2} |\n",
+            request.describe(),
             rs[0].reply_bytes
         ));
     }
