@@ -251,12 +251,12 @@ impl Store {
     /// The registry is read-locked meanwhile (creating a cache waits for the pass).
     pub fn with_sweep_shards<R>(&self, f: impl FnOnce(&[&dyn SweepShard]) -> R) -> R {
         let named = self.caches.named.read();
-        let shards: Vec<&dyn SweepShard> = self
-            .dbs
-            .iter()
-            .chain(named.values().map(|c| &c.db))
-            .flat_map(|db| db.sweep_shards())
-            .collect();
+        let dbs = || self.dbs.iter().chain(named.values().map(|c| &c.db));
+        // Sized up front: the sweeper builds this list every pass (every 0.5 ms in a
+        // storm), and collecting from flat_map would regrow it a dozen times.
+        let mut shards: Vec<&dyn SweepShard> =
+            Vec::with_capacity(dbs().map(Db::shard_count).sum());
+        shards.extend(dbs().flat_map(|db| db.sweep_shards()));
         f(&shards)
     }
 }
