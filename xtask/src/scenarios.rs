@@ -641,7 +641,7 @@ fn memory(env: &Env<'_>, server: &Server) -> Result<Vec<RunResult>> {
         let outcome = env.rt.block_on(load::run(
             server.addr,
             spec,
-            Arc::new(MemoryKeys { conns, shape }),
+            Arc::new(MemoryKeys::new(conns, shape)),
         ));
         // Let the allocator's background threads settle before reading RSS.
         std::thread::sleep(Duration::from_millis(500));

@@ -243,14 +243,32 @@ impl Shape {
 /// One key of `shape` per request, keys `m:<shape>:<i>` spread over connections.
 #[derive(Debug)]
 pub struct MemoryKeys {
-    pub conns: usize,
-    pub shape: Shape,
+    conns: usize,
+    shape: Shape,
+    /// `m:<shape>` and a hash's field names, made once rather than per request.
+    prefix: String,
+    fields: Vec<String>,
+}
+
+impl MemoryKeys {
+    pub fn new(conns: usize, shape: Shape) -> Self {
+        let fields = match shape {
+            Shape::Hash(n) => (0..n).map(|j| format!("field{j}")).collect(),
+            Shape::String(_) | Shape::List(_) => Vec::new(),
+        };
+        MemoryKeys {
+            conns,
+            shape,
+            prefix: format!("m:{}", shape.name()),
+            fields,
+        }
+    }
 }
 
 impl Workload for MemoryKeys {
     fn request(&self, conn: usize, seq: u64, buf: &mut BytesMut) -> Expect {
         let i = seq * self.conns as u64 + conn as u64;
-        let key = Key::new(&format!("m:{}", self.shape.name()), i, 0);
+        let key = Key::new(&self.prefix, i, 0);
         let item = |j: usize| {
             format!(
                 "v{:08}",
@@ -264,10 +282,9 @@ impl Workload for MemoryKeys {
                 Expect::Ok
             }
             Shape::Hash(n) => {
-                let parts: Vec<(String, String)> =
-                    (0..n).map(|j| (format!("field{j}"), item(j))).collect();
+                let values: Vec<String> = (0..n).map(item).collect();
                 let mut args: Vec<&[u8]> = vec![b"HSET", key.as_bytes()];
-                for (f, v) in &parts {
+                for (f, v) in self.fields.iter().zip(&values) {
                     args.push(f.as_bytes());
                     args.push(v.as_bytes());
                 }

@@ -254,8 +254,7 @@ impl Store {
         let dbs = || self.dbs.iter().chain(named.values().map(|c| &c.db));
         // Sized up front: the sweeper builds this list every pass (every 0.5 ms in a
         // storm), and collecting from flat_map would regrow it a dozen times.
-        let mut shards: Vec<&dyn SweepShard> =
-            Vec::with_capacity(dbs().map(Db::shard_count).sum());
+        let mut shards: Vec<&dyn SweepShard> = Vec::with_capacity(dbs().map(Db::shard_count).sum());
         shards.extend(dbs().flat_map(|db| db.sweep_shards()));
         f(&shards)
     }
