@@ -336,16 +336,6 @@ impl std::ops::Index<&[u8]> for Hash {
     }
 }
 
-impl<'k> FromIterator<(&'k [u8], Value)> for Hash {
-    fn from_iter<I: IntoIterator<Item = (&'k [u8], Value)>>(iter: I) -> Hash {
-        let mut h = Hash::new();
-        for (k, v) in iter {
-            h.insert(k, v);
-        }
-        h
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

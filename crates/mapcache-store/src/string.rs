@@ -148,13 +148,6 @@ impl Deref for Str {
     }
 }
 
-impl AsRef<[u8]> for Str {
-    #[inline]
-    fn as_ref(&self) -> &[u8] {
-        self.as_slice()
-    }
-}
-
 impl Borrow<[u8]> for Str {
     fn borrow(&self) -> &[u8] {
         self.as_slice()
@@ -169,18 +162,6 @@ impl PartialEq for Str {
 }
 
 impl Eq for Str {}
-
-impl PartialEq<[u8]> for Str {
-    fn eq(&self, other: &[u8]) -> bool {
-        self.as_slice() == other
-    }
-}
-
-impl PartialEq<&[u8]> for Str {
-    fn eq(&self, other: &&[u8]) -> bool {
-        self.as_slice() == *other
-    }
-}
 
 impl std::hash::Hash for Str {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
