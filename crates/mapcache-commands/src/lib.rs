@@ -299,14 +299,8 @@ fn dispatch(
         error,
     };
     // Path key mode (docs/key-modes.md): one branch here; flat mode pays nothing more.
-    let path_mode = shared.store.path_keys() && cmd.keys.0 != 0;
-    if path_mode {
-        let db = shared
-            .store
-            .db(session.db)
-            .expect("SELECT only accepts existing databases");
-        path_mode::precheck(db, cmd, args, now).map_err(failed)?;
-        mapcache_store::path::take_fault();
+    if shared.store.path_keys() && cmd.keys.0 != 0 {
+        path_mode::precheck(cmd, args).map_err(failed)?;
     }
     let mark = out.buf.len();
     let mut ctx = Ctx {
@@ -317,12 +311,10 @@ fn dispatch(
         now,
     };
     let result = handler(&mut ctx);
-    if path_mode {
-        // A write the store refused changed nothing: answer why, not the handler's reply.
-        if let Some(fault) = mapcache_store::path::take_fault() {
-            out.buf.truncate(mark);
-            return Err(failed(path_mode::fault_error(fault)));
-        }
+    if result.is_err() {
+        // A failing command answers its error alone, whatever its handler had begun to
+        // write (a write the store refused in path mode, say: it changed nothing).
+        out.buf.truncate(mark);
     }
     result.map_err(failed)?;
     Ok((cmd, stat))

@@ -5,20 +5,17 @@
 //! unchanged. What is left for this layer, run by `dispatch` only when the store is in
 //! path mode and the command has keys:
 //! - [`precheck`]: refusals decided from the command alone (RENAME and COPY on nested
-//!   paths) and, for multi-key writes, the blocked paths, before the
-//!   handler changes anything;
+//!   paths), before the handler changes anything;
 //! - [`fault_error`]: the error a write refused by the store ([`PathFault`]) answers in
-//!   place of the handler's reply.
-
-use std::collections::HashSet;
+//!   place of the handler's reply. The store refuses such a write without changing
+//!   anything, and a multi-key write all or nothing (`Db::update_many`), so a
+//!   handler simply passes the fault on with `?`.
 
 use bytes::Bytes;
-use mapcache_expiry::UnixMillis;
-use mapcache_store::path::{self, PathFault, MAX_DEPTH};
-use mapcache_store::Db;
+use mapcache_store::path::{self, PathFault};
 
 use crate::error::CmdError;
-use crate::table::{flags, Command};
+use crate::table::Command;
 
 /// RENAME, RENAMENX and COPY of a nested path.
 pub const NESTED_MOVE: &str = "ERR RENAME and COPY of a nested path are not supported yet";
@@ -64,11 +61,24 @@ pub fn fault_error(fault: PathFault) -> CmdError {
             &key,
             b"' has more than 128 segments below its root",
         ]),
+        PathFault::NoSuchIndex { key, at } => CmdError::raw(&[
+            b"ERR path '",
+            &key,
+            b"' addresses an item past the end of the array at '",
+            &key[..at.min(key.len())],
+            b"'",
+        ]),
+    }
+}
+
+impl From<PathFault> for CmdError {
+    fn from(fault: PathFault) -> Self {
+        fault_error(fault)
     }
 }
 
 /// Refusals known before the handler runs.
-pub fn precheck(db: &Db, cmd: &Command, args: &[Bytes], now: UnixMillis) -> Result<(), CmdError> {
+pub fn precheck(cmd: &Command, args: &[Bytes]) -> Result<(), CmdError> {
     let refusal = match cmd.name {
         "rename" | "renamenx" | "copy" => Some(NESTED_MOVE),
         _ => None,
@@ -76,35 +86,6 @@ pub fn precheck(db: &Db, cmd: &Command, args: &[Bytes], now: UnixMillis) -> Resu
     if let Some(text) = refusal {
         if key_positions(cmd, args.len()).any(|i| is_nested(&args[i])) {
             return Err(CmdError::Static(text));
-        }
-    }
-    // A multi-key write must not stop half way at a blocked path: check every key
-    // first, against the store and against the keys written before it by the same
-    // command (MSET a x a:b y). Best effort under concurrent writers: should another
-    // client block a path between this check and the write, the store still refuses
-    // that write (changing nothing at that key) and its fault is answered.
-    if cmd.has(flags::DENYOOM) && key_positions(cmd, args.len()).nth(1).is_some() {
-        let mut earlier: HashSet<&[u8]> = HashSet::new();
-        for i in key_positions(cmd, args.len()) {
-            let key = &args[i][..];
-            if let Some(at) = db.path_blocked_at(key, now) {
-                return Err(blocked_error(key, at));
-            }
-            if path::split(key, path::SEP)
-                .1
-                .is_some_and(|rest| path::depth(rest, path::SEP) > MAX_DEPTH)
-            {
-                return Err(fault_error(PathFault::TooDeep {
-                    key: args[i].clone(),
-                }));
-            }
-            let prefixes = key.iter().enumerate().filter(|&(_, &b)| b == path::SEP);
-            for (at, _) in prefixes {
-                if earlier.contains(&key[..at]) {
-                    return Err(blocked_error(key, at));
-                }
-            }
-            earlier.insert(key);
         }
     }
     Ok(())

@@ -34,7 +34,8 @@ fn put_string(h: &Harness, key: &str) {
         .unwrap()
         .update(key.as_bytes(), now, |km| {
             km.insert(Value::string(b"x"), None)
-        });
+        })
+        .unwrap();
 }
 
 /// A parsed reply, for the tests that check properties rather than exact bytes.
@@ -249,9 +250,14 @@ fn wrongtype_against_a_string() {
     );
     // A list is the wrong type too.
     let now = h.shared.store.now();
-    h.shared.store.db(0).unwrap().update(b"l", now, |km| {
-        km.insert(Value::List(List::from(vec![Value::string(b"x")])), None)
-    });
+    h.shared
+        .store
+        .db(0)
+        .unwrap()
+        .update(b"l", now, |km| {
+            km.insert(Value::List(List::from(vec![Value::string(b"x")])), None)
+        })
+        .unwrap();
     h.check("HGET l a", WRONGTYPE);
     h.check("HSET l a 1", WRONGTYPE);
 }
@@ -616,20 +622,25 @@ fn hscan_full_iteration_of_a_big_hash_returns_every_field_once() {
 fn values_written_over_http_show_as_json_text() {
     let mut h = Harness::new();
     let now = h.shared.store.now();
-    h.shared.store.db(0).unwrap().update(b"doc", now, |km| {
-        let mut inner = Hash::default();
-        inner.insert(b"k", Value::string(b"a\"b"));
-        inner.insert(b"n", Value::Null);
-        let mut doc = Hash::default();
-        doc.insert(b"num", Value::Number(42.0));
-        doc.insert(b"t", Value::Bool(true));
-        doc.insert(b"obj", Value::hash(inner));
-        doc.insert(
-            b"arr",
-            Value::List(List::from(vec![Value::Number(1.5), Value::Bool(false)])),
-        );
-        km.insert(Value::hash(doc), None)
-    });
+    h.shared
+        .store
+        .db(0)
+        .unwrap()
+        .update(b"doc", now, |km| {
+            let mut inner = Hash::default();
+            inner.insert(b"k", Value::string(b"a\"b"));
+            inner.insert(b"n", Value::Null);
+            let mut doc = Hash::default();
+            doc.insert(b"num", Value::Number(42.0));
+            doc.insert(b"t", Value::Bool(true));
+            doc.insert(b"obj", Value::hash(inner));
+            doc.insert(
+                b"arr",
+                Value::List(List::from(vec![Value::Number(1.5), Value::Bool(false)])),
+            );
+            km.insert(Value::hash(doc), None)
+        })
+        .unwrap();
     h.check("HGET doc num", &bulk("42"));
     h.check("HGET doc t", &bulk("true"));
     h.check("HGET doc obj", &bulk(r#"{"k":"a\"b","n":null}"#));

@@ -16,7 +16,8 @@ fn put_list(h: &Harness, db: usize, key: &str) {
         .unwrap()
         .update(key.as_bytes(), now, |km| {
             km.insert(Value::List(List::from(vec![Value::string(b"x")])), None)
-        });
+        })
+        .unwrap();
 }
 
 fn put_hash(h: &Harness, db: usize, key: &str) {
@@ -29,7 +30,8 @@ fn put_hash(h: &Harness, db: usize, key: &str) {
             let mut v = Value::new_hash();
             v.as_hash_mut().unwrap().insert(b"f", Value::string(b"v"));
             km.insert(v, None)
-        });
+        })
+        .unwrap();
 }
 
 /// Parses a RESP2 array of bulk strings (KEYS, or the key list of a SCAN reply).

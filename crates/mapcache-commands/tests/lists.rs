@@ -44,7 +44,8 @@ fn put_string(h: &Harness, key: &str) {
         .unwrap()
         .update(key.as_bytes(), now, |km| {
             km.insert(Value::string(b"x"), None)
-        });
+        })
+        .unwrap();
 }
 
 #[test]
@@ -198,7 +199,12 @@ fn wrongtype_against_a_string() {
         .store
         .db(0)
         .unwrap()
-        .update(b"h", now, |km| km.insert(Value::new_hash(), None));
+        .update(b"h", now, |km| {
+            let mut hash = mapcache_store::Hash::new();
+            hash.insert(b"f", Value::string(b"v"));
+            km.insert(Value::hash(hash), None)
+        })
+        .unwrap();
     h.check("LPUSH h a", WRONGTYPE);
     h.check("LLEN h", WRONGTYPE);
 }
@@ -403,17 +409,22 @@ fn binary_elements() {
 fn elements_written_over_http_show_as_json_text() {
     let mut h = Harness::new();
     let now = h.shared.store.now();
-    h.shared.store.db(0).unwrap().update(b"doc", now, |km| {
-        km.insert(
-            Value::List(List::from(vec![
-                Value::Number(3.0),
-                Value::Bool(false),
-                Value::Null,
-                Value::string(b"s"),
-            ])),
-            None,
-        )
-    });
+    h.shared
+        .store
+        .db(0)
+        .unwrap()
+        .update(b"doc", now, |km| {
+            km.insert(
+                Value::List(List::from(vec![
+                    Value::Number(3.0),
+                    Value::Bool(false),
+                    Value::Null,
+                    Value::string(b"s"),
+                ])),
+                None,
+            )
+        })
+        .unwrap();
     h.check("LRANGE doc 0 -1", &arr(&["3", "false", "null", "s"]));
     h.check("LPOS doc false", &int(1));
     h.check("LREM doc 0 3", &int(1));

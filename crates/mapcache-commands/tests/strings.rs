@@ -16,7 +16,8 @@ fn put_list(h: &Harness, key: &str) {
         .unwrap()
         .update(key.as_bytes(), now, |km| {
             km.insert(Value::List(List::from(vec![Value::string(b"x")])), None)
-        });
+        })
+        .unwrap();
 }
 
 fn put_hash(h: &Harness, key: &str) {
@@ -29,7 +30,8 @@ fn put_hash(h: &Harness, key: &str) {
             let mut v = Value::new_hash();
             v.as_hash_mut().unwrap().insert(b"f", Value::string(b"v"));
             km.insert(v, None)
-        });
+        })
+        .unwrap();
 }
 
 fn hits_misses(h: &Harness) -> (u64, u64) {

@@ -75,7 +75,8 @@ fn main() {
         let key = format!("ttl:{i:08}");
         db.update(key.as_bytes(), store.now(), |k| {
             k.insert(Value::string(&value), Some(deadline))
-        });
+        })
+        .unwrap();
     }
     let per = |now: usize, then: usize| (now.saturating_sub(then)) as f64 / n as f64;
     println!("{n} keys (12-byte key, 32-byte value, one TTL)");

@@ -136,7 +136,7 @@ impl Store {
         if named.get(name).is_some_and(|c| !c.expired(now)) {
             return Err(CacheError::Exists(name.to_owned()));
         }
-        let mut db = Db::new(self.shard_bits, self.hasher);
+        let mut db = Db::new(self.shard_bits, self.hasher, self.origin(name));
         db.set_path_keys(self.path_keys());
         let cache = NamedCache {
             db,

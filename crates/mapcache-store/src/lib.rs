@@ -14,6 +14,8 @@
 
 pub mod caches;
 pub mod db;
+pub mod doc;
+pub mod feed;
 pub mod glob;
 pub mod hash;
 pub mod json;
@@ -29,14 +31,15 @@ use std::sync::Arc;
 
 pub use caches::{CacheError, CacheInfo, CacheRef, DEFAULT_CACHE};
 pub use db::{
-    Addressing, Db, DbStats, Entry, ExportedEntry, KeyMut, Multi, ReadMany, Rest, ScanFilter,
-    ScanPage,
+    Addressing, Db, DbStats, Entry, ExportedEntry, KeyMut, Multi, ReadMany, ScanFilter, ScanPage,
 };
+use feed::Origin;
+pub use feed::{Change, ChangeKind, WriteFeed, WriteListener};
 pub use glob::glob_match;
 use hashbrown::DefaultHashBuilder;
 pub use json::JsonError;
 use mapcache_expiry::{Clock, SystemClock, UnixMillis};
-pub use path::PathFault;
+pub use path::{Path, PathFault};
 pub use snapshot::{parse_snapshot, Snapshot, SnapshotEntry, SnapshotError, SnapshotWriter};
 pub use value::{Hash, Kind, List, Str, Value};
 
@@ -67,6 +70,8 @@ pub struct Store {
     shard_bits: u32,
     hasher: DefaultHashBuilder,
     clock: Arc<dyn Clock>,
+    /// Every change to every cache is reported here ([`feed`]).
+    feed: Arc<WriteFeed>,
 }
 
 impl Store {
@@ -78,15 +83,41 @@ impl Store {
     /// A store reading time from `clock` (a manual clock in tests).
     pub fn with_clock(config: StoreConfig, clock: Arc<dyn Clock>) -> Self {
         let hasher = DefaultHashBuilder::default();
+        let feed = Arc::new(WriteFeed::default());
         let dbs = (0..config.databases.max(1))
-            .map(|_| Db::new(config.shard_bits, hasher))
+            .map(|i| {
+                let cache = if i == 0 {
+                    DEFAULT_CACHE.into()
+                } else {
+                    i.to_string().into()
+                };
+                let origin = Origin {
+                    cache,
+                    feed: feed.clone(),
+                };
+                Db::new(config.shard_bits, hasher, origin)
+            })
             .collect();
         Store {
             dbs,
+            feed,
             caches: caches::Registry::default(),
             shard_bits: config.shard_bits,
             hasher,
             clock,
+        }
+    }
+
+    /// The write feed every cache of this store reports its changes to.
+    pub fn feed(&self) -> &Arc<WriteFeed> {
+        &self.feed
+    }
+
+    /// Where the cache called `name` reports its changes.
+    fn origin(&self, name: &str) -> Origin {
+        Origin {
+            cache: name.into(),
+            feed: self.feed.clone(),
         }
     }
 
@@ -132,7 +163,7 @@ impl Store {
         (a, key_a): (usize, &[u8]),
         (b, key_b): (usize, &[u8]),
         f: impl FnOnce(&mut KeyMut<'_>, &mut KeyMut<'_>) -> R,
-    ) -> R {
+    ) -> Result<R, PathFault> {
         assert_ne!(a, b, "update_two is for two different databases");
         let now = self.now();
         let (first, second) = if a < b {
@@ -140,12 +171,14 @@ impl Store {
         } else {
             ((b, key_b), (a, key_a))
         };
-        self.dbs[first.0].update(first.1, now, |k1| {
-            self.dbs[second.0].update(
-                second.1,
-                now,
-                |k2| if a < b { f(k1, k2) } else { f(k2, k1) },
-            )
-        })
+        self.dbs[first.0]
+            .update(first.1, now, |k1| {
+                self.dbs[second.0].update(
+                    second.1,
+                    now,
+                    |k2| if a < b { f(k1, k2) } else { f(k2, k1) },
+                )
+            })
+            .and_then(|r| r)
     }
 }

@@ -16,8 +16,7 @@
 use bytes::Bytes;
 use mapcache_expiry::UnixMillis;
 
-use crate::db::Rest;
-use crate::path;
+use crate::path::{self, Path};
 use crate::value::Value;
 
 /// A node's path below its root, as segments.
@@ -30,19 +29,20 @@ pub struct NestedTtls {
 }
 
 /// Is `prefix` a prefix of (or equal to) the path `rest`?
-fn is_prefix_of(prefix: &[Bytes], rest: Rest<'_>) -> bool {
-    let mut segs = path::segments(rest.path, rest.sep);
+fn is_prefix_of(prefix: &[Bytes], rest: Path<'_>) -> bool {
+    let mut segs = rest.segments();
     prefix.iter().all(|p| segs.next() == Some(&p[..]))
 }
 
 /// Is `rest` a prefix of (or equal to) `segs`?
-fn rest_is_prefix_of(rest: Rest<'_>, segs: &[Bytes]) -> bool {
+fn rest_is_prefix_of(rest: Path<'_>, segs: &[Bytes]) -> bool {
     let mut it = segs.iter();
-    path::segments(rest.path, rest.sep).all(|r| it.next().is_some_and(|s| &s[..] == r))
+    rest.segments()
+        .all(|r| it.next().is_some_and(|s| &s[..] == r))
 }
 
-fn same(segs: &[Bytes], rest: Rest<'_>) -> bool {
-    path::depth(rest.path, rest.sep) == segs.len() && is_prefix_of(segs, rest)
+fn same(segs: &[Bytes], rest: Path<'_>) -> bool {
+    rest.depth() == segs.len() && is_prefix_of(segs, rest)
 }
 
 impl NestedTtls {
@@ -65,7 +65,7 @@ impl NestedTtls {
     }
 
     /// The node's own deadline.
-    pub fn own(&self, rest: Rest<'_>) -> Option<UnixMillis> {
+    pub fn own(&self, rest: Path<'_>) -> Option<UnixMillis> {
         self.items
             .iter()
             .find(|(p, _)| same(p, rest))
@@ -73,7 +73,7 @@ impl NestedTtls {
     }
 
     /// The earliest deadline of the node or any of its ancestors below the root.
-    pub fn effective(&self, rest: Rest<'_>) -> Option<UnixMillis> {
+    pub fn effective(&self, rest: Path<'_>) -> Option<UnixMillis> {
         self.items
             .iter()
             .filter(|(p, _)| is_prefix_of(p, rest))
@@ -82,7 +82,7 @@ impl NestedTtls {
     }
 
     /// Sets (or with `None` clears) the node's own deadline. Answers whether it had one.
-    pub fn set(&mut self, rest: Rest<'_>, deadline: Option<UnixMillis>) -> bool {
+    pub fn set(&mut self, rest: Path<'_>, deadline: Option<UnixMillis>) -> bool {
         let pos = self.items.iter().position(|(p, _)| same(p, rest));
         match (pos, deadline) {
             (Some(i), Some(d)) => {
@@ -94,9 +94,7 @@ impl NestedTtls {
                 true
             }
             (None, Some(d)) => {
-                let segs = path::segments(rest.path, rest.sep)
-                    .map(Bytes::copy_from_slice)
-                    .collect();
+                let segs = rest.segments().map(Bytes::copy_from_slice).collect();
                 self.items.push((segs, d));
                 false
             }
@@ -116,13 +114,13 @@ impl NestedTtls {
     }
 
     /// Drops the deadlines of the node and of everything below it.
-    pub fn clear_at_or_below(&mut self, rest: Rest<'_>) {
+    pub fn clear_at_or_below(&mut self, rest: Path<'_>) {
         self.items.retain(|(p, _)| !rest_is_prefix_of(rest, p));
     }
 
     /// Drops the deadlines of everything strictly below the node.
-    pub fn clear_below(&mut self, rest: Rest<'_>) {
-        let depth = path::depth(rest.path, rest.sep);
+    pub fn clear_below(&mut self, rest: Path<'_>) {
+        let depth = rest.depth();
         self.items
             .retain(|(p, _)| p.len() == depth || !rest_is_prefix_of(rest, p));
     }
@@ -135,12 +133,23 @@ impl NestedTtls {
     /// Removes from `root` every subtree whose deadline has passed at `now`, pruning
     /// the objects left empty; answers how many subtrees went.
     pub fn expire(&mut self, root: &mut Value, now: UnixMillis) -> usize {
+        self.expire_with(root, now, &mut |_| {})
+    }
+
+    /// [`NestedTtls::expire`], calling `gone` with each removed subtree's segments.
+    pub fn expire_with(
+        &mut self,
+        root: &mut Value,
+        now: UnixMillis,
+        gone: &mut dyn FnMut(&[Bytes]),
+    ) -> usize {
         let mut removed = 0;
         let mut i = 0;
         while i < self.items.len() {
             if self.items[i].1 < now {
                 let (p, _) = self.items.swap_remove(i);
                 if remove(root, &p).is_some() {
+                    gone(&p);
                     removed += 1;
                 }
             } else {
@@ -156,41 +165,27 @@ impl NestedTtls {
 
 /// The node at `segs` below `root`.
 pub fn resolve<'v>(root: &'v Value, segs: &[Bytes]) -> Option<&'v Value> {
-    segs.iter()
-        .try_fold(root, |cur, seg| cur.as_hash()?.get(&seg[..]))
+    path::resolve_segments(root, segs.iter().map(|s| &s[..]))
 }
 
 /// Removes the node at `segs` below `root` and the objects that leaves empty (not
 /// `root` itself).
 fn remove(root: &mut Value, segs: &[Bytes]) -> Option<Value> {
-    let (first, tail) = segs.split_first()?;
-    let h = root.as_hash_mut()?;
-    if tail.is_empty() {
-        return h.remove(first);
-    }
-    let child = h.get_mut(&first[..])?;
-    let removed = remove(child, tail)?;
-    if matches!(child, Value::Hash(c) if c.is_empty()) {
-        h.remove(first);
-    }
-    Some(removed)
+    path::remove_segments(root, &mut segs.iter().map(|s| &s[..]), true, false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rest(p: &str) -> Rest<'_> {
-        Rest {
-            path: p.as_bytes(),
-            sep: b'/',
-        }
+    fn rest(p: &str) -> Path<'_> {
+        Path::new(p.as_bytes(), b'/')
     }
 
     fn tree() -> Value {
         let mut root = Value::new_hash();
         for p in ["a/b/c", "a/b/d", "a/e", "f"] {
-            path::insert(&mut root, p.as_bytes(), b'/', Value::string(b"v")).unwrap();
+            path::insert(&mut root, rest(p), Value::string(b"v")).unwrap();
         }
         root
     }
@@ -227,12 +222,12 @@ mod tests {
             "not yet: expired once now > deadline"
         );
         assert_eq!(n.expire(&mut root, 6), 2);
-        assert_eq!(path::resolve(&root, b"a/b", b'/'), path::Node::Missing);
+        assert_eq!(path::resolve(&root, rest("a/b")), path::Node::Missing);
         assert_eq!(n.len(), 1);
         assert_eq!(n.expire(&mut root, 51), 1);
-        assert_eq!(path::resolve(&root, b"a", b'/'), path::Node::Missing);
+        assert_eq!(path::resolve(&root, rest("a")), path::Node::Missing);
         assert!(matches!(
-            path::resolve(&root, b"f", b'/'),
+            path::resolve(&root, rest("f")),
             path::Node::Found(_)
         ));
     }
@@ -243,7 +238,7 @@ mod tests {
         let mut n = NestedTtls::default();
         n.set(rest("a/e"), Some(5));
         n.set(rest("f"), Some(5));
-        path::remove(&mut root, b"a/e", b'/', false);
+        path::remove(&mut root, rest("a/e"), true, false);
         n.retain_existing(&root);
         assert_eq!(n.len(), 1);
         assert_eq!(n.own(rest("f")), Some(5));

@@ -1,21 +1,21 @@
-//! Path keys (`--key-mode path`): `user:100:name` is the node `100` → `name` inside
-//! the stored top-level key (the *root*) `user`.
+//! Paths into a value tree: the one place that splits keys and walks trees.
 //!
-//! The functions here walk one root's [`Value`] tree; [`crate::Db`] uses them when the
-//! store is in path mode ([`crate::Store::set_path_keys`]), so every `Db::get`, `peek`,
-//! `update`, `update_many`, `get_many`, `keys` and `scan` addresses nodes, and the
-//! command handlers need no change. See docs/key-modes.md for the rules.
+//! A key in path key mode (`user:100:name`, [`SEP`]) or an HTTP API path
+//! (`user/100/name`, [`HTTP_SEP`]) names a stored top-level key, the *root* (`user`),
+//! and a [`Path`] below it (`100:name`). Walking a path:
+//! - an object ([`Value::Hash`]) has a child per field; any segment is a field name,
+//!   the empty segment (`a::b`, `a:`) included;
+//! - an array ([`Value::List`]) has a child per item: a segment in canonical decimal
+//!   (`0`, `17`, not `+1` or `01`) is an index ([`index`]), any other segment names
+//!   nothing there;
+//! - any other value has no children: a path that runs into it is *blocked* there.
+//!   Reads see a missing node, writes are refused ([`PathFault`]).
+//! - `*` ([`WILDCARD`]) matches any one child when a path is used as a pattern
+//!   ([`crate::doc::matches`]); as a plain path it is an ordinary field name.
 //!
-//! - Segments are separated by [`SEP`]; an empty segment (`a::b`, `a:`) is an ordinary
-//!   field name `""`.
-//! - Only objects ([`Value::Hash`]) have children. A path that runs into any other value
-//!   is *blocked* there: reads see a missing node, writes are refused and leave a
-//!   [`PathFault`] for the command layer to answer as an error.
-//! - Writes create missing intermediate objects; removals prune the objects they leave
-//!   empty, up to the root (Redis never keeps empty aggregates).
-//! - A nested node lives as long as its root: it has no deadline of its own.
-
-use std::cell::Cell;
+//! Writes create missing intermediate objects (never array items: an index past the
+//! end is an error). The document operations built on these walks are in
+//! [`crate::doc`]; [`crate::nested`] addresses nested deadlines by the same segments.
 
 use bytes::Bytes;
 
@@ -26,6 +26,9 @@ pub const SEP: u8 = b':';
 
 /// The separator of path segments in an HTTP API path (`user/100/name`).
 pub const HTTP_SEP: u8 = b'/';
+
+/// The segment that matches any one child in a pattern.
+pub const WILDCARD: &[u8] = b"*";
 
 /// The most segments a write may address below a root. Deeper writes are refused
 /// ([`PathFault::TooDeep`]): tree depth stays bounded, so the recursive walks over a
@@ -41,174 +44,305 @@ pub fn split(key: &[u8], sep: u8) -> (&[u8], Option<&[u8]>) {
     }
 }
 
-/// The segments of a path rest.
-pub fn segments(rest: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
-    rest.split(move |&b| b == sep)
+/// A path below a root: segments separated by `sep`, borrowed from the key that
+/// names it. Every walk of a tree takes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Path<'p> {
+    /// The segments, `sep`-joined.
+    pub bytes: &'p [u8],
+    pub sep: u8,
 }
 
-/// Why a write through a path was refused. Left in a per-thread slot by the store
-/// (see [`take_fault`]) because the handler's closure cannot return it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathFault {
-    /// The write to `key` needs an object at `key[..at]`, which holds another value.
-    Blocked { key: Bytes, at: usize },
-    /// The path has more than [`MAX_DEPTH`] segments below its root.
-    TooDeep { key: Bytes },
+impl<'p> Path<'p> {
+    pub fn new(bytes: &'p [u8], sep: u8) -> Self {
+        Path { bytes, sep }
+    }
+
+    /// The segments, in order (never none: the empty path is one empty segment).
+    #[inline]
+    pub fn segments(self) -> impl Iterator<Item = &'p [u8]> + Clone {
+        self.bytes.split(move |&b| b == self.sep)
+    }
+
+    /// The number of segments.
+    pub fn depth(self) -> usize {
+        self.bytes.iter().filter(|&&b| b == self.sep).count() + 1
+    }
+
+    /// Does a segment read `*`?
+    pub fn has_wildcard(self) -> bool {
+        self.segments().any(|s| s == WILDCARD)
+    }
+
+    /// The byte length of the first `n` segments with the separators between them:
+    /// `bytes[..prefix_len(n)]` names the node reached after `n` steps.
+    pub fn prefix_len(self, n: usize) -> usize {
+        self.segments()
+            .take(n)
+            .map(|s| s.len() + 1)
+            .sum::<usize>()
+            .saturating_sub(1)
+    }
 }
 
-thread_local! {
-    static FAULT: Cell<Option<PathFault>> = const { Cell::new(None) };
+/// A segment read as an array index: canonical decimal (`0`, `42`; not `-1`, `+1`,
+/// `01` or the empty segment), small enough for a `usize`.
+#[inline]
+pub fn index(seg: &[u8]) -> Option<usize> {
+    if seg.is_empty() || seg.len() > 19 || (seg.len() > 1 && seg[0] == b'0') {
+        return None;
+    }
+    seg.iter().try_fold(0usize, |n, &b| {
+        b.is_ascii_digit()
+            .then(|| n.checked_mul(10)?.checked_add(usize::from(b - b'0')))
+            .flatten()
+    })
 }
 
-/// Records `fault` unless one is already recorded (the first refusal is the one answered).
-pub(crate) fn set_fault(fault: PathFault) {
-    FAULT.with(|f| {
-        let old = f.take();
-        f.set(Some(old.unwrap_or(fault)));
-    });
+/// One step down from `node`.
+#[derive(Debug, PartialEq)]
+pub enum Step<T> {
+    Child(T),
+    /// A container without that child (a missing field, an index past the end, or
+    /// a segment that is no index of an array).
+    Missing,
+    /// `node` has no children at all (a string, number, boolean or null).
+    Leaf,
 }
 
-/// Takes (and clears) the fault the last write on this thread left, if any. The command
-/// layer clears it before a command and takes it after: a refused write changed nothing
-/// and the command answers the fault instead of its usual reply.
-pub fn take_fault() -> Option<PathFault> {
-    FAULT.with(Cell::take)
+/// The child of `node` named `seg`.
+#[inline]
+pub fn child<'v>(node: &'v Value, seg: &[u8]) -> Step<&'v Value> {
+    let found = match node {
+        Value::Hash(h) => h.get(seg),
+        Value::List(l) => index(seg).and_then(|i| l.get(i)),
+        _ => return Step::Leaf,
+    };
+    found.map_or(Step::Missing, Step::Child)
+}
+
+/// The child of `node` named `seg`, for writing.
+#[inline]
+pub fn child_mut<'v>(node: &'v mut Value, seg: &[u8]) -> Step<&'v mut Value> {
+    let found = match node {
+        Value::Hash(h) => h.get_mut(seg),
+        Value::List(l) => index(seg).and_then(|i| l.get_mut(i)),
+        _ => return Step::Leaf,
+    };
+    found.map_or(Step::Missing, Step::Child)
 }
 
 /// What a walk down a path finds.
 #[derive(Debug, PartialEq)]
 pub enum Node<T> {
     Found(T),
-    /// No node there (an object on the way lacks the field).
+    /// No node there (a container on the way lacks the child).
     Missing,
-    /// A non-object value stops the walk: the one named by the key's first
-    /// `root.len() + n` bytes (`n == 0`: the root itself). See [`blocking_prefix`].
+    /// A value without children stops the walk: the one reached after `n` segments
+    /// (`n == 0`: the root itself; [`Path::prefix_len`] gives its name's length).
     Blocked(usize),
 }
 
-/// The name of the node that blocks `key` (`root:rest`), given the `n` of
-/// [`Node::Blocked`] or [`blocked_at`].
-pub fn blocking_prefix(key: &[u8], sep: u8, n: usize) -> &[u8] {
-    let (root, _) = split(key, sep);
-    &key[..(root.len() + n).min(key.len())]
-}
-
-/// The node at `rest` below `root`.
-pub fn resolve<'v>(root: &'v Value, rest: &[u8], sep: u8) -> Node<&'v Value> {
+/// The node at `path` below `root`.
+pub fn resolve<'v>(root: &'v Value, path: Path<'_>) -> Node<&'v Value> {
     let mut cur = root;
-    let mut start = 0;
-    for seg in segments(rest, sep) {
-        let Value::Hash(h) = cur else {
-            return Node::Blocked(start);
-        };
-        match h.get(seg) {
-            Some(v) => cur = v,
-            None => return Node::Missing,
+    for (depth, seg) in path.segments().enumerate() {
+        match child(cur, seg) {
+            Step::Child(v) => cur = v,
+            Step::Missing => return Node::Missing,
+            Step::Leaf => return Node::Blocked(depth),
         }
-        start += seg.len() + 1;
     }
     Node::Found(cur)
 }
 
-/// The node at `rest` below `root`, for writing.
-pub fn resolve_mut<'v>(root: &'v mut Value, rest: &[u8], sep: u8) -> Option<&'v mut Value> {
+/// The node at `segs` below `root` (segments given one by one: [`crate::nested`]).
+pub fn resolve_segments<'v, 's>(
+    root: &'v Value,
+    segs: impl IntoIterator<Item = &'s [u8]>,
+) -> Option<&'v Value> {
+    segs.into_iter()
+        .try_fold(root, |cur, seg| match child(cur, seg) {
+            Step::Child(v) => Some(v),
+            _ => None,
+        })
+}
+
+/// The node at `path` below `root`, for writing.
+pub fn resolve_mut<'v>(root: &'v mut Value, path: Path<'_>) -> Option<&'v mut Value> {
     let mut cur = root;
-    for seg in segments(rest, sep) {
-        cur = cur.as_hash_mut()?.get_mut(seg)?;
+    for seg in path.segments() {
+        match child_mut(cur, seg) {
+            Step::Child(v) => cur = v,
+            _ => return None,
+        }
     }
     Some(cur)
 }
 
-/// Where a write to `rest` below `root` is blocked (as in [`Node::Blocked`]: the
-/// blocking node is the key's first `root.len() + n` bytes), or `None` when the write
-/// can go through (creating whatever objects are missing).
-pub fn blocked_at(root: &Value, rest: &[u8], sep: u8) -> Option<usize> {
+/// Why a write through a path was refused; it changed nothing. The command layer
+/// answers it as an error (`mapcache-commands`' `path_mode`), the HTTP API as 409/400.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathFault {
+    /// The write to `key` needs a container at `key[..at]`, which holds a value
+    /// without children (or an array, for a segment that is no index).
+    Blocked { key: Bytes, at: usize },
+    /// The path has more than [`MAX_DEPTH`] segments below its root.
+    TooDeep { key: Bytes },
+    /// The write to `key` addresses an item past the end of the array `key[..at]`.
+    NoSuchIndex { key: Bytes, at: usize },
+}
+
+/// Why a write to `path` below `root` cannot go through, or `None` when it can
+/// (creating whatever objects are missing).
+pub fn write_blocked(root: &Value, path: Path<'_>) -> Option<WriteBlock> {
     let mut cur = root;
-    let mut start = 0;
-    let mut segs = segments(rest, sep).peekable();
-    while let Some(seg) = segs.next() {
-        let Value::Hash(h) = cur else {
-            return Some(start);
-        };
-        // The last segment is the node written: whatever it holds is replaced.
-        segs.peek()?;
-        match h.get(seg) {
-            Some(v) => cur = v,
-            None => return None,
+    let mut segs = path.segments().enumerate().peekable();
+    while let Some((depth, seg)) = segs.next() {
+        let last = segs.peek().is_none();
+        match (cur, child(cur, seg)) {
+            (Value::List(_), Step::Missing) => {
+                return Some(match index(seg) {
+                    Some(_) => WriteBlock::NoSuchIndex(depth + 1),
+                    None => WriteBlock::Blocked(depth),
+                })
+            }
+            (_, Step::Leaf) => return Some(WriteBlock::Blocked(depth)),
+            // The last segment is the node written: whatever it holds is replaced.
+            (_, Step::Child(_)) if last => return None,
+            (_, Step::Child(v)) => cur = v,
+            // A missing field of an object: it is created, and below it everything.
+            (_, Step::Missing) => return None,
         }
-        start += seg.len() + 1;
     }
     None
 }
 
-/// Stores `value` at `rest` below `root`, creating missing intermediate objects.
-/// Returns the value replaced, or `Err((n, value))` (nothing changed) when blocked (as
-/// in [`blocked_at`]).
-/// Callers check [`blocked_at`] first if they need to know before writing; this
-/// function itself never changes anything when it answers `Err`, since objects are
-/// only created below the last existing node, where nothing can block.
+/// Why a write cannot go through a path ([`write_blocked`]); the `usize` counts the
+/// path's segments up to the node at fault (0: the root).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteBlock {
+    /// The node has no children (or is an array, and the segment is no index).
+    Blocked(usize),
+    /// The node would be an array item past the array's end.
+    NoSuchIndex(usize),
+}
+
+impl WriteBlock {
+    /// The fault of a write to `key`, made of a root of `root_len` bytes, a
+    /// separator and `path`.
+    pub fn fault(self, key: &[u8], root_len: usize, path: Path<'_>) -> PathFault {
+        let at = |depth: usize| match depth {
+            0 => root_len,
+            n => root_len + 1 + path.prefix_len(n),
+        };
+        let key = Bytes::copy_from_slice(key);
+        match self {
+            WriteBlock::Blocked(n) => PathFault::Blocked { at: at(n), key },
+            WriteBlock::NoSuchIndex(n) => PathFault::NoSuchIndex {
+                at: at(n.saturating_sub(1)),
+                key,
+            },
+        }
+    }
+}
+
+/// Stores `value` at `path` below `root`, creating missing intermediate objects, and
+/// answers the value replaced. When the write cannot go through ([`write_blocked`])
+/// nothing changes and the value comes back with the reason.
 pub fn insert(
     root: &mut Value,
-    rest: &[u8],
-    sep: u8,
+    path: Path<'_>,
     value: Value,
-) -> Result<Option<Value>, (usize, Value)> {
-    if let Some(at) = blocked_at(root, rest, sep) {
-        return Err((at, value));
+) -> Result<Option<Value>, (WriteBlock, Value)> {
+    if let Some(block) = write_blocked(root, path) {
+        return Err((block, value));
     }
     let mut cur = root;
-    let mut segs = segments(rest, sep).peekable();
+    let mut segs = path.segments().peekable();
     while let Some(seg) = segs.next() {
-        let Value::Hash(h) = cur else {
-            unreachable!("blocked_at checked every node on the way");
-        };
-        if segs.peek().is_none() {
-            return Ok(match h.get_mut(seg) {
-                Some(slot) => Some(std::mem::replace(slot, value)),
-                None => h.insert(seg, value),
-            });
-        }
-        let idx = match h.get_index_of(seg) {
-            Some(i) => i,
-            None => {
-                h.insert(seg, Value::new_hash());
-                h.len() - 1
+        let last = segs.peek().is_none();
+        match cur {
+            Value::Hash(h) => {
+                if last {
+                    return Ok(match h.get_mut(seg) {
+                        Some(slot) => Some(std::mem::replace(slot, value)),
+                        None => h.insert(seg, value),
+                    });
+                }
+                let i = match h.get_index_of(seg) {
+                    Some(i) => i,
+                    None => {
+                        h.insert(seg, Value::new_hash());
+                        h.len() - 1
+                    }
+                };
+                match h.get_index_mut(i) {
+                    Some(next) => cur = next,
+                    None => break,
+                }
             }
-        };
-        cur = h
-            .get_index_mut(idx)
-            .expect("the index was just found or made");
+            Value::List(l) => {
+                // write_blocked checked the index is in range.
+                let Some(slot) = index(seg).and_then(|i| l.get_mut(i)) else {
+                    break;
+                };
+                if last {
+                    return Ok(Some(std::mem::replace(slot, value)));
+                }
+                cur = slot;
+            }
+            _ => break,
+        }
     }
-    unreachable!("split never yields an empty iterator")
+    // Unreachable: write_blocked walked the same path and found it open.
+    Err((WriteBlock::Blocked(0), value))
 }
 
-/// Removes the node at `rest` below `root` and every object that removal leaves empty
-/// on the way back up (not `root` itself: the caller removes an emptied root).
-/// `only_if_empty`: remove the node only when it is an empty object or list.
-pub fn remove(root: &mut Value, rest: &[u8], sep: u8, only_if_empty: bool) -> Option<Value> {
-    let Value::Hash(h) = root else {
+/// Removes the node at `path` below `root` (an array item: the items after it move
+/// up). `prune`: also remove every object that removal leaves empty on the way back
+/// up (not `root` itself: the caller removes an emptied root). `only_if_empty`:
+/// remove the node only when it is an empty object or array.
+pub fn remove(root: &mut Value, path: Path<'_>, prune: bool, only_if_empty: bool) -> Option<Value> {
+    remove_segments(root, &mut path.segments(), prune, only_if_empty)
+}
+
+/// [`remove`] with the segments given one by one ([`crate::nested`]).
+pub fn remove_segments(
+    root: &mut Value,
+    segs: &mut dyn Iterator<Item = &[u8]>,
+    prune: bool,
+    only_if_empty: bool,
+) -> Option<Value> {
+    let seg = segs.next()?;
+    let mut rest = segs.peekable();
+    if rest.peek().is_none() {
+        let node = match child(root, seg) {
+            Step::Child(v) => v,
+            _ => return None,
+        };
+        if only_if_empty && !is_empty_aggregate(node) {
+            return None;
+        }
+        return match root {
+            Value::Hash(h) => h.remove(seg),
+            Value::List(l) => index(seg).and_then(|i| l.remove(i)),
+            _ => None,
+        };
+    }
+    let Step::Child(node) = child_mut(root, seg) else {
         return None;
     };
-    let (seg, tail) = split(rest, sep);
-    match tail {
-        None => {
-            if only_if_empty && !h.get(seg).is_some_and(is_empty_aggregate) {
-                return None;
-            }
-            h.remove(seg)
-        }
-        Some(tail) => {
-            let child = h.get_mut(seg)?;
-            let removed = remove(child, tail, sep, only_if_empty)?;
-            if matches!(child, Value::Hash(c) if c.is_empty()) {
-                h.remove(seg);
-            }
-            Some(removed)
+    let removed = remove_segments(node, &mut rest, prune, only_if_empty)?;
+    if prune && matches!(node, Value::Hash(c) if c.is_empty()) {
+        if let Value::Hash(h) = root {
+            h.remove(seg);
         }
     }
+    Some(removed)
 }
 
-/// An empty object or list: Redis never keeps one.
+/// An empty object or list: Redis never keeps one at the top level.
 pub fn is_empty_aggregate(v: &Value) -> bool {
     match v {
         Value::Hash(h) => h.is_empty(),
@@ -217,14 +351,10 @@ pub fn is_empty_aggregate(v: &Value) -> bool {
     }
 }
 
-/// The number of segments of `rest`.
-pub fn depth(rest: &[u8], sep: u8) -> usize {
-    rest.iter().filter(|&&b| b == sep).count() + 1
-}
-
 /// Calls `f(path, leaf)` for every leaf below `root` (itself named `prefix`), in
-/// insertion order: a leaf is any value but an object; an empty object has none.
-/// `path` is the leaf's `:`-joined path, the root's name first.
+/// document order: a leaf is any value but an object (an array is a leaf here, as a
+/// RESP list is one key); an empty object has none. `path` is the leaf's
+/// `sep`-joined path, the root's name first.
 pub fn for_each_leaf(prefix: &[u8], sep: u8, root: &Value, f: &mut dyn FnMut(&[u8], &Value)) {
     let mut path = prefix.to_vec();
     walk(&mut path, sep, root, f);
@@ -249,8 +379,8 @@ fn walk(path: &mut Vec<u8>, sep: u8, v: &Value, f: &mut dyn FnMut(&[u8], &Value)
 mod tests {
     use super::*;
 
-    fn split_c(key: &[u8]) -> (&[u8], Option<&[u8]>) {
-        split(key, SEP)
+    fn p(s: &str) -> Path<'_> {
+        Path::new(s.as_bytes(), SEP)
     }
 
     fn s(v: &str) -> Value {
@@ -259,40 +389,83 @@ mod tests {
 
     #[test]
     fn split_and_segments() {
-        assert_eq!(split_c(b"user"), (&b"user"[..], None));
+        assert_eq!(split(b"user", SEP), (&b"user"[..], None));
         assert_eq!(
-            split_c(b"user:100:name"),
+            split(b"user:100:name", SEP),
             (&b"user"[..], Some(&b"100:name"[..]))
         );
-        assert_eq!(split_c(b"a:"), (&b"a"[..], Some(&b""[..])));
-        let segs: Vec<&[u8]> = segments(b"x::y", SEP).collect();
+        assert_eq!(split(b"a:", SEP), (&b"a"[..], Some(&b""[..])));
+        let segs: Vec<&[u8]> = p("x::y").segments().collect();
         assert_eq!(segs, [&b"x"[..], b"", b"y"]);
-        assert_eq!(depth(b"x::y", SEP), 3);
+        assert_eq!(p("x::y").depth(), 3);
+        assert_eq!(p("ab:c:d").prefix_len(2), 4);
+        assert!(p("a:*:b").has_wildcard());
+        assert!(!p("a:**").has_wildcard());
+    }
+
+    #[test]
+    fn indexes_are_canonical_decimals() {
+        assert_eq!(index(b"0"), Some(0));
+        assert_eq!(index(b"42"), Some(42));
+        for bad in [
+            &b""[..],
+            b"01",
+            b"-1",
+            b"+1",
+            b"1a",
+            b" 1",
+            b"99999999999999999999",
+        ] {
+            assert_eq!(index(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]
     fn insert_creates_objects_resolve_finds_them() {
         let mut root = Value::new_hash();
-        assert_eq!(insert(&mut root, b"100:name", SEP, s("Alice")), Ok(None));
-        assert_eq!(insert(&mut root, b"100:email", SEP, s("a@x")), Ok(None));
-        assert_eq!(resolve(&root, b"100:name", SEP), Node::Found(&s("Alice")));
-        assert_eq!(resolve(&root, b"100:nope", SEP), Node::Missing);
-        assert_eq!(resolve(&root, b"100:name:x", SEP), Node::Blocked(9));
-        assert_eq!(blocked_at(&root, b"100:name:x:y", SEP), Some(9));
+        assert_eq!(insert(&mut root, p("100:name"), s("Alice")), Ok(None));
+        assert_eq!(insert(&mut root, p("100:email"), s("a@x")), Ok(None));
+        assert_eq!(resolve(&root, p("100:name")), Node::Found(&s("Alice")));
+        assert_eq!(resolve(&root, p("100:nope")), Node::Missing);
+        assert_eq!(resolve(&root, p("100:name:x")), Node::Blocked(2));
         assert_eq!(
-            blocking_prefix(b"user:100:name:x:y", SEP, 9),
-            b"user:100:name"
+            write_blocked(&root, p("100:name:x:y")),
+            Some(WriteBlock::Blocked(2))
         );
-        assert_eq!(blocked_at(&root, b"100:name", SEP), None);
+        assert_eq!(write_blocked(&root, p("100:name")), None);
         assert_eq!(
-            insert(&mut root, b"100:name:x", SEP, s("y")),
-            Err((9, s("y")))
+            insert(&mut root, p("100:name:x"), s("y")),
+            Err((WriteBlock::Blocked(2), s("y")))
         );
-        insert(&mut root, b":e", SEP, s("v")).unwrap();
-        assert_eq!(blocked_at(&root, b":e:f", SEP), Some(3));
-        assert_eq!(blocking_prefix(b"user::e:f", SEP, 3), b"user::e");
         assert_eq!(
-            insert(&mut root, b"100:name", SEP, s("Bob")),
+            WriteBlock::Blocked(2).fault(b"user:100:name:x", 4, p("100:name:x")),
+            PathFault::Blocked {
+                key: Bytes::from_static(b"user:100:name:x"),
+                at: 13
+            }
+        );
+        assert_eq!(
+            WriteBlock::Blocked(0).fault(b"s:x", 1, p("x")),
+            PathFault::Blocked {
+                key: Bytes::from_static(b"s:x"),
+                at: 1
+            },
+            "blocked at the root: the prefix is the root's name"
+        );
+        insert(&mut root, p(":e"), s("v")).unwrap();
+        assert_eq!(
+            write_blocked(&root, p(":e:f")),
+            Some(WriteBlock::Blocked(2))
+        );
+        assert_eq!(
+            WriteBlock::Blocked(2).fault(b"user::e:f", 4, p(":e:f")),
+            PathFault::Blocked {
+                key: Bytes::from_static(b"user::e:f"),
+                at: 7
+            }
+        );
+        assert_eq!(
+            insert(&mut root, p("100:name"), s("Bob")),
             Ok(Some(s("Alice")))
         );
         let mut leaves = Vec::new();
@@ -303,33 +476,54 @@ mod tests {
     }
 
     #[test]
-    fn remove_prunes_emptied_objects() {
+    fn array_items_are_addressed_by_index() {
         let mut root = Value::new_hash();
-        insert(&mut root, b"a:b:c", SEP, s("1")).unwrap();
-        insert(&mut root, b"x", SEP, s("2")).unwrap();
-        assert_eq!(remove(&mut root, b"a:b:c", SEP, false), Some(s("1")));
-        assert_eq!(resolve(&root, b"a", SEP), Node::Missing);
-        assert_eq!(remove(&mut root, b"x", SEP, true), None, "not empty: kept");
-        assert_eq!(remove(&mut root, b"x", SEP, false), Some(s("2")));
-        assert!(is_empty_aggregate(&root));
-        assert_eq!(blocked_at(&s("str"), b"a", SEP), Some(0));
+        let list: Value = Value::List([s("a"), s("b")].into_iter().collect());
+        insert(&mut root, p("l"), list).unwrap();
+        assert_eq!(resolve(&root, p("l:1")), Node::Found(&s("b")));
+        assert_eq!(resolve(&root, p("l:2")), Node::Missing);
+        assert_eq!(resolve(&root, p("l:x")), Node::Missing);
+        assert_eq!(insert(&mut root, p("l:0"), s("A")), Ok(Some(s("a"))));
+        assert_eq!(
+            insert(&mut root, p("l:5"), s("z")),
+            Err((WriteBlock::NoSuchIndex(2), s("z")))
+        );
+        assert_eq!(
+            insert(&mut root, p("l:x"), s("z")),
+            Err((WriteBlock::Blocked(1), s("z")))
+        );
+        // An object inside an array is written through.
+        insert(&mut root, p("l:1"), Value::new_hash()).unwrap();
+        insert(&mut root, p("l:1:k"), s("v")).unwrap();
+        assert_eq!(resolve(&root, p("l:1:k")), Node::Found(&s("v")));
+        assert_eq!(remove(&mut root, p("l:0"), false, false), Some(s("A")));
+        assert_eq!(
+            resolve(&root, p("l:0:k")),
+            Node::Found(&s("v")),
+            "items move up"
+        );
     }
 
     #[test]
-    fn faults_keep_the_first() {
-        assert_eq!(take_fault(), None);
-        set_fault(PathFault::TooDeep {
-            key: Bytes::from_static(b"a:b"),
-        });
-        set_fault(PathFault::TooDeep {
-            key: Bytes::from_static(b"c:d"),
-        });
+    fn remove_prunes_emptied_objects_only_when_asked() {
+        let mut root = Value::new_hash();
+        insert(&mut root, p("a:b:c"), s("1")).unwrap();
+        insert(&mut root, p("x"), s("2")).unwrap();
+        let mut kept = root.clone();
+        assert_eq!(remove(&mut root, p("a:b:c"), true, false), Some(s("1")));
+        assert_eq!(resolve(&root, p("a")), Node::Missing);
+        assert_eq!(remove(&mut kept, p("a:b:c"), false, false), Some(s("1")));
+        assert!(matches!(resolve(&kept, p("a:b")), Node::Found(v) if is_empty_aggregate(v)));
         assert_eq!(
-            take_fault(),
-            Some(PathFault::TooDeep {
-                key: Bytes::from_static(b"a:b")
-            })
+            remove(&mut root, p("x"), true, true),
+            None,
+            "not empty: kept"
         );
-        assert_eq!(take_fault(), None);
+        assert_eq!(remove(&mut root, p("x"), true, false), Some(s("2")));
+        assert!(is_empty_aggregate(&root));
+        assert_eq!(
+            write_blocked(&s("str"), p("a")),
+            Some(WriteBlock::Blocked(0))
+        );
     }
 }

@@ -26,7 +26,8 @@ const HTTP: Addressing = Addressing::HTTP;
 fn put(db: &Db, now: i64, path: &str, val: &str, deadline: Option<i64>) {
     db.update_with(HTTP, path.as_bytes(), now, |k| {
         k.insert(Value::string(val.as_bytes()), deadline)
-    });
+    })
+    .unwrap();
 }
 
 fn exists(db: &Db, now: i64, path: &str) -> bool {
@@ -63,7 +64,8 @@ fn a_nested_deadline_removes_its_subtree_lazily_and_by_sweeping() {
     put(db, now, "user/2/name", "b", None);
     db.update_with(HTTP, b"user/2", now, |k| {
         assert!(k.set_deadline(Some(T0 + 50)))
-    });
+    })
+    .unwrap();
     // RESP in path mode would see the same deadlines: the paths are segments.
     db.peek_with(Addressing::RESP_PATH, b"user:1:session", now, |e| {
         assert_eq!(e.unwrap().deadline(), Some(T0 + 100))
@@ -85,7 +87,8 @@ fn a_nested_deadline_removes_its_subtree_lazily_and_by_sweeping() {
     // A writer removes what is due before it writes.
     db.update_with(HTTP, b"user/1/name", s.now(), |k| {
         assert_eq!(k.value(), Some(&Value::string(b"a")))
-    });
+    })
+    .unwrap();
     assert_eq!(sweep_all(&s), 0, "the writer removed it already");
     db.get_with(HTTP, b"user", s.now(), |e| {
         let user = e.unwrap().value.as_hash().unwrap();
@@ -123,12 +126,14 @@ fn rewriting_or_removing_a_node_drops_the_deadlines_at_and_below_it() {
             .unwrap()
             .insert(b"c", Value::string(b"new"));
         k.insert(obj, None)
-    });
+    })
+    .unwrap();
     clock.advance(20);
     assert!(exists(db, s.now(), "a/b/c"));
     // Removing a node with a deadline and writing it again: no deadline.
     put(db, s.now(), "a/x", "1", Some(s.now() + 5));
-    db.update_with(HTTP, b"a/x", s.now(), |k| assert!(k.remove().is_some()));
+    db.update_with(HTTP, b"a/x", s.now(), |k| assert!(k.remove().is_some()))
+        .unwrap();
     put(db, s.now(), "a/x", "2", None);
     clock.advance(10);
     assert!(exists(db, s.now(), "a/x"));
@@ -145,7 +150,8 @@ fn rename_by_entry_carries_nested_deadlines() {
     db.update_many(&[b"src", b"dst"], now, |m| {
         let e = m.with(0, |k| k.remove()).unwrap();
         m.with(1, |k| k.insert_entry(e));
-    });
+    })
+    .unwrap();
     assert!(exists(db, now, "dst/k"));
     clock.advance(11);
     assert!(!exists(db, s.now(), "dst/k"));
@@ -216,7 +222,8 @@ fn export_and_replace_all_round_trip_with_deadlines() {
         put(a, now, &format!("k{i}/x"), "v", None);
     }
     put(a, now, "ttl", "v", None);
-    a.update(b"ttl", now, |k| assert!(k.set_deadline(Some(T0 + 50))));
+    a.update(b"ttl", now, |k| assert!(k.set_deadline(Some(T0 + 50))))
+        .unwrap();
     put(a, now, "k1/gone", "v", Some(T0 + 30));
     put(b, now, "old", "v", None);
     let mut all = Vec::new();

@@ -22,7 +22,8 @@ fn store(bits: u32) -> (Store, ManualClock) {
 }
 
 fn set(db: &Db, now: i64, key: &[u8], val: &[u8], deadline: Option<i64>) {
-    db.update(key, now, |k| k.insert(Value::string(val), deadline));
+    db.update(key, now, |k| k.insert(Value::string(val), deadline))
+        .unwrap();
 }
 
 fn get(db: &Db, now: i64, key: &[u8]) -> Option<Bytes> {
@@ -59,7 +60,7 @@ fn an_expired_key_is_invisible_to_every_accessor_before_any_sweep() {
     let st = db.stats();
     assert_eq!((st.keys, st.expires), (2, 1));
     // A writer sees the key as absent, removes it and counts a lazy expiry.
-    assert!(!db.update(b"k", now, |k| k.exists()));
+    assert!(!db.update(b"k", now, |k| k.exists()).unwrap());
     let st = db.stats();
     assert_eq!((st.keys, st.expires, st.expired_lazy), (1, 0, 1));
 }
@@ -70,7 +71,8 @@ fn insert_replaces_the_ttl_and_set_value_keeps_it() {
     let db = s.db(0).unwrap();
     let now = s.now();
     set(db, now, b"k", b"1", Some(now + 1000));
-    db.update(b"k", now, |k| k.set_value(Value::string(b"2")));
+    db.update(b"k", now, |k| k.set_value(Value::string(b"2")))
+        .unwrap();
     assert_eq!(
         db.peek(b"k", now, |e| e.unwrap().deadline()),
         Some(now + 1000)
@@ -104,7 +106,8 @@ fn scan_returns_every_stable_key_exactly_once_while_others_churn() {
                 for j in 0..20 {
                     db.update(format!("churn:{}:{j}", step - 5).as_bytes(), now, |k| {
                         k.remove()
-                    });
+                    })
+                    .unwrap();
                 }
             }
             step += 1;
@@ -139,7 +142,8 @@ fn scan_filters_by_pattern_and_type() {
     let now = s.now();
     set(db, now, b"user:1", b"v", None);
     set(db, now, b"other", b"v", None);
-    db.update(b"user:h", now, |k| k.insert(Value::new_hash(), None));
+    db.update(b"user:h", now, |k| k.insert(Value::new_hash(), None))
+        .unwrap();
     let filter = ScanFilter {
         pattern: Some(b"user:*"),
         kind: Some(mapcache_store::Kind::String),
@@ -170,22 +174,29 @@ fn multi_key_writes_are_never_seen_half_done() {
                 let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
                 for round in 0..2000u32 {
                     let v = format!("{w}:{round}");
-                    s.db(0).unwrap().update_many(&refs, s.now(), |m| {
-                        for i in 0..m.len() {
-                            m.with(i, |k| k.insert(Value::string(v.as_bytes()), None));
-                        }
-                    });
+                    s.db(0)
+                        .unwrap()
+                        .update_many(&refs, s.now(), |m| {
+                            for i in 0..m.len() {
+                                m.with(i, |k| k.insert(Value::string(v.as_bytes()), None));
+                            }
+                        })
+                        .unwrap();
                 }
             })
         })
         .collect();
     let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
     for _ in 0..2000 {
-        let values: Vec<Option<Value>> = s.db(0).unwrap().update_many(&refs, s.now(), |m| {
-            (0..m.len())
-                .map(|i| m.with(i, |k| k.value().cloned()))
-                .collect()
-        });
+        let values: Vec<Option<Value>> = s
+            .db(0)
+            .unwrap()
+            .update_many(&refs, s.now(), |m| {
+                (0..m.len())
+                    .map(|i| m.with(i, |k| k.value().cloned()))
+                    .collect()
+            })
+            .unwrap();
         assert!(
             values.windows(2).all(|w| w[0] == w[1]),
             "torn multi-key write: {values:?}"
@@ -205,7 +216,8 @@ fn a_million_keys_with_one_deadline_are_swept_in_bounded_passes() {
     for i in 0..1_000_000u32 {
         db.update(&i.to_be_bytes(), now, |k| {
             k.insert(Value::Null, Some(deadline))
-        });
+        })
+        .unwrap();
     }
     assert_eq!(db.stats().expires, 1_000_000);
     clock.advance(5_001);
@@ -246,7 +258,7 @@ fn the_sweeper_shrinks_tables_emptied_by_deletions() {
     let full = db.stats().table_bytes;
     assert!(full >= 100_000 * 8, "table bytes {full}");
     for i in 0..99_000u32 {
-        db.update(&i.to_be_bytes(), now, |k| k.remove());
+        db.update(&i.to_be_bytes(), now, |k| k.remove()).unwrap();
     }
     assert_eq!(
         db.stats().table_bytes,

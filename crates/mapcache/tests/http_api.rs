@@ -207,9 +207,10 @@ fn keys_are_created_read_replaced_and_deleted_by_path() {
     .is_error(409, "crosses a non-object");
     h.get("/api/v1/keys/user/102").is_error(404, "not found");
 
-    // DELETE one: 204, then 404; removal prunes emptied objects.
+    // DELETE one: 204, then 404. An object left empty inside a document stays (it is
+    // a value of its own); a top-level hash or list left empty goes, as in Redis.
     h.delete("/api/v1/keys/user/101/name").is(204, "");
-    h.get("/api/v1/keys/user/101").is_error(404, "not found");
+    h.get("/api/v1/keys/user/101").is(200, "{}");
     h.delete("/api/v1/keys/user/101/name")
         .is_error(404, "key 'user/101/name' not found");
     h.delete("/api/v1/keys/greeting").is(204, "");
@@ -281,7 +282,7 @@ fn get_many_wildcards_and_delete_many() {
     )
     .is(200, r#"{"deleted":3}"#);
     h.get("/api/v1/keys/users")
-        .is(200, r#"{"1":{"age":1},"3":"flat"}"#);
+        .is(200, r#"{"1":{"age":1},"2":{},"3":"flat"}"#);
     h.get("/api/v1/keys/jobs").is_error(404, "not found");
     h.delete("/api/v1/keys/users/*").is(204, "");
     h.get("/api/v1/keys/users").is_error(404, "not found");
@@ -298,7 +299,7 @@ fn patch_applies_all_commands_or_none() {
         "/api/v1/keys/doc",
         r#"{"commands":[{"type":"REPLACE","path":"a","value":10},{"type":"DELETE","path":"b/c"},{"type":"REPLACE","path":"n/m","value":[1]}]}"#,
     )
-    .is(200, r#"{"a":10,"s":"x","n":{"m":[1]}}"#);
+    .is(200, r#"{"a":10,"b":{},"s":"x","n":{"m":[1]}}"#);
     // A failing command (DELETE of a missing path) leaves everything as it was.
     h.patch(
         "/api/v1/keys/doc",
@@ -311,7 +312,7 @@ fn patch_applies_all_commands_or_none() {
     )
     .is_error(409, "commands[1]: path 'doc/s/t' crosses a non-object value");
     h.get("/api/v1/keys/doc")
-        .is(200, r#"{"a":10,"s":"x","n":{"m":[1]}}"#);
+        .is(200, r#"{"a":10,"b":{},"s":"x","n":{"m":[1]}}"#);
     h.patch(
         "/api/v1/keys/doc",
         r#"{"commands":[{"type":"INC","path":"a"}]}"#,

@@ -197,15 +197,35 @@ const ROWS: &[Row] = &[
         ],
     },
     Row {
-        name: "empty object (HTTP only) -> empty hash",
+        // Redis never keeps an empty aggregate at the top level, whichever protocol
+        // writes it: a RESP command could not tell such a key from a missing one.
+        name: "empty object at the top level -> no key",
         http_write: ("e", "{}"),
         resp_write: None,
-        http_reads: &[("e", "{}")],
+        http_reads: &[("e", "404")],
         resp_reads: &[
-            (&["TYPE", "e"], "hash"),
+            (&["TYPE", "e"], "none"),
             (&["HGETALL", "e"], "[]"),
-            (&["EXISTS", "e"], ":1"),
+            (&["EXISTS", "e"], ":0"),
         ],
+    },
+    Row {
+        name: "empty array at the top level -> no key",
+        http_write: ("l", "[]"),
+        resp_write: None,
+        http_reads: &[("l", "404")],
+        resp_reads: &[
+            (&["TYPE", "l"], "none"),
+            (&["LPOP", "l"], "(nil)"),
+            (&["EXISTS", "l"], ":0"),
+        ],
+    },
+    Row {
+        name: "empty object inside a document -> stays",
+        http_write: ("d", r#"{"e":{},"l":[]}"#),
+        resp_write: None,
+        http_reads: &[("d", r#"{"e":{},"l":[]}"#), ("d/e", "{}"), ("d/l", "[]")],
+        resp_reads: &[(&["EXISTS", "d"], ":1"), (&["HLEN", "d"], ":2")],
     },
     Row {
         name: "missing key",
@@ -346,6 +366,8 @@ fn writes_over_resp_are_strings_over_http_and_deletes_cross_over() {
     h.get("/api/v1/keys/u/1").is(200, r#"{"s":"t"}"#);
     // DELETE over HTTP is DEL over RESP, and the reverse.
     h.delete("/api/v1/keys/u/1/s").is(204, "");
+    h.get("/api/v1/keys/u").is(200, r#"{"1":{}}"#);
+    h.delete("/api/v1/keys/u").is(204, "");
     assert_eq!(side.resp(&["EXISTS", "u"]), ":0");
     side.resp(&["SET", "gone", "x"]);
     assert_eq!(side.resp(&["DEL", "gone"]), ":1");

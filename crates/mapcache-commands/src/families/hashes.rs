@@ -148,7 +148,7 @@ fn set_pairs(c: &mut Ctx<'_>, name: &'static str) -> Result<i64, CmdError> {
             }
         }
         Ok(added)
-    })
+    })?
 }
 
 fn hset(c: &mut Ctx<'_>) -> CmdResult {
@@ -172,7 +172,7 @@ fn hsetnx(c: &mut Ctx<'_>) -> CmdResult {
         }
         hash.insert(field, Value::string(value));
         Ok(true)
-    })?;
+    })??;
     c.out.integer(i64::from(set));
     Ok(())
 }
@@ -195,7 +195,7 @@ fn hdel(c: &mut Ctx<'_>) -> CmdResult {
         }
         km.remove_if_empty();
         Ok::<_, CmdError>(removed)
-    })?;
+    })??;
     c.out.integer(removed);
     Ok(())
 }
@@ -224,7 +224,7 @@ fn hincrby(c: &mut Ctx<'_>) -> CmdResult {
         let text = itoa::Buffer::new().format(new).as_bytes().to_vec();
         hash_for_write(km)?.insert(field, Value::Str(text.into()));
         Ok(new)
-    })?;
+    })??;
     c.out.integer(n);
     Ok(())
 }
@@ -254,7 +254,7 @@ fn hincrbyfloat(c: &mut Ctx<'_>) -> CmdResult {
         let text = Bytes::from(sum.to_human());
         hash_for_write(km)?.insert(field, Value::Str(text.clone().into()));
         Ok(text)
-    })?;
+    })??;
     c.out.bulk(&text);
     Ok(())
 }

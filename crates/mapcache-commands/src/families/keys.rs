@@ -87,7 +87,7 @@ fn del(c: &mut Ctx<'_>) -> CmdResult {
         (0..keys.len())
             .filter(|&i| m.with(i, |km| km.remove().is_some()))
             .count()
-    });
+    })?;
     c.out.integer(removed as i64);
     Ok(())
 }
@@ -154,7 +154,7 @@ fn rename_generic(c: &mut Ctx<'_>, nx: bool) -> Result<bool, CmdError> {
     let db = db(c);
     let (src, dst) = (&c.args[1][..], &c.args[2][..]);
     if src == dst {
-        let exists = db.update(src, c.now, |km| km.exists());
+        let exists = db.update(src, c.now, |km| km.exists())?;
         return if exists {
             Ok(!nx)
         } else {
@@ -171,7 +171,7 @@ fn rename_generic(c: &mut Ctx<'_>, nx: bool) -> Result<bool, CmdError> {
         let entry = m.with(0, |km| km.remove()).expect("checked above");
         m.with(1, |km| km.insert_entry(entry));
         Ok(true)
-    })
+    })?
 }
 
 /// Redis's `getIntFromObjectOrReply`: an integer that fits a C int.
@@ -238,11 +238,11 @@ fn copy(c: &mut Ctx<'_>) -> CmdResult {
                 km.insert_entry(entry);
                 true
             })
-        })
+        })?
     } else {
         c.shared
             .store
-            .update_two((src_db, src), (dst_db, dst), copy_into)
+            .update_two((src_db, src), (dst_db, dst), copy_into)?
     };
     c.out.integer(i64::from(done));
     Ok(())
@@ -340,7 +340,7 @@ fn expire_generic(c: &mut Ctx<'_>, relative: bool, seconds: bool, name: &'static
             km.set_deadline(Some(when));
         }
         true
-    });
+    })?;
     c.out.integer(i64::from(done));
     Ok(())
 }
@@ -348,7 +348,7 @@ fn expire_generic(c: &mut Ctx<'_>, relative: bool, seconds: bool, name: &'static
 fn persist(c: &mut Ctx<'_>) -> CmdResult {
     let done = db(c).update(&c.args[1], c.now, |km| {
         km.own_deadline().is_some() && km.set_deadline(None)
-    });
+    })?;
     c.out.integer(i64::from(done));
     Ok(())
 }

@@ -155,7 +155,7 @@ fn push_generic(c: &mut Ctx<'_>, end: End, only_existing: bool) -> CmdResult {
             }
         }
         Ok::<_, CmdError>(list.len())
-    })?;
+    })??;
     c.out.integer(len as i64);
     Ok(())
 }
@@ -219,7 +219,7 @@ fn pop_generic(c: &mut Ctx<'_>, end: End) -> CmdResult {
         }
         km.remove_if_empty();
         Ok(())
-    })
+    })?
 }
 
 fn lpop(c: &mut Ctx<'_>) -> CmdResult {
@@ -292,7 +292,7 @@ fn lset(c: &mut Ctx<'_>) -> CmdResult {
         let i = index_of(list.len(), index).ok_or(CmdError::IndexOutOfRange)?;
         list[i] = Value::string(value);
         Ok::<_, CmdError>(())
-    })?;
+    })??;
     c.out.ok();
     Ok(())
 }
@@ -313,7 +313,7 @@ fn ltrim(c: &mut Ctx<'_>) -> CmdResult {
         }
         km.remove_if_empty();
         Ok::<_, CmdError>(())
-    })?;
+    })??;
     c.out.ok();
     Ok(())
 }
@@ -337,7 +337,7 @@ fn linsert(c: &mut Ctx<'_>) -> CmdResult {
         list_reserve(list, 1);
         list.insert(if after { pos + 1 } else { pos }, Value::string(element));
         Ok::<_, CmdError>(list.len() as i64)
-    })?;
+    })??;
     c.out.integer(n);
     Ok(())
 }
@@ -377,7 +377,7 @@ fn lrem(c: &mut Ctx<'_>) -> CmdResult {
         }
         km.remove_if_empty();
         Ok::<_, CmdError>(removed as i64)
-    })?;
+    })??;
     c.out.integer(removed);
     Ok(())
 }

@@ -287,7 +287,7 @@ fn set(c: &mut Ctx<'_>) -> CmdResult {
             None => out.null(),
         }
         Ok(())
-    })
+    })?
 }
 
 fn setnx(c: &mut Ctx<'_>) -> CmdResult {
@@ -299,7 +299,7 @@ fn setnx(c: &mut Ctx<'_>) -> CmdResult {
             km.insert(Value::string(value), None);
             true
         }
-    });
+    })?;
     c.out.integer(i64::from(set));
     Ok(())
 }
@@ -316,7 +316,7 @@ fn setex_generic(c: &mut Ctx<'_>, kind: ExpireKind, name: &'static str) -> CmdRe
     let now = c.now;
     let deadline = expire_deadline(&c.args[2], kind, now, name)?;
     let (key, value) = (&c.args[1], &c.args[3]);
-    db(c).update(key, now, |km| store(km, value, Some(deadline)));
+    db(c).update(key, now, |km| store(km, value, Some(deadline)))?;
     c.out.ok();
     Ok(())
 }
@@ -328,7 +328,7 @@ fn getset(c: &mut Ctx<'_>) -> CmdResult {
         let old = km.value().map(string_value).transpose()?;
         km.insert(Value::string(value), None);
         Ok::<_, CmdError>(old)
-    });
+    })?;
     let old = match old {
         Ok(old) => old,
         Err(e) => {
@@ -376,7 +376,7 @@ fn getex(c: &mut Ctx<'_>) -> CmdResult {
             None => {}
         }
         Ok(())
-    })
+    })?
 }
 
 fn getdel(c: &mut Ctx<'_>) -> CmdResult {
@@ -393,7 +393,7 @@ fn getdel(c: &mut Ctx<'_>) -> CmdResult {
             }
         }
         Ok(())
-    })
+    })?
 }
 
 fn mget(c: &mut Ctx<'_>) -> CmdResult {
@@ -437,7 +437,7 @@ fn mset_generic(c: &mut Ctx<'_>, nx: bool, name: &'static str) -> CmdResult {
             m.with(i, |km| km.insert(Value::string(value), None));
         }
         true
-    });
+    })?;
     if nx {
         c.out.integer(i64::from(done));
     } else {
@@ -465,7 +465,7 @@ fn append(c: &mut Ctx<'_>) -> CmdResult {
         let len = buf.len();
         km.set_value(Value::Str(buf.freeze().into()));
         Ok::<_, CmdError>(len)
-    })?;
+    })??;
     c.out.integer(len as i64);
     Ok(())
 }
@@ -562,7 +562,7 @@ fn setrange(c: &mut Ctx<'_>) -> CmdResult {
         let len = buf.len();
         km.set_value(Value::Str(buf.freeze().into()));
         Ok::<_, CmdError>(len)
-    })?;
+    })??;
     c.out.integer(len as i64);
     Ok(())
 }
@@ -601,7 +601,7 @@ fn incr_generic(c: &mut Ctx<'_>, by: i64) -> CmdResult {
         let n = current.checked_add(by).ok_or(CmdError::Overflow)?;
         km.set_value(Value::string(itoa::Buffer::new().format(n).as_bytes()));
         Ok::<_, CmdError>(n)
-    })?;
+    })??;
     c.out.integer(n);
     Ok(())
 }
@@ -613,7 +613,7 @@ fn incrbyfloat(c: &mut Ctx<'_>) -> CmdResult {
         let text = float::incr_by_float(current.as_deref(), incr)?;
         km.set_value(Value::string(&text));
         Ok::<_, CmdError>(text)
-    })?;
+    })??;
     c.out.bulk(&text);
     Ok(())
 }

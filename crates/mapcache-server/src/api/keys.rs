@@ -4,10 +4,13 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use hyper::StatusCode;
 use mapcache_expiry::UnixMillis;
-use mapcache_store::path::{self, MAX_DEPTH};
-use mapcache_store::{json, Addressing, Db, Hash, KeyMut, Value};
+use mapcache_store::db::Batch;
+use mapcache_store::doc::{self, DocError};
+use mapcache_store::path::{self, Path, MAX_DEPTH};
+use mapcache_store::{json, Addressing, Db, Hash, Value};
 
 use super::{cache, json_response, no_content, value_response, ApiError, Req, Resp, Seg};
 use crate::Inner;
@@ -170,47 +173,34 @@ fn now(inner: &Inner) -> UnixMillis {
 // Wildcards
 // ---------------------------------------------------------------------------------
 
-/// Every node matching `pattern` (a `*` segment matches any one field of an object),
-/// with its path, read at one instant per root.
+/// Every node matching `pattern` (a `*` segment matches any one child of an object
+/// or an array: `doc::matches`), with its path, read at one instant per root.
 fn expand(db: &Db, now: UnixMillis, pattern: &KeyPath) -> Vec<(Vec<u8>, Value)> {
     let mut out = Vec::new();
-    let (root, rest) = pattern.segs.split_first().expect("paths are non-empty");
-    if root.wildcard {
+    let (root, rest) = path::split(&pattern.bytes, SEP);
+    let mut collect = |key: &[u8], value: &Value| match rest {
+        None => out.push((key.to_vec(), value.clone())),
+        Some(rest) => {
+            for m in doc::matches(value, Path::new(rest, SEP)) {
+                let mut p = key.to_vec();
+                p.push(SEP);
+                p.extend_from_slice(&m.path);
+                out.push((p, m.value.clone()));
+            }
+        }
+    };
+    if root == path::WILDCARD {
         for i in 0..db.shard_count() {
-            db.export_shard(i, now, |key, value, _, _| {
-                walk(value, rest, key.to_vec(), &mut out)
-            });
+            db.export_shard(i, now, |key, value, _, _| collect(key, value));
         }
     } else {
-        db.peek_with(Addressing::Flat, &root.bytes, now, |e| {
+        db.peek_with(Addressing::Flat, root, now, |e| {
             if let Some(e) = e {
-                walk(&e.value, rest, root.bytes.clone(), &mut out);
+                collect(root, &e.value);
             }
         });
     }
     out
-}
-
-/// Recursion depth is bounded by the pattern's segments (at most `MAX_DEPTH + 1`).
-fn walk(value: &Value, segs: &[Seg], prefix: Vec<u8>, out: &mut Vec<(Vec<u8>, Value)>) {
-    let Some((seg, rest)) = segs.split_first() else {
-        out.push((prefix, value.clone()));
-        return;
-    };
-    let Value::Hash(h) = value else { return };
-    let child = |name: &[u8]| {
-        let mut p = prefix.clone();
-        p.push(SEP);
-        p.extend_from_slice(name);
-        p
-    };
-    if seg.wildcard {
-        for (k, v) in h.iter() {
-            walk(v, rest, child(k), out);
-        }
-    } else if let Some(v) = h.get(seg.bytes.as_slice()) {
-        walk(v, rest, child(&seg.bytes), out);
-    }
 }
 
 /// Matches as a JSON object: `{"path": value, ...}`.
@@ -289,15 +279,38 @@ pub(crate) fn get_many(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiErro
 // Writes
 // ---------------------------------------------------------------------------------
 
-/// Why a write to `km` cannot go through: blocked by a non-object on its path.
-fn blocked(km: &KeyMut<'_>, kp: &[u8]) -> Option<ApiError> {
-    km.blocked_at().map(|n| {
-        ApiError::conflict(format!(
+/// The answer to a document operation on `key` that failed.
+fn doc_error(key: &[u8], e: DocError) -> ApiError {
+    let at = |depth: usize| {
+        let (root, rest) = path::split(key, SEP);
+        match (depth, rest) {
+            (0, _) | (_, None) => show(root),
+            (n, Some(rest)) => format!(
+                "{}/{}",
+                show(root),
+                show(&rest[..Path::new(rest, SEP).prefix_len(n)])
+            ),
+        }
+    };
+    match e {
+        DocError::Missing => ApiError::not_found(format!("key '{}' not found", show(key))),
+        DocError::Exists => ApiError::conflict(format!("key '{}' already exists", show(key))),
+        DocError::Blocked { depth } => ApiError::conflict(format!(
             "path '{}' crosses a non-object value at '{}'",
-            show(kp),
-            show(&kp[..n.min(kp.len())])
-        ))
-    })
+            show(key),
+            at(depth)
+        )),
+        DocError::NoSuchIndex { depth } => ApiError::conflict(format!(
+            "path '{}' addresses an item past the end of the array at '{}'",
+            show(key),
+            at(depth.saturating_sub(1))
+        )),
+        DocError::TooDeep => ApiError::bad_request(format!(
+            "path '{}' has more than {MAX_DEPTH} segments below its root",
+            show(key)
+        )),
+        other => ApiError::conflict(format!("key '{}': {other}", show(key))),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,38 +368,28 @@ fn write_entries(inner: &Inner, mut req: Req, mode: Mode) -> Result<usize, ApiEr
     }
     let db = cache(inner, &req.cache_name()?)?;
     let now = now(inner);
-    let mut keys: Vec<&[u8]> = paths.iter().map(|p| p.bytes.as_slice()).collect();
-    keys.extend(nested.iter().map(|(p, _)| p.bytes.as_slice()));
     let values: Vec<&Value> = entries.values().collect();
     check_nested_ttls(&paths, &values, &nested)?;
+    let roots: Vec<&[u8]> = paths.iter().map(|p| p.bytes.as_slice()).collect();
     let n = paths.len();
-    let _ = path::take_fault();
-    db.update_many_with(Addressing::HTTP, &keys, now, |m| {
-        for (i, p) in paths.iter().enumerate() {
-            let problem = m.with(i, |km| {
-                if mode == Mode::Create && km.exists() {
-                    return Some(ApiError::conflict(format!(
-                        "key '{}' already exists",
-                        p.show()
-                    )));
-                }
-                blocked(km, &p.bytes)
-            });
-            if let Some(e) = problem {
-                return Err(e);
-            }
-        }
-        for (i, (&value, ms)) in values.iter().zip(&own).enumerate() {
+    db.batch(SEP, &roots, now, |b| {
+        for ((p, &value), ms) in paths.iter().zip(&values).zip(&own) {
+            let written = match mode {
+                Mode::Create => b.create(&p.bytes, value.clone()),
+                Mode::Replace => b.set(&p.bytes, value.clone()).map(drop),
+            };
+            written.map_err(|e| doc_error(&p.bytes, e))?;
             let deadline = ms.map(|ms| now.saturating_add(ms));
-            m.with(i, |km| km.insert(value.clone(), deadline));
+            b.set_deadline(&p.bytes, deadline)
+                .map_err(|e| doc_error(&p.bytes, e))?;
         }
         // Each nested TTL path is inside the value just written (check_nested_ttls).
-        for (j, (_, ms)) in nested.iter().enumerate() {
-            m.with(n + j, |km| km.set_deadline(Some(now.saturating_add(*ms))));
+        for (kp, ms) in &nested {
+            b.set_deadline(&kp.bytes, Some(now.saturating_add(*ms)))
+                .map_err(|e| doc_error(&kp.bytes, e))?;
         }
-        Ok(())
+        Ok::<_, ApiError>(())
     })?;
-    let _ = path::take_fault();
     Ok(n)
 }
 
@@ -397,30 +400,21 @@ fn check_nested_ttls(
     nested: &[(KeyPath, i64)],
 ) -> Result<(), ApiError> {
     for (kp, _) in nested {
-        let i = paths
-            .iter()
-            .position(|p| p.covers(kp))
-            .expect("nested TTLs are inside an entry");
+        let Some(i) = paths.iter().position(|p| p.covers(kp)) else {
+            return Err(ApiError::bad_request(format!(
+                "ttl path '{}' is not inside one of the entries",
+                kp.show()
+            )));
+        };
         let below = &kp.segs[paths[i].segs.len()..];
-        let mut cur = values[i];
-        for seg in below {
-            match cur {
-                Value::Hash(h) => match h.get(seg.bytes.as_slice()) {
-                    Some(v) => cur = v,
-                    None => {
-                        return Err(ApiError::bad_request(format!(
-                            "ttl path '{}' is not in the value written",
-                            kp.show()
-                        )))
-                    }
-                },
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "ttl path '{}' is not in the value written",
-                        kp.show()
-                    )))
-                }
-            }
+        let inside = values.get(i).is_some_and(|&v| {
+            path::resolve_segments(v, below.iter().map(|s| s.bytes.as_slice())).is_some()
+        });
+        if !inside {
+            return Err(ApiError::bad_request(format!(
+                "ttl path '{}' is not in the value written",
+                kp.show()
+            )));
         }
     }
     Ok(())
@@ -450,14 +444,11 @@ pub(crate) fn put(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> {
     let value = req.json(inner, 0)?;
     let db = cache(inner, &req.cache_name()?)?;
     let resp = value_response(StatusCode::OK, &value);
-    db.update_with(Addressing::HTTP, &kp.bytes, now(inner), |km| {
-        if let Some(e) = blocked(km, &kp.bytes) {
-            return Err(e);
-        }
-        km.insert(value, None);
-        Ok(())
-    })?;
-    let _ = path::take_fault();
+    db.batch(SEP, &[&kp.bytes], now(inner), |b| {
+        b.set(&kp.bytes, value)?;
+        b.set_deadline(&kp.bytes, None)
+    })
+    .map_err(|e| doc_error(&kp.bytes, e))?;
     Ok(resp)
 }
 
@@ -531,108 +522,94 @@ pub(crate) fn patch(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> 
         }
         p
     };
-    let mut key_bufs = vec![base.bytes.clone()];
+    let mut keys = vec![base.bytes.clone()];
     for op in &ops {
         let (Op::Replace(rel, _) | Op::Delete(rel)) = op;
-        let kp = KeyPath::from_text(&full(rel))?;
-        key_bufs.push(kp.bytes);
+        keys.push(KeyPath::from_text(&full(rel))?.bytes);
     }
-    let keys: Vec<&[u8]> = key_bufs.iter().map(Vec::as_slice).collect();
+    let roots: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
     let db = cache(inner, &req.cache_name()?)?;
-    let result = db.update_many_with(Addressing::HTTP, &keys, now(inner), |m| {
-        // Dry run on a copy of the key.
-        let Some(mut sim) = m.with(0, |km| km.value().cloned()) else {
-            return Err(ApiError::not_found(format!(
-                "key '{}' not found",
-                base.show()
-            )));
-        };
-        let mut present = true;
-        for (i, op) in ops.iter().enumerate() {
-            match op {
-                Op::Replace(rel, v) => {
-                    if !present {
-                        if let Some(e) = m.with(0, |km| blocked(km, &base.bytes)) {
-                            return Err(e);
-                        }
-                        sim = Value::new_hash();
-                        present = true;
-                    }
-                    if rel.is_empty() {
-                        sim = v.clone();
-                    } else if let Err((n, _)) = path::insert(&mut sim, rel, SEP, v.clone()) {
-                        let _ = n;
-                        return Err(ApiError::conflict(format!(
-                            "commands[{i}]: path '{}' crosses a non-object value",
-                            show(&key_bufs[i + 1])
-                        )));
-                    }
-                }
-                Op::Delete(rel) => {
-                    let gone = if !present {
-                        true
-                    } else if rel.is_empty() {
-                        present = false;
-                        false
-                    } else {
-                        path::remove(&mut sim, rel, SEP, false).is_none()
-                    };
-                    if gone {
-                        return Err(ApiError::not_found(format!(
-                            "commands[{i}]: path '{}' not found",
-                            show(&key_bufs[i + 1])
-                        )));
-                    }
-                    if present && path::is_empty_aggregate(&sim) && matches!(sim, Value::Hash(_)) {
-                        present = false;
-                    }
-                }
-            }
+    let answer = db.batch(SEP, &roots, now(inner), |b| {
+        if !b
+            .exists(&base.bytes)
+            .map_err(|e| doc_error(&base.bytes, e))?
+        {
+            return Err(doc_error(&base.bytes, DocError::Missing));
         }
-        // Every command can apply: apply them.
-        for (i, op) in ops.iter().enumerate() {
+        for (i, (op, key)) in ops.iter().zip(&keys[1..]).enumerate() {
+            let failed = |e| {
+                let mut e = match e {
+                    DocError::Missing => {
+                        ApiError::not_found(format!("path '{}' not found", show(key)))
+                    }
+                    e => doc_error(key, e),
+                };
+                e.message = format!("commands[{i}]: {}", e.message);
+                e
+            };
             match op {
-                Op::Replace(_, v) => m.with(i + 1, |km| km.insert(v.clone(), None)),
+                Op::Replace(_, v) => {
+                    b.set(key, v.clone()).map_err(failed)?;
+                }
                 Op::Delete(_) => {
-                    m.with(i + 1, |km| km.remove());
+                    if b.delete(key).map_err(failed)?.is_none() {
+                        return Err(failed(DocError::Missing));
+                    }
                 }
             }
         }
-        Ok(m.with(0, |km| km.value().cloned()))
-    });
-    let _ = path::take_fault();
-    match result? {
+        // A root left an empty hash or list goes when the batch commits.
+        let gone = |v: &Value| !base.bytes.contains(&SEP) && path::is_empty_aggregate(v);
+        Ok(b.get(&base.bytes)
+            .map_err(|e| doc_error(&base.bytes, e))?
+            .filter(|v| !gone(v)))
+    })?;
+    match answer {
         Some(v) => Ok(value_response(StatusCode::OK, &v)),
         None => Ok(no_content()),
     }
 }
 
-/// Removes every path (wildcards expanded first) at one instant; answers how many
-/// nodes went.
-fn delete_paths(db: &Db, now: UnixMillis, patterns: &[KeyPath]) -> usize {
-    let mut concrete: Vec<Vec<u8>> = Vec::new();
-    for p in patterns {
-        if p.has_wildcard() {
-            concrete.extend(expand(db, now, p).into_iter().map(|(path, _)| path));
-        } else {
-            concrete.push(p.bytes.clone());
+/// Removes every path (wildcards expanded first) at one instant, in one batch;
+/// answers how many nodes went.
+fn delete_paths(db: &Db, now: UnixMillis, patterns: &[KeyPath]) -> Result<usize, ApiError> {
+    let roots: Vec<&[u8]> = patterns.iter().map(|p| p.bytes.as_slice()).collect();
+    let any_root = patterns
+        .iter()
+        .any(|p| path::split(&p.bytes, SEP).0 == path::WILDCARD);
+    let run = |b: &mut Batch<'_>| {
+        let mut concrete: Vec<Bytes> = Vec::new();
+        for p in patterns {
+            if p.has_wildcard() {
+                concrete.extend(b.matches(&p.bytes)?.into_iter().map(|m| m.key));
+            } else {
+                concrete.push(Bytes::copy_from_slice(&p.bytes));
+            }
         }
-    }
-    concrete.sort();
-    concrete.dedup();
-    let keys: Vec<&[u8]> = concrete.iter().map(Vec::as_slice).collect();
-    db.update_many_with(Addressing::HTTP, &keys, now, |m| {
-        (0..keys.len())
-            .filter(|&i| m.with(i, |km| km.remove().is_some()))
-            .count()
-    })
+        concrete.sort();
+        concrete.dedup();
+        // Deepest first: an array item's removal does not shift a later one's index
+        // when both are given (items go from the highest index down).
+        concrete.sort_by(|a, b| b.len().cmp(&a.len()).then(b.cmp(a)));
+        let mut n = 0;
+        for key in &concrete {
+            n += usize::from(b.delete(key)?.is_some());
+        }
+        Ok::<_, DocError>(n)
+    };
+    let n = if any_root {
+        db.batch_all(SEP, now, run)
+    } else {
+        db.batch(SEP, &roots, now, run)
+    };
+    n.map_err(|e| doc_error(b"", e))
 }
 
 /// `DELETE /api/v1/keys/{path}`: 204, or 404 when nothing matched.
 pub(crate) fn delete(inner: &Arc<Inner>, req: Req) -> Result<Resp, ApiError> {
     let kp = req.key_path()?;
     let db = cache(inner, &req.cache_name()?)?;
-    if delete_paths(&db, now(inner), std::slice::from_ref(&kp)) == 0 {
+    if delete_paths(&db, now(inner), std::slice::from_ref(&kp))? == 0 {
         return Err(ApiError::not_found(format!(
             "key '{}' not found",
             kp.show()
@@ -645,7 +622,7 @@ pub(crate) fn delete(inner: &Arc<Inner>, req: Req) -> Result<Resp, ApiError> {
 pub(crate) fn delete_many(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> {
     let keys = key_list(&mut req, inner)?;
     let db = cache(inner, &req.cache_name()?)?;
-    let n = delete_paths(&db, now(inner), &keys);
+    let n = delete_paths(&db, now(inner), &keys)?;
     Ok(json_response(
         StatusCode::OK,
         format!(r#"{{"deleted":{n}}}"#),

@@ -1,0 +1,658 @@
+//! One database: a keyspace split into independently locked shards.
+//!
+//! # Lock discipline
+//! - A key lives in the shard chosen by the top `shard_bits` bits of its 64-bit hash.
+//! - Single-key commands take one shard lock (read for reads, write for writes) for the
+//!   duration of one synchronous closure; the closure cannot `.await`, so no lock is ever
+//!   held across a suspension point.
+//! - Multi-key commands lock every shard they touch, in ascending shard order, before
+//!   reading or writing anything ([`Db::update_many`]); cross-database operations lock
+//!   databases in ascending index order ([`crate::Store::update_two`]). A total order on
+//!   locks means no deadlock, and holding all of them makes the command atomic.
+//! - Expired entries are invisible to every accessor (lazy expiry); write accessors also
+//!   remove them. Values that leave the store are dropped after the lock is released.
+
+mod access;
+mod batch;
+mod entry;
+mod shard;
+
+use std::cell::OnceCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use hashbrown::DefaultHashBuilder;
+use mapcache_expiry::{SweepShard, UnixMillis};
+use parking_lot::{RwLock, RwLockWriteGuard};
+
+pub use access::{KeyMut, Multi, ReadMany};
+pub use batch::{Batch, KeyMatch};
+use entry::live;
+pub use entry::Entry;
+use shard::{hashed, key_hash, Shard, ShardCell, Slot};
+
+use crate::feed::{ChangeKind, Origin};
+use crate::glob::glob_match;
+use crate::key::StoredKey;
+use crate::path::{self, Path, PathFault};
+use crate::value::{Kind, Value};
+
+/// Counters of one database, summed over its shards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DbStats {
+    pub keys: usize,
+    pub expires: usize,
+    /// Bytes the shard tables allocate for their buckets (not the entries).
+    pub table_bytes: usize,
+    pub hits: u64,
+    pub misses: u64,
+    pub expired_lazy: u64,
+    pub expired_active: u64,
+}
+
+/// One page of a SCAN: the keys and the cursor to continue from (0 when done).
+#[derive(Debug, Default)]
+pub struct ScanPage {
+    pub cursor: u64,
+    pub keys: Vec<Bytes>,
+}
+
+/// What SCAN filters on.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ScanFilter<'a> {
+    pub pattern: Option<&'a [u8]>,
+    pub kind: Option<Kind>,
+}
+
+impl ScanFilter<'_> {
+    fn accepts(&self, key: &[u8], value: &Value) -> bool {
+        // A lone "*" matches everything, the empty key included (as in Redis's SCAN).
+        self.pattern
+            .is_none_or(|p| p == b"*" || glob_match(p, key, false))
+            && self.kind.is_none_or(|k| value.kind() == k)
+    }
+}
+
+/// How a key names what it addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addressing {
+    /// The whole key is a stored top-level key (flat key mode).
+    Flat,
+    /// `root<sep>seg<sep>seg...`: the first segment is the stored top-level key (the
+    /// root), the rest a path to a node in its tree ([`crate::path`]).
+    Path(u8),
+}
+
+impl Addressing {
+    /// RESP keys in path key mode: `user:100:name`.
+    pub const RESP_PATH: Addressing = Addressing::Path(path::SEP);
+    /// HTTP API paths, in either key mode: `user/100/name`.
+    pub const HTTP: Addressing = Addressing::Path(path::HTTP_SEP);
+
+    /// A key's root and the path below it (`None`: the root itself).
+    #[inline]
+    pub fn split(self, key: &[u8]) -> (&[u8], Option<Path<'_>>) {
+        match self {
+            Addressing::Flat => (key, None),
+            Addressing::Path(sep) => match path::split(key, sep) {
+                (root, Some(rest)) => (root, Some(Path::new(rest, sep))),
+                (root, None) => (root, None),
+            },
+        }
+    }
+}
+
+/// One database of the keyspace.
+#[derive(Debug)]
+pub struct Db {
+    shards: Box<[ShardCell]>,
+    /// The cache's name and the store's write feed: where changes are reported.
+    origin: Origin,
+    bits: u32,
+    hasher: DefaultHashBuilder,
+    /// How RESP commands' keys address the store: flat, or path key mode.
+    addressing: Addressing,
+}
+
+impl Db {
+    /// A database of `1 << bits` shards hashing keys with `hasher`.
+    pub(crate) fn new(bits: u32, hasher: DefaultHashBuilder, origin: Origin) -> Self {
+        assert!((1..=16).contains(&bits), "shard bits must be 1..=16");
+        let shards = (0..1usize << bits)
+            .map(|_| ShardCell {
+                lock: RwLock::new(Shard::new(hasher)),
+                origin: origin.clone(),
+                hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
+                expired_lazy: AtomicU64::new(0),
+                expired_active: AtomicU64::new(0),
+            })
+            .collect();
+        Db {
+            shards,
+            origin,
+            bits,
+            hasher,
+            addressing: Addressing::Flat,
+        }
+    }
+
+    /// Switches path key mode on or off (before the database is shared).
+    pub(crate) fn set_path_keys(&mut self, on: bool) {
+        self.addressing = if on {
+            Addressing::RESP_PATH
+        } else {
+            Addressing::Flat
+        };
+    }
+
+    /// Is this database in path key mode ([`crate::path`])?
+    #[inline]
+    pub fn path_keys(&self) -> bool {
+        self.addressing != Addressing::Flat
+    }
+
+    /// How the methods without an explicit [`Addressing`] read keys (RESP's key mode).
+    #[inline]
+    pub fn addressing(&self) -> Addressing {
+        self.addressing
+    }
+
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        key_hash(&self.hasher, key)
+    }
+
+    #[inline]
+    fn shard_index(&self, hash: u64) -> usize {
+        (hash >> (64 - self.bits)) as usize
+    }
+
+    pub(crate) fn sweep_shards(&self) -> impl Iterator<Item = &dyn SweepShard> {
+        self.shards.iter().map(|s| s as &dyn SweepShard)
+    }
+
+    /// Reads `key`, counting a keyspace hit or miss (Redis's `lookupKeyRead`).
+    ///
+    /// In path mode `key` names a node: `f` sees a copy of it (a nested node is not an
+    /// [`Entry`] of its own) with its root's deadline.
+    pub fn get<R>(&self, key: &[u8], now: UnixMillis, f: impl FnOnce(Option<&Entry>) -> R) -> R {
+        self.get_with(self.addressing, key, now, f)
+    }
+
+    /// [`Db::get`] with `key` read as `addr` says.
+    pub fn get_with<R>(
+        &self,
+        addr: Addressing,
+        key: &[u8],
+        now: UnixMillis,
+        f: impl FnOnce(Option<&Entry>) -> R,
+    ) -> R {
+        let (root, rest) = addr.split(key);
+        let hash = self.hash(root);
+        let cell = &self.shards[self.shard_index(hash)];
+        let shard = cell.lock.read();
+        let mut purged = None;
+        let entry = live(shard.find(hash, root).map(|s| &s.entry), now, &mut purged);
+        let nested = rest.and_then(|rest| entry.and_then(|e| e.nested_entry(rest)));
+        let entry = if rest.is_some() {
+            nested.as_ref()
+        } else {
+            entry
+        };
+        let counter = if entry.is_some() {
+            &cell.hits
+        } else {
+            &cell.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        f(entry)
+    }
+
+    /// Reads `key` without touching the hit/miss counters (EXISTS, TYPE, TTL...).
+    pub fn peek<R>(&self, key: &[u8], now: UnixMillis, f: impl FnOnce(Option<&Entry>) -> R) -> R {
+        self.peek_with(self.addressing, key, now, f)
+    }
+
+    /// [`Db::peek`] with `key` read as `addr` says.
+    pub fn peek_with<R>(
+        &self,
+        addr: Addressing,
+        key: &[u8],
+        now: UnixMillis,
+        f: impl FnOnce(Option<&Entry>) -> R,
+    ) -> R {
+        let (root, rest) = addr.split(key);
+        let hash = self.hash(root);
+        let shard = self.shards[self.shard_index(hash)].lock.read();
+        let mut purged = None;
+        let entry = live(shard.find(hash, root).map(|s| &s.entry), now, &mut purged);
+        match rest {
+            None => f(entry),
+            Some(rest) => f(entry.and_then(|e| e.nested_entry(rest)).as_ref()),
+        }
+    }
+
+    /// Runs `f` with write access to `key` under its shard's lock. An expired entry is
+    /// removed first, so `f` never sees it. In path mode the lock is the root's and
+    /// `f` writes the node `key` names ([`KeyMut`]); a write the path refuses changes
+    /// nothing, and its fault is answered instead of `f`'s result (never in flat mode).
+    pub fn update<R>(
+        &self,
+        key: &[u8],
+        now: UnixMillis,
+        f: impl FnOnce(&mut KeyMut<'_>) -> R,
+    ) -> Result<R, PathFault> {
+        self.update_with(self.addressing, key, now, f)
+    }
+
+    /// [`Db::update`] with `key` read as `addr` says.
+    pub fn update_with<R>(
+        &self,
+        addr: Addressing,
+        key: &[u8],
+        now: UnixMillis,
+        f: impl FnOnce(&mut KeyMut<'_>) -> R,
+    ) -> Result<R, PathFault> {
+        let (root, rest) = addr.split(key);
+        let hash = self.hash(root);
+        let cell = &self.shards[self.shard_index(hash)];
+        let mut shard = cell.lock.write();
+        let observe = self.origin.feed.is_active();
+        let mut km = KeyMut::new(
+            &mut shard,
+            &cell.expired_lazy,
+            key,
+            (root, rest),
+            hash,
+            now,
+            observe.then_some(&self.origin),
+        );
+        let r = f(&mut km);
+        let done = km.finish();
+        let garbage = km.garbage.take();
+        if observe {
+            done.report(&self.origin, root, rest);
+        }
+        drop(shard);
+        drop(garbage);
+        match done.fault {
+            Some(fault) => Err(fault),
+            None => Ok(r),
+        }
+    }
+
+    /// Runs `f` with write access to all of `keys` at once: every shard involved is
+    /// locked (in ascending order) before `f` runs, so no other client observes a
+    /// partial result. `Multi::with(i, ..)` writes the i-th key. All or nothing: when
+    /// the path refuses any write, every key is put back as it was and the fault is
+    /// answered instead of `f`'s result.
+    pub fn update_many<R>(
+        &self,
+        keys: &[&[u8]],
+        now: UnixMillis,
+        f: impl FnOnce(&mut Multi<'_, '_>) -> R,
+    ) -> Result<R, PathFault> {
+        self.update_many_with(self.addressing, keys, now, f)
+    }
+
+    /// [`Db::update_many`] with `keys` read as `addr` says.
+    pub fn update_many_with<R>(
+        &self,
+        addr: Addressing,
+        keys: &[&[u8]],
+        now: UnixMillis,
+        f: impl FnOnce(&mut Multi<'_, '_>) -> R,
+    ) -> Result<R, PathFault> {
+        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(addr.split(k).0)).collect();
+        let mut order: Vec<usize> = hashes.iter().map(|&h| self.shard_index(h)).collect();
+        order.sort_unstable();
+        order.dedup();
+        let guards = order
+            .iter()
+            .map(|&i| (i, self.shards[i].lock.write()))
+            .collect();
+        let mut multi = Multi {
+            db: self,
+            addr,
+            keys,
+            hashes,
+            guards,
+            now,
+            garbage: Vec::new(),
+            fault: None,
+            undo: Vec::new(),
+            pending: Vec::new(),
+        };
+        let r = f(&mut multi);
+        let outcome = multi.finish();
+        let Multi {
+            guards,
+            garbage,
+            undo,
+            ..
+        } = multi;
+        drop(guards);
+        drop((garbage, undo));
+        outcome.map(|()| r)
+    }
+
+    /// Reads all of `keys` at one instant: every shard involved is read-locked (in
+    /// ascending order) before `f` runs, so a multi-key write (which holds the write
+    /// locks of all its shards) is seen entirely or not at all. Counts a keyspace hit
+    /// or miss per key, as Redis's MGET does.
+    pub fn get_many<R>(
+        &self,
+        keys: &[&[u8]],
+        now: UnixMillis,
+        f: impl FnOnce(&ReadMany<'_, '_>) -> R,
+    ) -> R {
+        self.get_many_with(self.addressing, keys, now, f)
+    }
+
+    /// [`Db::get_many`] with `keys` read as `addr` says.
+    pub fn get_many_with<R>(
+        &self,
+        addr: Addressing,
+        keys: &[&[u8]],
+        now: UnixMillis,
+        f: impl FnOnce(&ReadMany<'_, '_>) -> R,
+    ) -> R {
+        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(addr.split(k).0)).collect();
+        let mut order: Vec<usize> = hashes.iter().map(|&h| self.shard_index(h)).collect();
+        order.sort_unstable();
+        order.dedup();
+        let guards = order
+            .iter()
+            .map(|&i| (i, self.shards[i].lock.read()))
+            .collect();
+        let scratch = keys.iter().map(|_| OnceCell::new()).collect();
+        let many = ReadMany {
+            db: self,
+            addr,
+            keys,
+            hashes,
+            guards,
+            now,
+            scratch,
+        };
+        f(&many)
+    }
+
+    /// The number of live keys (DBSIZE): entries already due are not counted, whether
+    /// or not the sweeper has removed them yet.
+    pub fn len(&self, now: UnixMillis) -> usize {
+        self.shards
+            .iter()
+            .map(|c| c.lock.read().live_len(now))
+            .sum()
+    }
+
+    pub fn is_empty(&self, now: UnixMillis) -> bool {
+        self.len(now) == 0
+    }
+
+    /// Counters for INFO and metrics. `keys` and `expires` count stored entries whether
+    /// or not they are already due (as Redis's INFO keyspace does): O(1) per shard, so a
+    /// scrape during a mass expiry stays cheap. DBSIZE ([`Db::len`]) is the exact count.
+    pub fn stats(&self) -> DbStats {
+        let mut st = DbStats::default();
+        for c in self.shards.iter() {
+            {
+                let shard = c.lock.read();
+                st.keys += shard.table.len();
+                st.expires += shard.expiries.len();
+                st.table_bytes += shard.table.allocation_size();
+            }
+            st.hits += c.hits.load(Ordering::Relaxed);
+            st.misses += c.misses.load(Ordering::Relaxed);
+            st.expired_lazy += c.expired_lazy.load(Ordering::Relaxed);
+            st.expired_active += c.expired_active.load(Ordering::Relaxed);
+        }
+        st
+    }
+
+    /// Removes every key. The removed values are freed after each shard's lock is
+    /// released, so a large flush never stalls other clients on one lock.
+    pub fn flush(&self) {
+        for c in self.shards.iter() {
+            let old = {
+                let mut shard = c.lock.write();
+                shard.expiries.clear();
+                shard.nested_expiries.clear();
+                std::mem::take(&mut shard.table)
+            };
+            drop(old);
+        }
+        self.origin.report(b"", None, ChangeKind::Cleared);
+    }
+
+    /// The cache's name (`default`, `1` ... for the numbered databases).
+    pub fn name(&self) -> &str {
+        &self.origin.cache
+    }
+
+    /// Every live key matching `pattern` (KEYS). Each shard is read atomically.
+    /// In path mode: every leaf path (`root:field:...`) matching `pattern`.
+    pub fn keys(&self, pattern: &[u8], now: UnixMillis) -> Vec<Bytes> {
+        let all = pattern == b"*";
+        let mut out = Vec::new();
+        for c in self.shards.iter() {
+            let shard = c.lock.read();
+            if let Addressing::Path(sep) = self.addressing {
+                for s in shard.table.iter() {
+                    let Some(e) = s.entry.view(now) else { continue };
+                    path::for_each_leaf(&s.key, sep, &e.value, &mut |p, _| {
+                        if all || glob_match(pattern, p, false) {
+                            out.push(Bytes::copy_from_slice(p));
+                        }
+                    });
+                }
+                continue;
+            }
+            out.extend(
+                shard
+                    .table
+                    .iter()
+                    .filter(|s| {
+                        (all || glob_match(pattern, &s.key, false)) && s.entry.view(now).is_some()
+                    })
+                    .map(|s| s.key.to_bytes()),
+            );
+        }
+        out
+    }
+
+    /// One SCAN step from `cursor`, visiting about `count` keys.
+    ///
+    /// The cursor is a position in hash space: a call returns keys whose hash is at
+    /// least `cursor`, in hash order, and the next cursor is one past the last hash
+    /// visited. Since hashes never change, a full iteration returns every key that is
+    /// present for its whole duration exactly once (keys with equal hashes always go
+    /// out in the same page), however the table grows or shrinks meanwhile.
+    pub fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        filter: ScanFilter<'_>,
+        now: UnixMillis,
+    ) -> ScanPage {
+        let count = count.max(1);
+        let mut page = ScanPage::default();
+        let mut pos = cursor;
+        let mut visited = 0usize;
+        let mut found: Vec<(u64, Bytes, bool)> = Vec::new();
+        let mut shard_idx = self.shard_index(pos);
+        loop {
+            let shard_end = ((shard_idx as u64) + 1)
+                .checked_shl(64 - self.bits)
+                .unwrap_or(0);
+            found.clear();
+            {
+                let shard = self.shards[shard_idx].lock.read();
+                if let Addressing::Path(sep) = self.addressing {
+                    // Path mode: a root stands for its leaf paths, all in the page
+                    // that visits the root (they share its hash).
+                    for (hash, s) in hashed(&shard).filter(|(h, _)| *h >= pos) {
+                        let Some(e) = s.entry.view(now) else {
+                            found.push((hash, Bytes::new(), false));
+                            continue;
+                        };
+                        path::for_each_leaf(&s.key, sep, &e.value, &mut |p, v| {
+                            found.push((hash, Bytes::copy_from_slice(p), filter.accepts(p, v)));
+                        });
+                    }
+                } else {
+                    found.extend(hashed(&shard).filter(|(h, _)| *h >= pos).map(|(hash, s)| {
+                        let live = s
+                            .entry
+                            .view(now)
+                            .is_some_and(|e| filter.accepts(&s.key, &e.value));
+                        (hash, s.key.to_bytes(), live)
+                    }));
+                }
+            }
+            let want = count - visited.min(count - 1);
+            if found.len() > want {
+                // Keep the `want` smallest hashes, plus any equal to the last one taken.
+                found.select_nth_unstable_by_key(want - 1, |e| e.0);
+                let cut = found[..want].iter().map(|e| e.0).max().unwrap_or(pos);
+                found.retain(|e| e.0 <= cut);
+                page.keys
+                    .extend(found.drain(..).filter(|e| e.2).map(|e| e.1));
+                page.cursor = cut.wrapping_add(1);
+                if page.cursor == 0 {
+                    // Wrapped past the end of hash space: the iteration is complete.
+                    page.cursor = 0;
+                }
+                return page;
+            }
+            visited += found.len();
+            page.keys
+                .extend(found.drain(..).filter(|e| e.2).map(|e| e.1));
+            if shard_end == 0 {
+                page.cursor = 0;
+                return page;
+            }
+            pos = shard_end;
+            shard_idx += 1;
+            if visited >= count {
+                page.cursor = pos;
+                return page;
+            }
+        }
+    }
+
+    /// A random live key (RANDOMKEY), or `None` when the database is empty.
+    pub fn random_key(&self, now: UnixMillis, seed: u64) -> Option<Bytes> {
+        let n = self.shards.len();
+        let mut rng = seed | 1;
+        // Start at a random shard and walk: a non-empty shard is found in one lap.
+        let start = (splitmix(&mut rng) as usize) % n;
+        for step in 0..n {
+            let shard = self.shards[(start + step) % n].lock.read();
+            let len = shard.table.len();
+            if len == 0 {
+                continue;
+            }
+            let skip = (splitmix(&mut rng) as usize) % len;
+            // Prefer a random live entry; fall back to any live entry of this shard.
+            let mut live = shard.table.iter().filter(|s| s.entry.view(now).is_some());
+            if let Some(s) = live.clone().nth(skip).or_else(|| live.next()) {
+                return Some(s.key.to_bytes());
+            }
+        }
+        None
+    }
+}
+
+/// A small fast generator for RANDOMKEY and friends (not for anything secret).
+pub fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+// --- Added for the strings/keys commands (append-only). ---
+impl Db {
+    /// Counts a keyspace hit or miss for `key` without reading it. For the commands that
+    /// write but that Redis counts as reads (`lookupKeyRead`): GETDEL, GETSET, GETEX,
+    /// SET ... GET, MGET, EXISTS and TOUCH of several keys, COPY's source.
+    pub fn count_lookup(&self, key: &[u8], hit: bool) {
+        let cell = &self.shards[self.shard_index(self.hash(self.addressing.split(key).0))];
+        let counter = if hit { &cell.hits } else { &cell.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// --- Whole-database access: snapshots (backup, restore, SAVE). ---
+
+/// One entry of a database as a snapshot carries it: key, value, the root's deadline
+/// and the nested nodes' deadlines (segments below the root, deadline).
+pub type ExportedEntry = (
+    Bytes,
+    Value,
+    Option<UnixMillis>,
+    Vec<(Vec<Bytes>, UnixMillis)>,
+);
+
+impl Db {
+    /// The number of shards ([`Db::export_shard`] takes `0..shard_count()`).
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Calls `f(key, value, deadline, nested deadlines)` for every live entry of shard
+    /// `i`, under its read lock: each shard is seen at one instant (the database as a
+    /// whole is not, unlike Redis's fork-based BGSAVE). Keep `f` short: it holds the lock.
+    pub fn export_shard(
+        &self,
+        i: usize,
+        now: UnixMillis,
+        mut f: impl FnMut(&[u8], &Value, Option<UnixMillis>, &[(Vec<Bytes>, UnixMillis)]),
+    ) {
+        let shard = self.shards[i].lock.read();
+        let mut nested = Vec::new();
+        for s in shard.table.iter() {
+            let Some(e) = s.entry.view(now) else { continue };
+            nested.clear();
+            nested.extend(e.nested_deadlines().map(|(p, d)| (p.to_vec(), d)));
+            f(&s.key, &e.value, e.deadline(), &nested);
+        }
+    }
+
+    /// Replaces the whole content of the database with `entries`, atomically: every
+    /// shard is write-locked (in ascending order) while the old content goes and the
+    /// new comes in, so no client sees a mix. Entries already expired at `now` and empty
+    /// aggregates are skipped; a key given twice keeps the last. The old content is
+    /// freed after the locks are released.
+    pub fn replace_all(&self, entries: Vec<ExportedEntry>, now: UnixMillis) {
+        let mut guards: Vec<RwLockWriteGuard<'_, Shard>> =
+            self.shards.iter().map(|c| c.lock.write()).collect();
+        let mut old = Vec::with_capacity(guards.len());
+        let mut replaced = Vec::new();
+        for g in guards.iter_mut() {
+            g.expiries.clear();
+            g.nested_expiries.clear();
+            old.push(std::mem::take(&mut g.table));
+        }
+        for (key, value, deadline, nested) in entries {
+            if deadline.is_some_and(|d| d < now) || path::is_empty_aggregate(&value) {
+                continue;
+            }
+            let hash = self.hash(&key);
+            let shard = &mut guards[self.shard_index(hash)];
+            let entry = Entry::with_nested(value, deadline, nested);
+            if let Some(prev) = shard.remove(hash, &key) {
+                replaced.push(prev);
+            }
+            let key = StoredKey::new(&key);
+            shard.insert_new(hash, Box::new(Slot { key, entry }));
+        }
+        self.origin.report(b"", None, ChangeKind::Cleared);
+        drop(guards);
+        drop((old, replaced));
+    }
+}
