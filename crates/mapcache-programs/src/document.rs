@@ -316,7 +316,7 @@ mod tests {
         let mut d = doc();
         assert_eq!(d.delete("list/0").unwrap(), Some(Value::Number(10.0)));
         assert_eq!(d.get("list/1/q").unwrap(), Some(Value::Number(3.0)));
-        assert_eq!(d.delete("a/z").unwrap().is_some(), true);
+        assert!(d.delete("a/z").unwrap().is_some());
         assert_eq!(d.delete("a/z").unwrap(), None);
         assert_eq!(d.delete("s").unwrap(), Some(Value::string(b"t")));
         assert_eq!(d.delete("x/y/z").unwrap(), None);

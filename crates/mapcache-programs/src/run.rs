@@ -301,8 +301,14 @@ impl<'a, D: Document + ?Sized> Run<'a, D> {
                 captures,
                 depth: depth + 1,
             };
-            self.command(&trigger.command, &scope)
-                .map_err(|e| e.within(format_args!("trigger {} on {}", trigger.id, trigger.key)))?;
+            self.command(&trigger.command, &scope).map_err(|e| {
+                e.within(format_args!(
+                    "trigger {} on {} ({})",
+                    trigger.id,
+                    trigger.key,
+                    trigger.command.type_name()
+                ))
+            })?;
         }
         Ok(())
     }
