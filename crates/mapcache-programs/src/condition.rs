@@ -354,8 +354,14 @@ enum Expr {
     Var(String),
     Name(String),
     Prefix(Op, Box<Expr>),
-    Binary(Op, Box<Expr>, Box<Expr>),
+    /// `first op1 e1 op2 e2 ...`, operators of one precedence level applied left to
+    /// right. A chain rather than nested pairs, so that `all()` over thousands of
+    /// matches is evaluated (and dropped) without recursion.
+    Chain(Box<Expr>, Vec<(Op, Expr)>),
 }
+
+/// How deeply parentheses and prefix operators may nest.
+const MAX_NESTING: usize = 128;
 
 /// Binary operators by precedence level, lowest first (govaluate's planner order).
 const LEVELS: &[&[Op]] = &[
@@ -373,11 +379,25 @@ const LEVELS: &[&[Op]] = &[
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    nesting: usize,
 }
 
 impl Parser {
     fn new(tokens: Vec<Token>) -> Parser {
-        Parser { tokens, pos: 0 }
+        Parser {
+            tokens,
+            pos: 0,
+            nesting: 0,
+        }
+    }
+
+    /// Counts one more level of parentheses or prefix operators.
+    fn nest(&mut self) -> Result<(), String> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return Err(format!("nested more than {MAX_NESTING} levels deep"));
+        }
+        Ok(())
     }
 
     /// The whole expression; `None` for an empty one.
@@ -404,23 +424,30 @@ impl Parser {
         let Some(ops) = LEVELS.get(level) else {
             return self.prefix();
         };
-        let mut left = self.level(level + 1)?;
+        let first = self.level(level + 1)?;
+        let mut rest = Vec::new();
         while let Some(Token::Op(op)) = self.tokens.get(self.pos) {
             let op = *op;
             if !ops.contains(&op) {
                 break;
             }
             self.pos += 1;
-            let right = self.level(level + 1)?;
-            left = Expr::Binary(op, Box::new(left), Box::new(right));
+            rest.push((op, self.level(level + 1)?));
         }
-        Ok(left)
+        if rest.is_empty() {
+            Ok(first)
+        } else {
+            Ok(Expr::Chain(Box::new(first), rest))
+        }
     }
 
     fn prefix(&mut self) -> Result<Expr, String> {
         match self.next() {
             Some(Token::Op(op @ (Op::Minus | Op::Not | Op::BitNot))) => {
-                Ok(Expr::Prefix(op, Box::new(self.prefix()?)))
+                self.nest()?;
+                let operand = self.prefix()?;
+                self.nesting -= 1;
+                Ok(Expr::Prefix(op, Box::new(operand)))
             }
             Some(Token::Value(v)) => Ok(Expr::Value(v)),
             Some(Token::Var(key)) => Ok(Expr::Var(key)),
@@ -429,7 +456,9 @@ impl Parser {
                 _ => Ok(Expr::Name(name)),
             },
             Some(Token::Open) => {
+                self.nest()?;
                 let inner = self.level(0)?;
+                self.nesting -= 1;
                 match self.next() {
                     Some(Token::Close) => Ok(inner),
                     _ => Err("unbalanced parenthesis".into()),
@@ -462,22 +491,30 @@ fn eval<D: Document + ?Sized>(expr: &Expr, doc: &D) -> Result<Value, String> {
         Expr::Var(key) => Ok(doc.get(key).ok().flatten().unwrap_or(Value::Null)),
         Expr::Name(name) => Err(format!("No parameter '{name}' found.")),
         Expr::Prefix(op, operand) => prefix(*op, eval(operand, doc)?),
-        Expr::Binary(op, left, right) => {
-            let l = eval(left, doc)?;
-            // govaluate's short circuits: the right side is not evaluated (nor checked).
-            match op {
-                Op::And if l == Value::Bool(false) => return Ok(l),
-                Op::Or if l == Value::Bool(true) => return Ok(l),
-                Op::TernaryElse | Op::Coalesce if l != Value::Null => return Ok(l),
-                Op::TernaryIf if l == Value::Bool(false) => return Ok(Value::Null),
-                Op::TernaryIf if !matches!(l, Value::Bool(_)) => {
-                    return Err(type_error(&l, *op, "ternary operator", "it is not a bool"))
-                }
-                _ => {}
+        Expr::Chain(first, rest) => {
+            let mut acc = eval(first, doc)?;
+            for (op, right) in rest {
+                acc = apply(*op, acc, right, doc)?;
             }
-            binary(*op, l, eval(right, doc)?)
+            Ok(acc)
         }
     }
+}
+
+/// `l op right`, with govaluate's short circuits: the right side is then neither
+/// evaluated nor type-checked.
+fn apply<D: Document + ?Sized>(op: Op, l: Value, right: &Expr, doc: &D) -> Result<Value, String> {
+    match op {
+        Op::And if l == Value::Bool(false) => return Ok(l),
+        Op::Or if l == Value::Bool(true) => return Ok(l),
+        Op::TernaryElse | Op::Coalesce if l != Value::Null => return Ok(l),
+        Op::TernaryIf if l == Value::Bool(false) => return Ok(Value::Null),
+        Op::TernaryIf if !matches!(l, Value::Bool(_)) => {
+            return Err(type_error(&l, op, "ternary operator", "it is not a bool"))
+        }
+        _ => {}
+    }
+    binary(op, l, eval(right, doc)?)
 }
 
 fn type_error(value: &Value, op: Op, role: &str, what: &str) -> String {
@@ -760,6 +797,24 @@ mod tests {
         for (condition, expected) in bad {
             assert_eq!(check(condition), Err(expected.to_string()), "{condition}");
         }
+    }
+
+    #[test]
+    fn nesting_is_bounded_but_long_chains_are_not() {
+        let deep = format!("{}true{}", "(".repeat(200), ")".repeat(200));
+        assert_eq!(
+            check(&deep),
+            Err("invalid expression: nested more than 128 levels deep".into())
+        );
+        assert_eq!(check(&format!("{}true", "!".repeat(128))), Ok(true));
+        let long = vec!["1"; 100_000].join(" + ");
+        assert_eq!(check(&format!("{long} == 100000")), Ok(true));
+        // all() over many matches is one long && chain.
+        let fields: Vec<String> = (0..5000).map(|i| format!("\"f{i}\":\"done\"")).collect();
+        let doc =
+            MemoryDocument::from_json(&format!("{{\"m\":{{{}}}}}", fields.join(","))).unwrap();
+        assert_eq!(evaluate("all(${{m/*}} == 'done')", &doc), Ok(true));
+        assert_eq!(evaluate("any(${{m/*}} != 'done')", &doc), Ok(false));
     }
 
     #[test]

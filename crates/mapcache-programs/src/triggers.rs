@@ -19,6 +19,17 @@ use mapcache_store::{Hash, Value};
 use crate::error::ParseError;
 use crate::program::{text_value, Command};
 
+/// The most `/`-separated segments a trigger's pattern may have (far more than any
+/// document is deep; it bounds the index's depth).
+pub const MAX_PATTERN_SEGMENTS: usize = 1024;
+
+fn check_pattern(key: &str) -> Result<(), TriggerError> {
+    if key.split('/').count() > MAX_PATTERN_SEGMENTS {
+        return Err(TriggerError::PatternTooLong);
+    }
+    Ok(())
+}
+
 /// One trigger.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trigger {
@@ -39,6 +50,9 @@ pub enum TriggerError {
     /// A restored trigger reuses an id.
     #[error("duplicate trigger id: {0}")]
     DuplicateId(String),
+    /// The pattern has more than [`MAX_PATTERN_SEGMENTS`] segments.
+    #[error("trigger key has more than {MAX_PATTERN_SEGMENTS} segments")]
+    PatternTooLong,
     /// The backup's `triggers` value is malformed.
     #[error("invalid triggers: {0}")]
     Invalid(String),
@@ -144,7 +158,8 @@ impl Triggers {
     }
 
     /// Adds a trigger and answers its new id.
-    pub fn add(&mut self, key: &str, command: Command) -> String {
+    pub fn add(&mut self, key: &str, command: Command) -> Result<String, TriggerError> {
+        check_pattern(key)?;
         let id = loop {
             let id = new_id();
             if !self.seq_of.contains_key(&id) {
@@ -156,7 +171,7 @@ impl Triggers {
             key: key.to_string(),
             command,
         });
-        id
+        Ok(id)
     }
 
     fn insert(&mut self, trigger: Trigger) {
@@ -170,6 +185,7 @@ impl Triggers {
     /// Replaces the trigger `id` by one watching `key` with `command`; it keeps its
     /// place in the creation order (as Go replaces it in place).
     pub fn replace(&mut self, id: &str, key: &str, command: Command) -> Result<(), TriggerError> {
+        check_pattern(key)?;
         let seq = *self.seq_of.get(id).ok_or(TriggerError::NotFound)?;
         let trigger = self.by_seq.get_mut(&seq).ok_or(TriggerError::NotFound)?;
         self.index.remove(&segments(&trigger.key), seq);
@@ -271,6 +287,7 @@ fn read_trigger(entry: &Value, pattern: &str) -> Result<Trigger, TriggerError> {
     };
     let id = text("id").ok_or_else(|| invalid("a trigger needs an id"))?;
     let key = text("key").unwrap_or_else(|| pattern.to_string());
+    check_pattern(&key)?;
     let command = fields
         .get(b"command")
         .ok_or_else(|| invalid("a trigger needs a command"))?;
@@ -341,11 +358,11 @@ mod tests {
     #[test]
     fn matching_follows_segments_in_creation_order() {
         let mut t = Triggers::new();
-        t.add("a/*/c", Command::Noop);
-        t.add("a/b/c", Command::Noop);
-        t.add("*/*/*", Command::Noop);
-        t.add("a/*", Command::Noop);
-        t.add("a/*/c", Command::Noop);
+        t.add("a/*/c", Command::Noop).unwrap();
+        t.add("a/b/c", Command::Noop).unwrap();
+        t.add("*/*/*", Command::Noop).unwrap();
+        t.add("a/*", Command::Noop).unwrap();
+        t.add("a/*/c", Command::Noop).unwrap();
         assert_eq!(
             ids(&t, "a/b/c"),
             [
@@ -367,8 +384,8 @@ mod tests {
     #[test]
     fn replace_keeps_the_place_and_moves_the_pattern() {
         let mut t = Triggers::new();
-        let first = t.add("x/*", Command::Noop);
-        let second = t.add("y", Command::Noop);
+        let first = t.add("x/*", Command::Noop).unwrap();
+        let second = t.add("y", Command::Noop).unwrap();
         t.replace(&first, "y", Command::Get { key: "k".into() })
             .unwrap();
         assert!(t.matching("x/1").is_empty());
@@ -386,8 +403,8 @@ mod tests {
     #[test]
     fn delete_removes_from_the_index() {
         let mut t = Triggers::new();
-        let id = t.add("a/*", Command::Noop);
-        let other = t.add("a/*", Command::Noop);
+        let id = t.add("a/*", Command::Noop).unwrap();
+        let other = t.add("a/*", Command::Noop).unwrap();
         assert_eq!(t.delete(&id).unwrap().key, "a/*");
         assert_eq!(t.delete(&id), Err(TriggerError::NotFound));
         assert_eq!(t.matching("a/1").len(), 1);
@@ -398,16 +415,33 @@ mod tests {
     }
 
     #[test]
+    fn patterns_are_bounded() {
+        let mut t = Triggers::new();
+        let long = vec!["a"; MAX_PATTERN_SEGMENTS + 1].join("/");
+        assert_eq!(
+            t.add(&long, Command::Noop),
+            Err(TriggerError::PatternTooLong)
+        );
+        let ok = vec!["*"; MAX_PATTERN_SEGMENTS].join("/");
+        t.add(&ok, Command::Noop).unwrap();
+        let path = vec!["x"; MAX_PATTERN_SEGMENTS].join("/");
+        assert_eq!(t.matching(&path).len(), 1);
+        assert!(t.matching(&vec!["x"; 100_000].join("/")).is_empty());
+    }
+
+    #[test]
     fn backup_shape_round_trips() {
         let mut t = Triggers::new();
-        let a = t.add("s/*/n", Command::Noop);
-        let b = t.add("p", Command::Get { key: "p".into() });
-        let c = t.add(
-            "s/*/n",
-            Command::Print {
-                messages: vec!["m".into()],
-            },
-        );
+        let a = t.add("s/*/n", Command::Noop).unwrap();
+        let b = t.add("p", Command::Get { key: "p".into() }).unwrap();
+        let c = t
+            .add(
+                "s/*/n",
+                Command::Print {
+                    messages: vec!["m".into()],
+                },
+            )
+            .unwrap();
         let value = t.to_value();
         let mut json = Vec::new();
         mapcache_store::json::write(&value, &mut json);

@@ -40,15 +40,17 @@ fn pipeline() -> (MemoryDocument, Triggers) {
                     {"type":"PRINT","messages":["Stage ${{1}} (${{deployment/stages/${{1}}/name}}) completed"]}]},
                 "if_false":{"type":"NOOP"}}"#,
         ),
-    );
-    triggers.add(
-        "deployment/stages/*/status",
-        command(
-            r#"{"type":"IF","condition":"all(${{deployment/stages/*/status}} == \"complete\")",
+    ).unwrap();
+    triggers
+        .add(
+            "deployment/stages/*/status",
+            command(
+                r#"{"type":"IF","condition":"all(${{deployment/stages/*/status}} == \"complete\")",
                 "if_true":{"type":"REPLACE","key":"deployment/pipeline/status","value":"complete"},
                 "if_false":{"type":"NOOP"}}"#,
-        ),
-    );
+            ),
+        )
+        .unwrap();
     (doc, triggers)
 }
 
@@ -109,13 +111,15 @@ fn chain(n: usize) -> (MemoryDocument, Triggers) {
     let doc = MemoryDocument::from_json(&format!("{{{}}}", fields.join(","))).unwrap();
     let mut triggers = Triggers::new();
     for i in 0..n {
-        triggers.add(
-            &format!("k{i}"),
-            command(&format!(
-                r#"{{"type":"REPLACE","key":"k{}","value":1}}"#,
-                i + 1
-            )),
-        );
+        triggers
+            .add(
+                &format!("k{i}"),
+                command(&format!(
+                    r#"{{"type":"REPLACE","key":"k{}","value":1}}"#,
+                    i + 1
+                )),
+            )
+            .unwrap();
     }
     (doc, triggers)
 }
@@ -155,7 +159,9 @@ fn the_eleventh_nested_write_fails() {
 fn a_self_triggering_loop_is_stopped() {
     let mut doc = MemoryDocument::from_json(r#"{"c":0}"#).unwrap();
     let mut triggers = Triggers::new();
-    triggers.add("c", command(r#"{"type":"INC","key":"c","value":1}"#));
+    triggers
+        .add("c", command(r#"{"type":"INC","key":"c","value":1}"#))
+        .unwrap();
     let answer = run_with(
         &mut doc,
         &triggers,
@@ -178,16 +184,18 @@ fn captures_reach_replace_keys_print_messages_and_conditions() {
     )
     .unwrap();
     let mut triggers = Triggers::new();
-    triggers.add(
-        "orders/*/paid",
-        command(
-            r#"{"type":"IF","condition":"${{orders/${{1}}/paid}} == true",
+    triggers
+        .add(
+            "orders/*/paid",
+            command(
+                r#"{"type":"IF","condition":"${{orders/${{1}}/paid}} == true",
                 "if_true":{"type":"COMMANDS","commands":[
                     {"type":"REPLACE","key":"orders/${{1}}/state","value":"paid"},
                     {"type":"PRINT","messages":["order ${{1}} is ${{orders/${{1}}/state}}"]}]},
                 "if_false":{"type":"NOOP"}}"#,
-        ),
-    );
+            ),
+        )
+        .unwrap();
     let answer = run_with(
         &mut doc,
         &triggers,
@@ -202,7 +210,9 @@ fn captures_reach_replace_keys_print_messages_and_conditions() {
 fn triggers_fire_on_equal_values_but_not_on_deletes() {
     let mut doc = MemoryDocument::from_json(r#"{"v":1,"hits":0}"#).unwrap();
     let mut triggers = Triggers::new();
-    triggers.add("v", command(r#"{"type":"INC","key":"hits","value":1}"#));
+    triggers
+        .add("v", command(r#"{"type":"INC","key":"hits","value":1}"#))
+        .unwrap();
     run_with(
         &mut doc,
         &triggers,
@@ -218,8 +228,12 @@ fn triggers_fire_on_equal_values_but_not_on_deletes() {
 fn wildcard_triggers_skip_null_values_as_go_does() {
     let mut doc = MemoryDocument::from_json(r#"{"s":{"a":1},"hits":0}"#).unwrap();
     let mut triggers = Triggers::new();
-    triggers.add("s/*", command(r#"{"type":"INC","key":"hits","value":1}"#));
-    triggers.add("s/a", command(r#"{"type":"INC","key":"hits","value":10}"#));
+    triggers
+        .add("s/*", command(r#"{"type":"INC","key":"hits","value":1}"#))
+        .unwrap();
+    triggers
+        .add("s/a", command(r#"{"type":"INC","key":"hits","value":10}"#))
+        .unwrap();
     run_with(
         &mut doc,
         &triggers,
@@ -240,7 +254,9 @@ fn wildcard_triggers_skip_null_values_as_go_does() {
 fn a_failing_trigger_fails_the_write() {
     let mut doc = MemoryDocument::from_json(r#"{"v":1}"#).unwrap();
     let mut triggers = Triggers::new();
-    let id = triggers.add("v", command(r#"{"type":"GET","key":"missing"}"#));
+    let id = triggers
+        .add("v", command(r#"{"type":"GET","key":"missing"}"#))
+        .unwrap();
     let answer = run_with(
         &mut doc,
         &triggers,
@@ -261,8 +277,8 @@ fn a_failing_trigger_fails_the_write() {
 fn triggers_run_in_creation_order() {
     let mut doc = MemoryDocument::from_json(r#"{"x":{"y":0},"log":""}"#).unwrap();
     let mut triggers = Triggers::new();
-    triggers.add("x/*", command(r#"{"type":"IF","condition":"true","if_true":{"type":"REPLACE","key":"log","value":"first"},"if_false":{"type":"NOOP"}}"#));
-    triggers.add("x/y", command(r#"{"type":"IF","condition":"${{log}} == 'first'","if_true":{"type":"REPLACE","key":"log","value":"second"},"if_false":{"type":"NOOP"}}"#));
+    triggers.add("x/*", command(r#"{"type":"IF","condition":"true","if_true":{"type":"REPLACE","key":"log","value":"first"},"if_false":{"type":"NOOP"}}"#)).unwrap();
+    triggers.add("x/y", command(r#"{"type":"IF","condition":"${{log}} == 'first'","if_true":{"type":"REPLACE","key":"log","value":"second"},"if_false":{"type":"NOOP"}}"#)).unwrap();
     fire("x/y", &mut doc, &triggers, &Limits::default()).unwrap();
     assert_eq!(at(&doc, "log"), r#""second""#);
 }
