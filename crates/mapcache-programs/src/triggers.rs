@@ -415,6 +415,36 @@ mod tests {
     }
 
     #[test]
+    fn ten_thousand_triggers_elsewhere_do_not_match() {
+        let mut t = Triggers::new();
+        let first = t
+            .add("deployment/stages/*/countdown", Command::Noop)
+            .unwrap();
+        for i in 0..5_000 {
+            t.add(&format!("users/{i}/email"), Command::Noop).unwrap();
+            t.add(&format!("orders/*/items/{i}/qty"), Command::Noop)
+                .unwrap();
+        }
+        let last = t.add("deployment/*/3/countdown", Command::Noop).unwrap();
+        let hits = t.matching("deployment/stages/3/countdown");
+        let found: Vec<(&str, &[String])> = hits
+            .iter()
+            .map(|(t, c)| (t.id.as_str(), c.as_slice()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (first.as_str(), &caps(&["3"])[..]),
+                (last.as_str(), &caps(&["stages"])[..])
+            ]
+        );
+        assert_eq!(t.matching("orders/o9/items/4999/qty").len(), 1);
+        assert_eq!(t.matching("users/77/email").len(), 1);
+        assert!(t.matching("users/77/name").is_empty());
+        assert_eq!(t.len(), 10_002);
+    }
+
+    #[test]
     fn patterns_are_bounded() {
         let mut t = Triggers::new();
         let long = vec!["a"; MAX_PATTERN_SEGMENTS + 1].join("/");
