@@ -293,3 +293,32 @@ fn trigger_work_counts_against_the_step_budget() {
     let err = fire("k0", &mut doc, &triggers, &limits).unwrap_err();
     assert_eq!(err.kind(), mapcache_programs::ExecErrorKind::StepLimit);
 }
+
+#[test]
+fn for_captures_shadow_trigger_captures_and_inc_keys_see_trigger_captures() {
+    // Trigger on a/* (its ${{1}} is the written field). Inside the FOR, ${{1}} is the
+    // FOR's own match (substituted first, as in Go); the INC outside the FOR sees the
+    // trigger's capture (Go substitutes only REPLACE keys, PRINT messages and IF
+    // conditions; mapcache every key).
+    let mut doc =
+        MemoryDocument::from_json(r#"{"a":{"x":0},"b":{"p":0,"q":0},"counts":{"x":0}}"#).unwrap();
+    let mut triggers = Triggers::new();
+    triggers
+        .add(
+            "a/*",
+            command(
+                r#"{"type":"COMMANDS","commands":[
+                    {"type":"FOR","loop_expr":"${{b/*}}","commands":[{"type":"INC","key":"b/${{1}}","value":1}]},
+                    {"type":"INC","key":"counts/${{1}}","value":1}]}"#,
+            ),
+        )
+        .unwrap();
+    run_with(
+        &mut doc,
+        &triggers,
+        r#"[{"type":"REPLACE","key":"a/x","value":1}]"#,
+    )
+    .unwrap();
+    assert_eq!(at(&doc, "b"), r#"{"p":1,"q":1}"#);
+    assert_eq!(at(&doc, "counts/x"), "1");
+}
