@@ -27,4 +27,6 @@ pub use document::{Document, Match, MemoryDocument};
 pub use error::{DocError, ExecError, ExecErrorKind, ParseError};
 pub use program::{parse_request, Command};
 pub use run::{execute, fire, Limits, MAX_TRIGGER_DEPTH};
-pub use triggers::{Trigger, TriggerError, Triggers, MAX_PATTERN_SEGMENTS};
+pub use triggers::{
+    parse_trigger_request, Trigger, TriggerError, TriggerRequest, Triggers, MAX_PATTERN_SEGMENTS,
+};

@@ -184,7 +184,7 @@ fn list_value(commands: &[Command]) -> Value {
 }
 
 /// The field `name`: exactly, else the last one equal to it ignoring ASCII case.
-fn field<'a>(fields: &'a Hash, name: &str) -> Option<&'a Value> {
+pub(crate) fn field<'a>(fields: &'a Hash, name: &str) -> Option<&'a Value> {
     fields.get(name.as_bytes()).or_else(|| {
         fields
             .iter()
@@ -194,7 +194,7 @@ fn field<'a>(fields: &'a Hash, name: &str) -> Option<&'a Value> {
     })
 }
 
-fn string_field(fields: &Hash, name: &str, at: &str) -> Result<String, ParseError> {
+pub(crate) fn string_field(fields: &Hash, name: &str, at: &str) -> Result<String, ParseError> {
     match field(fields, name) {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::Str(s)) => Ok(String::from_utf8_lossy(s).into_owned()),
@@ -217,7 +217,7 @@ fn parse_list(value: Option<&Value>, at: &str) -> Result<Vec<Command>, ParseErro
     }
 }
 
-fn parse_command(value: &Value, at: &str) -> Result<Command, ParseError> {
+pub(crate) fn parse_command(value: &Value, at: &str) -> Result<Command, ParseError> {
     let Value::Hash(fields) = value else {
         return Err(ParseError::invalid(
             at,

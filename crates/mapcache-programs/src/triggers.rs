@@ -17,7 +17,7 @@ use std::hash::{BuildHasher, RandomState};
 use mapcache_store::{Hash, Value};
 
 use crate::error::ParseError;
-use crate::program::{text_value, Command};
+use crate::program::{field, parse_command, string_field, text_value, Command};
 
 /// The most `/`-separated segments a trigger's pattern may have (far more than any
 /// document is deep; it bounds the index's depth).
@@ -276,6 +276,35 @@ impl Triggers {
     }
 }
 
+/// The body of `POST /api/v1/triggers` (`{"key","command"}`) or of
+/// `PUT /api/v1/triggers/{id}` (`{"id","key","command"}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerRequest {
+    /// The body's `id` (`""` when absent; PUT requires it to equal the path's id).
+    pub id: String,
+    /// The pattern (`""` when absent, as in Go).
+    pub key: String,
+    /// The command: required (Go accepts a body without one and fails when the trigger
+    /// fires; mapcache refuses it).
+    pub command: Command,
+}
+
+/// Reads a trigger request body; field names match as in programs.
+pub fn parse_trigger_request(body: &Value) -> Result<TriggerRequest, ParseError> {
+    let Value::Hash(fields) = body else {
+        return Err(ParseError::invalid("request", "expected a JSON object"));
+    };
+    let command = match field(fields, "command") {
+        Some(command) => parse_command(command, "command")?,
+        None => return Err(ParseError::invalid("command", "missing command")),
+    };
+    Ok(TriggerRequest {
+        id: string_field(fields, "id", "request")?,
+        key: string_field(fields, "key", "request")?,
+        command,
+    })
+}
+
 fn read_trigger(entry: &Value, pattern: &str) -> Result<Trigger, TriggerError> {
     let invalid = |what: &str| TriggerError::Invalid(format!("{pattern}: {what}"));
     let Value::Hash(fields) = entry else {
@@ -457,6 +486,41 @@ mod tests {
         let path = vec!["x"; MAX_PATTERN_SEGMENTS].join("/");
         assert_eq!(t.matching(&path).len(), 1);
         assert!(t.matching(&vec!["x"; 100_000].join("/")).is_empty());
+    }
+
+    #[test]
+    fn reads_trigger_requests() {
+        let parse = |text: &str| {
+            let mut bytes = text.as_bytes().to_vec();
+            parse_trigger_request(&mapcache_store::json::parse(&mut bytes, 16).unwrap())
+        };
+        assert_eq!(
+            parse(r#"{"key":"a/*","command":{"type":"NOOP"}}"#).unwrap(),
+            TriggerRequest {
+                id: String::new(),
+                key: "a/*".into(),
+                command: Command::Noop
+            }
+        );
+        assert_eq!(
+            parse(r#"{"id":"x","key":"k","command":{"type":"NOOP"}}"#)
+                .unwrap()
+                .id,
+            "x"
+        );
+        assert!(matches!(
+            parse(r#"{"key":"a"}"#),
+            Err(ParseError::Invalid { .. })
+        ));
+        assert!(matches!(
+            parse(r#"{"key":"a","command":{"type":"BAD"}}"#),
+            Err(ParseError::Invalid { .. })
+        ));
+        assert!(matches!(
+            parse(r#"{"key":1,"command":{"type":"NOOP"}}"#),
+            Err(ParseError::Invalid { .. })
+        ));
+        assert!(matches!(parse("[]"), Err(ParseError::Invalid { .. })));
     }
 
     #[test]
