@@ -179,12 +179,13 @@ impl<'a, D: Document + ?Sized> Run<'a, D> {
                 if_true,
                 if_false,
             } => {
-                let branch = if condition::evaluate(&scope.text(condition), &*self.doc)? {
-                    if_true
+                let (name, branch) = if condition::evaluate(&scope.text(condition), &*self.doc)? {
+                    ("if_true", if_true)
                 } else {
-                    if_false
+                    ("if_false", if_false)
                 };
                 self.command(branch, scope)
+                    .map_err(|e| e.within(format_args!("{name} ({})", branch.type_name())))
             }
             Command::For {
                 loop_expr,
@@ -284,6 +285,9 @@ impl<'a, D: Document + ?Sized> Run<'a, D> {
             return Err(ExecError::failed(format!(
                 "trigger recursion depth limit exceeded (max: {MAX_TRIGGER_DEPTH})"
             )));
+        }
+        if self.triggers.is_empty() {
+            return Ok(());
         }
         let triggers = self.triggers;
         let hits = triggers.matching(path);

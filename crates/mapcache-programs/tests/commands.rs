@@ -180,6 +180,14 @@ fn if_runs_the_chosen_branch() {
         run(DOC, &program("${{n}}")).0.unwrap_err(),
         "command 1 (IF): expression did not return a boolean"
     );
+    let (answer, _) = run(
+        DOC,
+        r#"[{"type":"IF","condition":"true","if_true":{"type":"GET","key":"x"},"if_false":{"type":"NOOP"}}]"#,
+    );
+    assert_eq!(
+        answer.unwrap_err(),
+        "command 1 (IF): if_true (GET): key not found: x"
+    );
 }
 
 #[test]
