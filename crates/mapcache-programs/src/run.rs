@@ -283,7 +283,7 @@ impl<'a, D: Document + ?Sized> Run<'a, D> {
     fn fire(&mut self, path: &str, depth: usize) -> Result<(), ExecError> {
         if depth > MAX_TRIGGER_DEPTH {
             return Err(ExecError::failed(format!(
-                "trigger recursion depth limit exceeded (max: {MAX_TRIGGER_DEPTH})"
+                "trigger recursion depth limit exceeded (max: {MAX_TRIGGER_DEPTH}) - possible infinite loop detected"
             )));
         }
         if self.triggers.is_empty() {

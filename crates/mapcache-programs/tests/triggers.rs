@@ -139,7 +139,9 @@ fn the_eleventh_nested_write_fails() {
     let err = fire("k0", &mut doc, &triggers, &Limits::default()).unwrap_err();
     assert!(
         err.message()
-            .ends_with("on k10 (REPLACE): trigger recursion depth limit exceeded (max: 10)"),
+            .ends_with(
+                "on k10 (REPLACE): trigger recursion depth limit exceeded (max: 10) - possible infinite loop detected"
+            ),
         "{err}"
     );
     assert_eq!(err.message().matches("trigger ").count(), 12, "{err}");
