@@ -324,3 +324,32 @@ fn for_captures_shadow_trigger_captures_and_inc_keys_see_trigger_captures() {
     assert_eq!(at(&doc, "b"), r#"{"p":1,"q":1}"#);
     assert_eq!(at(&doc, "counts/x"), "1");
 }
+
+#[test]
+fn captures_inside_quoted_strings_in_conditions() {
+    // Go's shopping-cart scenario: one trigger for every product, told apart by
+    // comparing the capture as a string literal.
+    let mut doc = MemoryDocument::from_json(
+        r#"{"cart":{"u":{"total":0,"items":{"prod_1":false,"prod_2":false,"prod_3":false}}}}"#,
+    )
+    .unwrap();
+    let mut triggers = Triggers::new();
+    let price = |product: &str, amount: f64| {
+        format!(
+            r#"{{"type":"IF","condition":"\"${{{{1}}}}\" == \"{product}\"","if_true":{{"type":"INC","key":"cart/u/total","value":{amount}}},"if_false":{{"type":"NOOP"}}}}"#
+        )
+    };
+    let body = format!(
+        r#"{{"type":"COMMANDS","commands":[{},{},{}]}}"#,
+        price("prod_1", 25.0),
+        price("prod_2", 15.0),
+        price("prod_3", 10.0)
+    );
+    triggers.add("cart/u/items/*", command(&body)).unwrap();
+    for (product, total) in [("prod_1", "25"), ("prod_2", "40"), ("prod_3", "50")] {
+        let path = format!("cart/u/items/{product}");
+        doc.replace(&path, Value::Bool(true)).unwrap();
+        fire(&path, &mut doc, &triggers, &Limits::default()).unwrap();
+        assert_eq!(at(&doc, "cart/u/total"), total);
+    }
+}
