@@ -4,11 +4,17 @@
 //!   COMMANDS, IF, FOR) read from JSON values.
 //! - [`interpolate`]: `${{ key }}` placeholders, fallbacks and captures; [`gofmt`]
 //!   prints values as Go's `%v` does.
-//! - [`condition`]: IF conditions with govaluate's rules.
+//! - [`condition`]: IF conditions with govaluate's rules, by a small parser and
+//!   evaluator written here: no expression crate (evalexpr and the like) has
+//!   govaluate's value model (float64 only, null, `==` across types) or its errors.
 //! - [`run`]: the interpreter, [`execute`] and [`fire`], over the [`Document`] trait.
 //! - [`triggers`]: the per-cache trigger registry, indexed by pattern segments.
 //! - [`document`]: the [`Document`] trait the store implements, and
 //!   [`MemoryDocument`] for tests.
+//!
+//! Entry points: [`parse_request`] and [`Command::from_value`] read programs,
+//! [`execute`] runs one, [`fire`] runs the triggers of a write, [`Triggers`] keeps a
+//! cache's triggers ([`parse_trigger_request`] reads the trigger endpoints' bodies).
 //!
 //! The semantics are the Go server's (goodblaster/map-cache, `pkg/caches`), read from
 //! its code; docs/programs.md lists them with examples and the few deliberate
