@@ -9,9 +9,15 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     ("mapcache-resp", &[]),
     ("mapcache-expiry", &[]),
     ("mapcache-store", &["mapcache-expiry"]),
+    ("mapcache-programs", &["mapcache-store", "mapcache-expiry"]),
     (
         "mapcache-commands",
-        &["mapcache-store", "mapcache-resp", "mapcache-expiry"],
+        &[
+            "mapcache-store",
+            "mapcache-resp",
+            "mapcache-expiry",
+            "mapcache-programs",
+        ],
     ),
     (
         "mapcache-server",
@@ -19,6 +25,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "mapcache-resp",
             "mapcache-expiry",
             "mapcache-store",
+            "mapcache-programs",
             "mapcache-commands",
         ],
     ),
