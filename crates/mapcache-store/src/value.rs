@@ -43,9 +43,10 @@ pub enum Kind {
     String,
     Hash,
     List,
-    /// JSON scalars (number, boolean, null; only the HTTP API writes them). `TYPE`
-    /// answers `ReJSON-RL`, RedisJSON's name for a JSON value; string commands read
-    /// their JSON text (`GET` of the number 41 answers `41`).
+    /// JSON booleans and null (only the HTTP API writes them). `TYPE` answers
+    /// `ReJSON-RL`, RedisJSON's name for a JSON value; string commands read their JSON
+    /// text (`GET` of `true` answers `true`). A JSON number is a [`Kind::String`]: it
+    /// is what INCR stores, and string commands read its decimal text.
     Json,
 }
 
@@ -70,10 +71,24 @@ impl Value {
 
     pub fn kind(&self) -> Kind {
         match self {
-            Value::Str(_) => Kind::String,
+            Value::Str(_) | Value::Number(_) => Kind::String,
             Value::Hash(_) => Kind::Hash,
             Value::List(_) => Kind::List,
-            Value::Number(_) | Value::Bool(_) | Value::Null => Kind::Json,
+            Value::Bool(_) | Value::Null => Kind::Json,
+        }
+    }
+
+    /// What INCR, INCRBY, DECR, DECRBY and HINCRBY store: the integer `n` as a JSON
+    /// number (so the HTTP API, and map-cache's programs and triggers, read a number,
+    /// as the Go server stores it), or as decimal text when `n` is beyond ±2^53, where
+    /// an `f64` would no longer hold it exactly. Either way a RESP client reads the
+    /// same decimal digits.
+    pub fn counter(n: i64) -> Value {
+        const EXACT: i64 = 1 << 53;
+        if (-EXACT..=EXACT).contains(&n) {
+            Value::Number(n as f64)
+        } else {
+            Value::string(itoa::Buffer::new().format(n).as_bytes())
         }
     }
 
@@ -173,10 +188,25 @@ mod tests {
     #[test]
     fn type_names_are_redis_names_and_rejson_for_json_scalars() {
         assert_eq!(Value::string(b"x").kind().redis_name(), "string");
+        assert_eq!(Value::Number(1.5).kind().redis_name(), "string");
         assert_eq!(Value::new_hash().kind().redis_name(), "hash");
         assert_eq!(Value::new_list().kind().redis_name(), "list");
-        for v in [Value::Number(1.0), Value::Bool(true), Value::Null] {
+        for v in [Value::Bool(true), Value::Null] {
             assert_eq!(v.kind().redis_name(), "ReJSON-RL");
         }
+    }
+
+    #[test]
+    fn counters_are_numbers_while_an_f64_holds_them_exactly() {
+        assert_eq!(Value::counter(41), Value::Number(41.0));
+        assert_eq!(Value::counter(-(1 << 53)), Value::Number(-9007199254740992.0));
+        assert_eq!(
+            Value::counter((1 << 53) + 1),
+            Value::string(b"9007199254740993")
+        );
+        assert_eq!(
+            Value::counter(i64::MIN),
+            Value::string(b"-9223372036854775808")
+        );
     }
 }

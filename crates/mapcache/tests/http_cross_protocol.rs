@@ -127,8 +127,31 @@ const ROWS: &[Row] = &[
         http_reads: &[("n", "41")],
         resp_reads: &[
             (&["GET", "n"], "41"),
-            (&["TYPE", "n"], "ReJSON-RL"),
+            (&["TYPE", "n"], "string"),
             (&["STRLEN", "n"], ":2"),
+        ],
+    },
+    Row {
+        // Go's map-cache stores counters as numbers (its triggers compare them with
+        // `== 0`): INCR's result reads as a number over HTTP, byte-exact over RESP.
+        name: "counter: HINCRBY -> JSON number",
+        http_write: ("c", r#"{"n":41}"#),
+        resp_write: Some(&[&["HINCRBY", "c", "n", "41"]]),
+        http_reads: &[("c", r#"{"n":41}"#), ("c/n", "41")],
+        resp_reads: &[
+            (&["HGET", "c", "n"], "41"),
+            (&["HINCRBY", "c", "n", "1"], ":42"),
+        ],
+    },
+    Row {
+        name: "counter: INCRBY -> JSON number",
+        http_write: ("k", "41"),
+        resp_write: Some(&[&["INCRBY", "k", "41"]]),
+        http_reads: &[("k", "41")],
+        resp_reads: &[
+            (&["GET", "k"], "41"),
+            (&["TYPE", "k"], "string"),
+            (&["INCR", "k"], ":42"),
         ],
     },
     Row {
@@ -136,7 +159,7 @@ const ROWS: &[Row] = &[
         http_write: ("f", "-1.5e2"),
         resp_write: None,
         http_reads: &[("f", "-150")],
-        resp_reads: &[(&["GET", "f"], "-150"), (&["TYPE", "f"], "ReJSON-RL")],
+        resp_reads: &[(&["GET", "f"], "-150"), (&["TYPE", "f"], "string")],
     },
     Row {
         name: "JSON true/false/null -> their JSON text",
@@ -276,7 +299,7 @@ const PATH_ROWS: &[Row] = &[
         http_reads: &[("user/100/age", "41")],
         resp_reads: &[
             (&["GET", "user:100:age"], "41"),
-            (&["TYPE", "user:100:age"], "ReJSON-RL"),
+            (&["TYPE", "user:100:age"], "string"),
             (&["HGETALL", "user:100"], "[age|41]"),
         ],
     },

@@ -94,10 +94,14 @@ pub(crate) fn field_bytes(v: &Value) -> Cow<'_, [u8]> {
 }
 
 /// The hash at `e`, `None` for a missing key, WRONGTYPE for another kind.
+///
+/// An empty hash reads as a missing key: none is ever stored at the top level, but a
+/// document written over HTTP may hold one inside it (path key mode).
 fn as_hash(e: Option<&mapcache_store::Entry>) -> Result<Option<&Hash>, CmdError> {
-    match e {
+    match e.map(|e| e.value.as_hash()) {
         None => Ok(None),
-        Some(e) => e.value.as_hash().map(Some).ok_or(CmdError::WrongType),
+        Some(Some(h)) => Ok((!h.is_empty()).then_some(h)),
+        Some(None) => Err(CmdError::WrongType),
     }
 }
 
@@ -118,10 +122,9 @@ fn hash_for_write<'k>(km: &'k mut KeyMut<'_>) -> Result<&'k mut Hash, CmdError> 
     if km.value().is_some_and(|v| v.as_hash().is_none()) {
         return Err(CmdError::WrongType);
     }
-    Ok(km
-        .value_or_insert_with(Value::new_hash)
+    km.value_or_insert_with(Value::new_hash)
         .as_hash_mut()
-        .expect("checked above"))
+        .ok_or(CmdError::WrongType)
 }
 
 // ---------------------------------------------------------------------------------
@@ -221,8 +224,7 @@ fn hincrby(c: &mut Ctx<'_>) -> CmdResult {
             .and_then(Value::as_hash)
             .map_or(Ok(0), |h| field_int(h, field))?;
         let new = old.checked_add(incr).ok_or(CmdError::Overflow)?;
-        let text = itoa::Buffer::new().format(new).as_bytes().to_vec();
-        hash_for_write(km)?.insert(field, Value::Str(text.into()));
+        hash_for_write(km)?.insert(field, Value::counter(new));
         Ok(new)
     })??;
     c.out.integer(n);
@@ -349,14 +351,11 @@ pub const HRANDFIELD_MAX_REPEATS: u64 = 1 << 24;
 fn hrandfield(c: &mut Ctx<'_>) -> CmdResult {
     if c.args.len() == 2 {
         let r = c.session.random();
-        return read_hash(c, 1, |h, out| match h.filter(|h| !h.is_empty()) {
-            Some(h) => {
-                let (k, _) = h
-                    .get_index(random_index(r, h.len()))
-                    .expect("index below len");
-                out.bulk(k);
+        return read_hash(c, 1, |h, out| {
+            match h.and_then(|h| h.get_index(random_index(r, h.len()))) {
+                Some((k, _)) => out.bulk(k),
+                None => out.null(),
             }
-            None => out.null(),
         });
     }
     let count = args::int(&c.args[2])?;
@@ -389,7 +388,11 @@ fn hrandfield(c: &mut Ctx<'_>) -> CmdResult {
         }
         let resp3 = out.is_resp3();
         let emit = |out: &mut Reply, i: usize| {
-            let (k, v) = h.get_index(i).expect("index below len");
+            // Every index given is below the hash's length.
+            let Some((k, v)) = h.get_index(i) else {
+                out.null();
+                return;
+            };
             if with_values && resp3 {
                 out.array(2);
             }

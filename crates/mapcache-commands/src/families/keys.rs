@@ -168,7 +168,7 @@ fn rename_generic(c: &mut Ctx<'_>, nx: bool) -> Result<bool, CmdError> {
         if nx && m.with(1, |km| km.exists()) {
             return Ok(false);
         }
-        let entry = m.with(0, |km| km.remove()).expect("checked above");
+        let entry = m.with(0, |km| km.remove()).ok_or(CmdError::NoSuchKey)?;
         m.with(1, |km| km.insert_entry(entry));
         Ok(true)
     })?

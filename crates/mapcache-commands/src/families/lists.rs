@@ -71,15 +71,23 @@ fn db<'a>(c: &Ctx<'a>) -> &'a Db {
 }
 
 /// The list at `e`, `None` for a missing key, WRONGTYPE for another kind.
+///
+/// An empty list reads as a missing key: none is ever stored at the top level, but a
+/// document written over HTTP may hold one inside it (path key mode).
 fn as_list(e: Option<&Entry>) -> Result<Option<&List>, CmdError> {
-    match e {
+    match e.map(|e| e.value.as_list()) {
         None => Ok(None),
-        Some(e) => e.value.as_list().map(Some).ok_or(CmdError::WrongType),
+        Some(Some(l)) => Ok((!l.is_empty()).then_some(l)),
+        Some(None) => Err(CmdError::WrongType),
     }
 }
 
-/// The list of `km` for writing, `None` for a missing key, WRONGTYPE for another kind.
+/// The list of `km` for writing, `None` for a missing key (or an empty list, as in
+/// [`as_list`]), WRONGTYPE for another kind.
 fn list_mut<'k>(km: &'k mut KeyMut<'_>) -> Result<Option<&'k mut List>, CmdError> {
+    if km.value().is_none_or(|v| v.as_list().is_some_and(List::is_empty)) {
+        return Ok(None);
+    }
     match km.value_mut() {
         None => Ok(None),
         Some(v) => v.as_list_mut().map(Some).ok_or(CmdError::WrongType),
@@ -204,16 +212,16 @@ fn pop_generic(c: &mut Ctx<'_>, end: End) -> CmdResult {
             End::Tail => list.pop_back(),
         };
         match count {
-            None => {
-                let v = pop(list).expect("stored lists are never empty");
-                out.bulk(&element_bytes(&v));
-            }
+            // list_mut answers no empty list: a pop finds an element.
+            None => match pop(list) {
+                Some(v) => out.bulk(&element_bytes(&v)),
+                None => out.null(),
+            },
             Some(n) => {
-                let n = n.min(list.len());
-                out.array(n);
-                for _ in 0..n {
-                    let v = pop(list).expect("n is at most the length");
-                    out.bulk(&element_bytes(&v));
+                let popped: Vec<Value> = std::iter::from_fn(|| pop(list)).take(n).collect();
+                out.array(popped.len());
+                for v in &popped {
+                    out.bulk(&element_bytes(v));
                 }
             }
         }

@@ -119,7 +119,9 @@ fn check_string_length(max: u64, size: u64, append: u64) -> Result<(), CmdError>
 /// Takes a string value out of `km` as a growable buffer, reusing its allocation when
 /// nothing else holds it (so repeated APPENDs grow amortised, as Redis's sds does).
 fn take_string(km: &mut KeyMut<'_>) -> Result<BytesMut, CmdError> {
-    let value = km.value_mut().expect("caller checked the key exists");
+    let Some(value) = km.value_mut() else {
+        return Ok(BytesMut::new()); // callers check the key exists
+    };
     if let Value::Str(b) = value {
         return Ok(std::mem::take(b).into_bytes_mut());
     }
@@ -599,7 +601,7 @@ fn incr_generic(c: &mut Ctx<'_>, by: i64) -> CmdResult {
             Some(v) => num::parse_i64(&string_bytes(v)?).ok_or(CmdError::NotInteger)?,
         };
         let n = current.checked_add(by).ok_or(CmdError::Overflow)?;
-        km.set_value(Value::string(itoa::Buffer::new().format(n).as_bytes()));
+        km.set_value(Value::counter(n));
         Ok::<_, CmdError>(n)
     })??;
     c.out.integer(n);
