@@ -212,21 +212,9 @@ fn healthz(inner: &Inner) -> String {
         tokio::runtime::Handle::current()
             .metrics()
             .num_alive_tasks(),
-        process_threads(),
+        crate::process::threads(),
         caches.join(",")
     )
-}
-
-/// The process's OS thread count (`Threads:` of /proc/self/status; 0 where unavailable).
-pub(crate) fn process_threads() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Threads:"))
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 pub(crate) fn json(status: StatusCode, body: String) -> Resp {

@@ -6,8 +6,6 @@ pub mod config;
 pub mod info;
 pub mod slowlog;
 
-pub use info::{process_cpu_seconds, process_rss_bytes};
-
 use crate::args::is;
 use crate::error::{CmdError, CmdResult};
 use crate::table::flags::*;

@@ -90,7 +90,7 @@ fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
             cfg.maxclients
         ),
         "memory" => {
-            let rss = process_rss_bytes();
+            let rss = crate::process::rss_bytes();
             // Like Redis: the allocator's figure when it has one, RSS otherwise.
             let report = sh.memory.get();
             let used = report.and_then(|m| m.allocated_bytes()).unwrap_or(rss);
@@ -158,7 +158,7 @@ fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
         }
         "replication" => write!(t, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"),
         "cpu" => {
-            let (user, sys) = process_cpu_seconds();
+            let (user, sys) = crate::process::cpu_seconds();
             write!(t, "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n")
         }
         "keyspace" => {
@@ -173,28 +173,6 @@ fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
         }
         _ => Ok(()),
     };
-}
-
-/// Resident set size from /proc (0 where unavailable).
-pub fn process_rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
-
-/// User and system CPU seconds of the whole process, from /proc (0 where unavailable).
-/// /proc counts in clock ticks; Linux's USER_HZ is 100 on every architecture we build for.
-pub fn process_cpu_seconds() -> (f64, f64) {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return (0.0, 0.0);
-    };
-    // Fields after the command name (which may hold spaces) start at field 3, "state".
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) as f64 / 100.0;
-    // utime and stime are fields 14 and 15: indexes 11 and 12 after "state".
-    (ticks(11), ticks(12))
 }
 
 fn human_bytes(n: u64) -> String {
