@@ -2,6 +2,7 @@
 //! server family keeps COMMAND, CONFIG, INFO and SLOWLOG in a file each under
 //! `server/`, with a slice of their own.
 
+pub(crate) mod common;
 pub mod connection;
 pub mod hashes;
 pub mod keys;
