@@ -44,7 +44,7 @@
 //! content in one go. The format is described for humans in `docs/snapshot-format.md`.
 //!
 //! The writer is `write.rs`, the parser `parse.rs`; both code byte strings with
-//! `base64.rs` (canonical standard base64).
+//! `base64.rs` (the `base64` crate, canonical standard form).
 
 mod base64;
 mod parse;
