@@ -224,6 +224,13 @@ mod tests {
         assert_eq!(base64_decode(b"OnM").unwrap(), b":s");
         assert_eq!(base64_decode(b"").unwrap(), b"");
         assert!(base64_decode(b"a*b").is_none());
+        // Lenient where a client may differ: stray bits, padding or not.
+        assert_eq!(base64_decode(b"OnN").unwrap(), b":s");
+        assert_eq!(base64_decode(b"OnM=").unwrap(), b":s");
+        // Not base64 (the hand-written decoder read a prefix of these).
+        assert!(base64_decode(b"OnM=OnM=").is_none());
+        assert!(base64_decode(b"OnM=a").is_none());
+        assert!(base64_decode(b"OnMaa").is_none());
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));
