@@ -32,6 +32,7 @@ const fn cmd(
         subcommands: &[],
     }
 }
+
 pub(crate) const COMMANDS: &[Command] = &[
     cmd(
         "bgsave",
