@@ -1,6 +1,7 @@
 //! Project tooling, run as `cargo xtask <task>`.
 //!
-//! - `tidy`: checks the workspace's shape (the dependency direction DESIGN.md fixes).
+//! - `tidy`: checks the workspace's shape (the dependency direction docs/ARCHITECTURE.md
+//!   fixes) and that every source file has a `//!` doc and no test uses should_panic.
 //! - `stress`: the load scenarios against mapcache (and `--vs redis`), with a report.
 //! - `bench`: redis-benchmark against mapcache and redis-server, as ratios.
 //! - `http-bench`: reads over the HTTP/JSON API against the same reads over RESP.
@@ -41,7 +42,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Check the workspace's layering.
+    /// Check the workspace's layering and its source files (`//!` docs, no should_panic).
     Tidy,
     /// Run load scenarios against mapcache (and redis-server with --vs redis).
     Stress(StressArgs),

@@ -16,6 +16,7 @@ pub mod error;
 pub mod families;
 pub mod float;
 pub mod path_mode;
+pub mod process;
 pub mod reply;
 pub mod slowlog;
 pub mod table;
@@ -31,6 +32,7 @@ use mapcache_store::{Db, Store};
 pub use client::{ClientInfo, Clients};
 pub use config::{KeyMode, RuntimeConfig};
 pub use error::{CmdError, CmdResult};
+pub use process::ProcessReport;
 pub use reply::Reply;
 pub use table::{lookup, Command};
 

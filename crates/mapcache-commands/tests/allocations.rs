@@ -1,6 +1,7 @@
 //! Heap allocations per command on a hot key, counted with dhat's testing mode.
-//! The goal of DESIGN.md: nothing allocated per GET or SET beyond the stored value (and
-//! for a short value, not even that: it is stored inline).
+//! The design's performance rule: nothing allocated per GET or SET beyond the stored
+//! value (and for a short value, not even that: it is stored inline; docs/ARCHITECTURE.md,
+//! "The store's shape", and docs/PERFORMANCE.md).
 //! This file holds exactly one test: dhat allows one profiler per process.
 
 mod common;

@@ -1,3 +1,6 @@
+//! Transcript tests of the connection commands (PING, ECHO, SELECT, AUTH, HELLO,
+//! CLIENT) and of the unknown-command error.
+
 mod common;
 use common::Harness;
 use mapcache_commands::RuntimeConfig;

@@ -373,7 +373,7 @@ pub(crate) fn allocator(inner: &Inner, query: Option<&str>) -> Resp {
                 f.mapped,
                 f.retained,
                 f.metadata,
-                mapcache_commands::families::server::process_rss_bytes()
+                crate::process::rss_bytes()
             ),
         ),
         Err(e) => internal(&format!("allocator statistics: {e}")),

@@ -8,6 +8,9 @@ use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -161,28 +164,18 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// HTTP Basic credentials' base64: the standard alphabet, padding optional, stray bits
+/// in the last character ignored (lenient, as the hand-written decoder it replaces).
+const BASIC_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
 /// Standard base64 (padding optional); `None` on any other character.
 fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(input.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &c in input.iter().take_while(|&&c| c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    BASIC_BASE64.decode(input).ok()
 }
 
 fn healthz(inner: &Inner) -> String {
@@ -212,21 +205,9 @@ fn healthz(inner: &Inner) -> String {
         tokio::runtime::Handle::current()
             .metrics()
             .num_alive_tasks(),
-        process_threads(),
+        crate::process::threads(),
         caches.join(",")
     )
-}
-
-/// The process's OS thread count (`Threads:` of /proc/self/status; 0 where unavailable).
-pub(crate) fn process_threads() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Threads:"))
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 pub(crate) fn json(status: StatusCode, body: String) -> Resp {
@@ -243,6 +224,13 @@ mod tests {
         assert_eq!(base64_decode(b"OnM").unwrap(), b":s");
         assert_eq!(base64_decode(b"").unwrap(), b"");
         assert!(base64_decode(b"a*b").is_none());
+        // Lenient where a client may differ: stray bits, padding or not.
+        assert_eq!(base64_decode(b"OnN").unwrap(), b":s");
+        assert_eq!(base64_decode(b"OnM=").unwrap(), b":s");
+        // Not base64 (the hand-written decoder read a prefix of these).
+        assert!(base64_decode(b"OnM=OnM=").is_none());
+        assert!(base64_decode(b"OnM=a").is_none());
+        assert!(base64_decode(b"OnMaa").is_none());
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));

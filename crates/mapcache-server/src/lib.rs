@@ -12,6 +12,7 @@ mod debug;
 mod http;
 mod metrics;
 mod persistence;
+mod process;
 mod sweeper;
 
 use std::net::SocketAddr;
@@ -152,6 +153,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
     };
+    // The process's figures for INFO (one per process; a second server keeps the first).
+    mapcache_commands::process::install(Arc::new(process::ProcFs));
     let shared = Arc::new_cyclic(|weak| {
         let shared = Shared::new(store, runtime, info);
         let saver = persistence::Saver::new(weak.clone(), config.dir.clone());

@@ -314,7 +314,7 @@ impl Metrics {
             gauge(
                 "mapcache_process_resident_memory_bytes",
                 &[],
-                mapcache_commands::families::server::process_rss_bytes() as f64,
+                crate::process::rss_bytes() as f64,
                 true,
             );
             // The allocator's own figures, when the binary provides them (jemalloc).
@@ -341,7 +341,7 @@ impl Metrics {
             gauge(
                 "mapcache_process_threads",
                 &[],
-                crate::http::process_threads() as f64,
+                crate::process::threads() as f64,
                 true,
             );
             gauge(
@@ -370,7 +370,7 @@ impl Metrics {
         let mut text = self.handle.render();
 
         // Rendered here: fixed-bucket atomic histograms and a float counter.
-        let (user, sys) = mapcache_commands::families::server::process_cpu_seconds();
+        let (user, sys) = crate::process::cpu_seconds();
         let _ = write!(
             text,
             "# HELP mapcache_process_cpu_seconds_total User and system CPU time of the process.\n\

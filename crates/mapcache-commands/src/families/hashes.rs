@@ -9,11 +9,9 @@
 //! written over HTTP may hold JSON numbers, booleans, null, objects or arrays. RESP
 //! replies show those as their JSON text ([`field_bytes`]).
 
-use std::borrow::Cow;
-
 use bytes::Bytes;
 use mapcache_store::db::splitmix;
-use mapcache_store::{glob_match, json, num, Db, Hash, KeyMut, Value};
+use mapcache_store::{glob_match, num, Db, Hash, KeyMut, Value};
 
 use crate::args::{self, is};
 use crate::error::{CmdError, CmdResult};
@@ -77,21 +75,7 @@ fn db<'a>(c: &Ctx<'a>) -> &'a Db {
         .expect("SELECT only accepts existing databases")
 }
 
-/// The bytes a RESP client sees for a hash field value or list element: a string's
-/// bytes; the JSON text of anything written over HTTP (numbers, booleans and null as
-/// string commands show them, objects and arrays JSON-encoded, bytes that are not UTF-8
-/// passed through as they are: a RESP reply is binary safe anyway).
-pub(crate) fn field_bytes(v: &Value) -> Cow<'_, [u8]> {
-    match v {
-        Value::Str(b) => Cow::Borrowed(b),
-        Value::Hash(_) | Value::List(_) => {
-            let mut out = Vec::new();
-            json::write_binary_safe(v, &mut out);
-            Cow::Owned(out)
-        }
-        scalar => super::strings::string_bytes(scalar).unwrap_or(Cow::Borrowed(b"null")),
-    }
-}
+pub(crate) use super::common::field_bytes;
 
 /// The hash at `e`, `None` for a missing key, WRONGTYPE for another kind.
 ///

@@ -1,5 +1,8 @@
-//! One file per command family; each exports a `COMMANDS` slice sorted by name.
+//! One file per command family; each exports a `COMMANDS` slice sorted by name. The
+//! server family keeps COMMAND, CONFIG, INFO and SLOWLOG in a file each under
+//! `server/`, with a slice of their own.
 
+pub(crate) mod common;
 pub mod connection;
 pub mod hashes;
 pub mod keys;
@@ -16,5 +19,9 @@ pub(crate) const ALL: &[&[Command]] = &[
     keys::COMMANDS,
     lists::COMMANDS,
     server::COMMANDS,
+    server::command::COMMANDS,
+    server::config::COMMANDS,
+    server::info::COMMANDS,
+    server::slowlog::COMMANDS,
     strings::COMMANDS,
 ];

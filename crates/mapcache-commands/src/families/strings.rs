@@ -4,11 +4,9 @@
 //! Redis 7.0 semantics, including its order of checks: syntax, then argument values,
 //! then the key's type, then the expire time (GETEX checks the key before the time).
 
-use std::borrow::Cow;
-
 use bytes::{Bytes, BytesMut};
 use mapcache_expiry::UnixMillis;
-use mapcache_store::{json, num};
+use mapcache_store::num;
 use mapcache_store::{Db, KeyMut, Str, Value};
 
 use crate::args::{self, is};
@@ -79,22 +77,7 @@ fn db<'a>(c: &Ctx<'a>) -> &'a Db {
         .expect("SELECT only accepts existing databases")
 }
 
-/// The bytes of a value as a string command sees them: a string's bytes, a JSON
-/// scalar's JSON text (RESP clients see those as strings), WRONGTYPE otherwise.
-pub(crate) fn string_bytes(v: &Value) -> Result<Cow<'_, [u8]>, CmdError> {
-    match v {
-        Value::Str(b) => Ok(Cow::Borrowed(b)),
-        Value::Number(n) => {
-            let mut text = Vec::new();
-            json::write_number(*n, &mut text);
-            Ok(Cow::Owned(text))
-        }
-        Value::Bool(true) => Ok(Cow::Borrowed(b"true")),
-        Value::Bool(false) => Ok(Cow::Borrowed(b"false")),
-        Value::Null => Ok(Cow::Borrowed(b"null")),
-        Value::Hash(_) | Value::List(_) => Err(CmdError::WrongType),
-    }
-}
+pub(crate) use super::common::string_bytes;
 
 /// The string value of an entry as an owned copy (cheap for strings: inline, or a
 /// refcount).

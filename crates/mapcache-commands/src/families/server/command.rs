@@ -1,0 +1,183 @@
+//! COMMAND and its subcommands COUNT DOCS INFO LIST: the command table, as clients
+//! (redis-cli, redis-py) read it.
+
+use super::cmd;
+use crate::args::is;
+use crate::error::{CmdError, CmdResult};
+use crate::table::flags::*;
+use crate::table::{self, Command};
+use crate::Ctx;
+
+pub(crate) const COMMANDS: &[Command] = &[Command {
+    subcommands: COMMAND_SUBCOMMANDS,
+    ..cmd(
+        "command",
+        -1,
+        LOADING | STALE,
+        "Get array of Redis command details",
+        command_all,
+    )
+}];
+
+const COMMAND_SUBCOMMANDS: &[Command] = &[
+    Command {
+        since: "2.8.13",
+        ..cmd(
+            "count",
+            2,
+            LOADING | STALE,
+            "Get total number of Redis commands",
+            command_count,
+        )
+    },
+    Command {
+        since: "7.0.0",
+        ..cmd(
+            "docs",
+            -2,
+            LOADING | STALE,
+            "Get array of specific Redis command documentation",
+            command_docs,
+        )
+    },
+    cmd(
+        "info",
+        -2,
+        LOADING | STALE,
+        "Get array of specific Redis command details, or all when no argument is given",
+        command_info,
+    ),
+    Command {
+        since: "7.0.0",
+        ..cmd(
+            "list",
+            -2,
+            LOADING | STALE,
+            "Get an array of Redis command names",
+            command_list,
+        )
+    },
+];
+
+fn command_all(c: &mut Ctx<'_>) -> CmdResult {
+    let all = table::all();
+    c.out.array(all.len());
+    for cmd in all {
+        write_command_info(c, cmd, None);
+    }
+    Ok(())
+}
+
+fn command_count(c: &mut Ctx<'_>) -> CmdResult {
+    c.out.integer(table::all().len() as i64);
+    Ok(())
+}
+
+fn command_list(c: &mut Ctx<'_>) -> CmdResult {
+    // COMMAND LIST [FILTERBY MODULE name | ACLCAT cat | PATTERN pattern]
+    let mut names: Vec<&str> = table::all().iter().map(|c| c.name).collect();
+    match c.args.len() {
+        2 => {}
+        5 if is(&c.args[2], "filterby") => {
+            let arg = &c.args[4];
+            if is(&c.args[3], "pattern") {
+                names.retain(|n| mapcache_store::glob_match(arg, n.as_bytes(), true));
+            } else if is(&c.args[3], "aclcat") {
+                names = table::all()
+                    .iter()
+                    .filter(|cmd| cmd.group.as_bytes().eq_ignore_ascii_case(arg))
+                    .map(|c| c.name)
+                    .collect();
+            } else if is(&c.args[3], "module") {
+                names.clear();
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        _ => return Err(CmdError::Syntax),
+    }
+    c.out.bulks(names.iter().map(|n| n.as_bytes()));
+    Ok(())
+}
+
+fn command_info(c: &mut Ctx<'_>) -> CmdResult {
+    if c.args.len() == 2 {
+        return command_all(c);
+    }
+    c.out.array(c.args.len() - 2);
+    for i in 2..c.args.len() {
+        match table::lookup(&c.args[i]) {
+            Some(cmd) => write_command_info(c, cmd, None),
+            None => c.out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+/// One COMMAND INFO entry, Redis 7.0's ten fields.
+fn write_command_info(c: &mut Ctx<'_>, cmd: &Command, parent: Option<&str>) {
+    let out = &mut *c.out;
+    out.array(10);
+    match parent {
+        Some(p) => out.bulk(format!("{p}|{}", cmd.name).as_bytes()),
+        None => out.bulk(cmd.name.as_bytes()),
+    }
+    out.integer(i64::from(cmd.arity));
+    let names: Vec<&str> = table::flags::NAMES
+        .iter()
+        .filter(|(bit, _)| cmd.has(*bit))
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(names.len());
+    for n in names {
+        out.simple(n.as_bytes());
+    }
+    out.integer(i64::from(cmd.keys.0));
+    out.integer(i64::from(cmd.keys.1));
+    out.integer(i64::from(cmd.keys.2));
+    out.set(1);
+    out.simple(format!("@{}", cmd.group).as_bytes());
+    out.set(0); // tips
+    out.array(0); // key specs
+    out.array(cmd.subcommands.len());
+    for sub in cmd.subcommands {
+        write_command_info(c, sub, Some(cmd.name));
+    }
+}
+
+fn command_docs(c: &mut Ctx<'_>) -> CmdResult {
+    let wanted: Vec<&'static Command> = if c.args.len() == 2 {
+        table::all().to_vec()
+    } else {
+        c.args[2..]
+            .iter()
+            .filter_map(|a| table::lookup(a))
+            .collect()
+    };
+    c.out.map(wanted.len());
+    for cmd in wanted {
+        c.out.bulk(cmd.name.as_bytes());
+        write_docs(c, cmd, None);
+    }
+    Ok(())
+}
+
+fn write_docs(c: &mut Ctx<'_>, cmd: &Command, parent: Option<&str>) {
+    let has_subs = !cmd.subcommands.is_empty();
+    c.out.map(3 + usize::from(has_subs));
+    c.out.bulk(b"summary");
+    c.out.bulk(cmd.summary.as_bytes());
+    c.out.bulk(b"since");
+    c.out.bulk(cmd.since.as_bytes());
+    c.out.bulk(b"group");
+    c.out.bulk(cmd.group.as_bytes());
+    if has_subs {
+        c.out.bulk(b"subcommands");
+        c.out.map(cmd.subcommands.len());
+        for sub in cmd.subcommands {
+            c.out
+                .bulk(format!("{}|{}", parent.unwrap_or(cmd.name), sub.name).as_bytes());
+            write_docs(c, sub, Some(cmd.name));
+        }
+    }
+}
