@@ -199,7 +199,10 @@ mod tests {
     #[test]
     fn counters_are_numbers_while_an_f64_holds_them_exactly() {
         assert_eq!(Value::counter(41), Value::Number(41.0));
-        assert_eq!(Value::counter(-(1 << 53)), Value::Number(-9007199254740992.0));
+        assert_eq!(
+            Value::counter(-(1 << 53)),
+            Value::Number(-9007199254740992.0)
+        );
         assert_eq!(
             Value::counter((1 << 53) + 1),
             Value::string(b"9007199254740993")

@@ -9,6 +9,19 @@ use crate::error::CmdError;
 
 /// The bytes of a value as a string command sees them: a string's bytes, a JSON
 /// scalar's JSON text (RESP clients see those as strings), WRONGTYPE otherwise.
+/// The integer a string value holds (INCR, HINCRBY), read without allocating: a
+/// counter is stored as a JSON number (`Value::counter`), other strings as text.
+/// `Ok(None)` when the value is no integer in range; WRONGTYPE for a hash or list.
+pub(crate) fn integer_value(v: &Value) -> Result<Option<i64>, CmdError> {
+    // The f64 range of i64: [-2^63, 2^63).
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    Ok(match v {
+        Value::Number(n) if n.fract() == 0.0 && (-LIMIT..LIMIT).contains(n) => Some(*n as i64),
+        Value::Str(s) => mapcache_store::num::parse_i64(s),
+        other => mapcache_store::num::parse_i64(&string_bytes(other)?),
+    })
+}
+
 pub(crate) fn string_bytes(v: &Value) -> Result<Cow<'_, [u8]>, CmdError> {
     match v {
         Value::Str(b) => Ok(Cow::Borrowed(b)),

@@ -11,7 +11,7 @@
 
 use bytes::Bytes;
 use mapcache_store::db::splitmix;
-use mapcache_store::{glob_match, num, Db, Hash, KeyMut, Value};
+use mapcache_store::{glob_match, Db, Hash, KeyMut, Value};
 
 use crate::args::{self, is};
 use crate::error::{CmdError, CmdResult};
@@ -75,7 +75,7 @@ fn db<'a>(c: &Ctx<'a>) -> &'a Db {
         .expect("SELECT only accepts existing databases")
 }
 
-pub(crate) use super::common::field_bytes;
+use super::common::field_bytes;
 
 /// The hash at `e`, `None` for a missing key, WRONGTYPE for another kind.
 ///
@@ -191,7 +191,10 @@ fn hdel(c: &mut Ctx<'_>) -> CmdResult {
 fn field_int(hash: &Hash, field: &[u8]) -> Result<i64, CmdError> {
     match hash.get(field) {
         None => Ok(0),
-        Some(v) => num::parse_i64(&field_bytes(v))
+        // A nested object or array is no integer either (its JSON text is not).
+        Some(v) => super::common::integer_value(v)
+            .ok()
+            .flatten()
             .ok_or(CmdError::Static("ERR hash value is not an integer")),
     }
 }

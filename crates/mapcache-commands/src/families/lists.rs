@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use mapcache_store::value::list_reserve;
 use mapcache_store::{Db, Entry, KeyMut, List, Value};
 
-use super::hashes::field_bytes;
+use super::common::field_bytes;
 use crate::args::{self, is};
 use crate::error::{CmdError, CmdResult};
 use crate::table::flags::*;
@@ -85,7 +85,10 @@ fn as_list(e: Option<&Entry>) -> Result<Option<&List>, CmdError> {
 /// The list of `km` for writing, `None` for a missing key (or an empty list, as in
 /// [`as_list`]), WRONGTYPE for another kind.
 fn list_mut<'k>(km: &'k mut KeyMut<'_>) -> Result<Option<&'k mut List>, CmdError> {
-    if km.value().is_none_or(|v| v.as_list().is_some_and(List::is_empty)) {
+    if km
+        .value()
+        .is_none_or(|v| v.as_list().is_some_and(List::is_empty))
+    {
         return Ok(None);
     }
     match km.value_mut() {

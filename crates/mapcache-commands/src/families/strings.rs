@@ -6,7 +6,6 @@
 
 use bytes::{Bytes, BytesMut};
 use mapcache_expiry::UnixMillis;
-use mapcache_store::num;
 use mapcache_store::{Db, KeyMut, Str, Value};
 
 use crate::args::{self, is};
@@ -77,7 +76,7 @@ fn db<'a>(c: &Ctx<'a>) -> &'a Db {
         .expect("SELECT only accepts existing databases")
 }
 
-pub(crate) use super::common::string_bytes;
+use super::common::{integer_value, string_bytes};
 
 /// The string value of an entry as an owned copy (cheap for strings: inline, or a
 /// refcount).
@@ -581,7 +580,7 @@ fn incr_generic(c: &mut Ctx<'_>, by: i64) -> CmdResult {
     let n = db(c).update(&c.args[1], c.now, |km| {
         let current = match km.value() {
             None => 0,
-            Some(v) => num::parse_i64(&string_bytes(v)?).ok_or(CmdError::NotInteger)?,
+            Some(v) => integer_value(v)?.ok_or(CmdError::NotInteger)?,
         };
         let n = current.checked_add(by).ok_or(CmdError::Overflow)?;
         km.set_value(Value::counter(n));
