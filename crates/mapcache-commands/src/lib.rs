@@ -17,6 +17,7 @@ pub mod families;
 pub mod float;
 pub mod path_mode;
 pub mod process;
+pub mod programs;
 pub mod reply;
 pub mod slowlog;
 pub mod table;
@@ -99,6 +100,8 @@ pub struct Shared {
     pub persistence: std::sync::OnceLock<Arc<dyn Persistence>>,
     /// The allocator's figures for INFO memory, installed by the server once.
     pub memory: std::sync::OnceLock<Arc<dyn MemoryReport>>,
+    /// map-cache's triggers, per cache, and the running of programs ([`programs`]).
+    pub programs: programs::Programs,
 }
 
 impl Shared {
@@ -119,6 +122,7 @@ impl Shared {
             slowlog,
             persistence: std::sync::OnceLock::new(),
             memory: std::sync::OnceLock::new(),
+            programs: programs::Programs::default(),
         }
     }
 }

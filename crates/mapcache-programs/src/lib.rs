@@ -9,8 +9,8 @@
 //!   govaluate's value model (float64 only, null, `==` across types) or its errors.
 //! - [`run`]: the interpreter, [`execute`] and [`fire`], over the [`Document`] trait.
 //! - [`triggers`]: the per-cache trigger registry, indexed by pattern segments.
-//! - [`document`]: the [`Document`] trait the store implements, and
-//!   [`MemoryDocument`] for tests.
+//! - [`document`]: the [`Document`] trait the store implements ([`store`]: a batch of
+//!   the document engine is a document), and [`MemoryDocument`] for tests.
 //!
 //! Entry points: [`parse_request`] and [`Command::from_value`] read programs,
 //! [`execute`] runs one, [`fire`] runs the triggers of a write, [`Triggers`] keeps a
@@ -27,6 +27,7 @@ pub mod gofmt;
 pub mod interpolate;
 pub mod program;
 pub mod run;
+pub mod store;
 pub mod triggers;
 
 pub use document::{Document, Match, MemoryDocument};

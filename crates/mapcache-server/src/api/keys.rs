@@ -444,6 +444,20 @@ pub(crate) fn put(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> {
     let value = req.json(inner, 0)?;
     let db = cache(inner, &req.cache_name()?)?;
     let resp = value_response(StatusCode::OK, &value);
+    let programs = &inner.shared.programs;
+    if programs.has_triggers(db.name()) {
+        // Replacing an existing node fires the cache's triggers, in the same batch:
+        // a failing trigger leaves nothing written.
+        programs.write_and_fire(&db, &kp.show(), now(inner), |b| {
+            let set = |b: &mut Batch<'_>| {
+                let old = b.set(&kp.bytes, value)?;
+                b.set_deadline(&kp.bytes, None)?;
+                Ok(old.is_some())
+            };
+            set(b).map_err(|e| doc_error(&kp.bytes, e))
+        })?;
+        return Ok(resp);
+    }
     db.batch(SEP, &[&kp.bytes], now(inner), |b| {
         b.set(&kp.bytes, value)?;
         b.set_deadline(&kp.bytes, None)

@@ -18,6 +18,7 @@ mod admin;
 mod caches;
 mod error;
 mod keys;
+mod programs;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -83,6 +84,11 @@ pub(crate) static ROUTES: &[Route] = &[
     route(Method::PUT, "/api/v1/keys/{path}", keys::put),
     route(Method::PATCH, "/api/v1/keys/{path}", keys::patch),
     route(Method::DELETE, "/api/v1/keys/{path}", keys::delete),
+    route(Method::POST, "/api/v1/commands/execute", programs::execute),
+    route(Method::GET, "/api/v1/triggers", programs::list),
+    route(Method::POST, "/api/v1/triggers", programs::create),
+    route(Method::PUT, "/api/v1/triggers/{id}", programs::replace),
+    route(Method::DELETE, "/api/v1/triggers/{id}", programs::delete),
     route(Method::POST, "/admin/backup", admin::backup),
     blocking(Method::POST, "/admin/restore", admin::restore),
     route(Method::GET, "/api/v1/docs", admin::docs_page),
