@@ -148,6 +148,7 @@ pub fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
 }
 
 /// Runs `redis-cli -p PORT args...` and returns its stdout.
+#[track_caller]
 pub fn redis_cli(port: u16, args: &[&str]) -> String {
     let out = Command::new(tool("redis-cli", "redis-tools"))
         .args(["-p", &port.to_string()])
@@ -163,6 +164,7 @@ pub fn redis_cli(port: u16, args: &[&str]) -> String {
 }
 
 /// redis-cli with `input` on stdin.
+#[track_caller]
 pub fn redis_cli_stdin(port: u16, args: &[&str], input: &[u8]) -> String {
     let mut child = Command::new(tool("redis-cli", "redis-tools"))
         .args(["-p", &port.to_string()])
@@ -347,6 +349,7 @@ pub fn free_port() -> u16 {
 /// fails the test with one line naming the Debian package; it is never skipped, since a
 /// comparison that did not run is not a pass. `cargo xtask test` installs every
 /// package named here (its list, `xtask/src/test.rs`, is checked against these calls).
+#[track_caller]
 pub fn tool(name: &str, package: &str) -> String {
     use std::os::unix::fs::PermissionsExt as _;
     let paths = std::env::var_os("PATH").unwrap_or_default();
