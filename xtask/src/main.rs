@@ -239,7 +239,19 @@ struct HttpBenchArgs {
     out: Option<PathBuf>,
 }
 
-fn main() -> Result<()> {
+/// A failure is one line, `cargo xtask: <error chain>`, exit status 1 (no backtrace,
+/// whatever `RUST_BACKTRACE` says).
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cargo xtask: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     let command = format!(
         "cargo xtask {}",
