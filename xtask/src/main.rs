@@ -1,5 +1,7 @@
 //! Project tooling, run as `cargo xtask <task>`.
 //!
+//! - `test`: installs the Debian packages the tests run (or says how), then
+//!   `cargo test --workspace` with the arguments given: the README's test command.
 //! - `tidy`: checks the workspace's shape (the dependency direction docs/ARCHITECTURE.md
 //!   fixes) and that every source file has a `//!` doc and no test uses should_panic.
 //! - `stress`: the load scenarios against mapcache (and `--vs redis`), with a report.
@@ -20,6 +22,7 @@ mod report;
 mod scenarios;
 mod server;
 mod symbols;
+mod test;
 mod tidy;
 mod workloads;
 
@@ -42,6 +45,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
+    /// Install the Debian packages the tests run (redis-server, redis-tools, prometheus,
+    /// nutcracker) when missing, then run `cargo test --workspace ARGS...`.
+    #[command(disable_help_flag = true)]
+    Test {
+        /// Passed on to cargo test (`-p PKG` replaces `--workspace`; after `--`, to the
+        /// test binaries).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Check the workspace's layering and its source files (`//!` docs, no should_panic).
     Tidy,
     /// Run load scenarios against mapcache (and redis-server with --vs redis).
@@ -227,13 +239,27 @@ struct HttpBenchArgs {
     out: Option<PathBuf>,
 }
 
-fn main() -> Result<()> {
+/// A failure is one line, `cargo xtask: <error chain>`, exit status 1 (no backtrace,
+/// whatever `RUST_BACKTRACE` says).
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cargo xtask: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     let command = format!(
         "cargo xtask {}",
         std::env::args().skip(1).collect::<Vec<_>>().join(" ")
     );
     match cli.task {
+        // The words after `test` exactly as given (clap drops a leading `--`).
+        Task::Test { .. } => test::run(&std::env::args_os().skip(2).collect::<Vec<_>>()),
         Task::Tidy => tidy::run(),
         Task::Stress(a) => stress(a, &command),
         Task::Bench(a) => bench_task(a, &command),

@@ -1,9 +1,10 @@
 //! The mapcache binary: command line and environment -> config -> `mapcache_server::run`.
 
 use std::net::IpAddr;
+use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory as _, Parser, ValueEnum};
 use mapcache_commands::KeyMode;
 use mapcache_server::Config;
 
@@ -139,9 +140,88 @@ fn allocator_stats() -> Option<std::sync::Arc<dyn mapcache_server::AllocatorStat
     None
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// Startup failures are one line on stderr, never a backtrace (whatever `RUST_BACKTRACE`
+/// says): `mapcache: <what failed>`, exit status 2 for a bad flag or environment value
+/// (as clap exits), 1 for anything else (a port in use, an unreadable snapshot).
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => return e,
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mapcache: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The flags, or the exit code after `--help` / `--version` (printed as clap prints
+/// them) or after a usage error (printed as one line).
+fn parse_args() -> Result<Args, ExitCode> {
+    let error = match Args::try_parse() {
+        Ok(args) if args.port != 0 && args.port == args.http_port => Args::command().error(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!(
+                "--port and --http-port are both {}: RESP and HTTP need a port each",
+                args.port
+            ),
+        ),
+        Ok(args) => return Ok(args),
+        Err(e) => e,
+    };
+    if !error.use_stderr() {
+        // --help, --version: clap's own text on stdout, exit 0.
+        let _ = error.print();
+        return Err(ExitCode::from(exit_status(error.exit_code())));
+    }
+    eprintln!(
+        "mapcache: {}",
+        usage_error_line(&error.render().to_string())
+    );
+    Err(ExitCode::from(exit_status(error.exit_code())))
+}
+
+fn exit_status(code: i32) -> u8 {
+    u8::try_from(code).unwrap_or(1)
+}
+
+/// clap's rendering of a usage error (`error: ...`, tips, usage, "For more
+/// information...") as one line: the message and its tips, then where to look.
+fn usage_error_line(rendered: &str) -> String {
+    let parts: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect();
+    format!("{} (mapcache --help lists the flags)", parts.join("; "))
+}
+
+/// An error and its causes on one line, `outer: inner: ...`, leaving out a cause
+/// whose text the line already ends with (`mapcache_server::Error::Bind` shows its
+/// source in its own message).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
     init_logging(&args.log_level, args.log_format)?;
+    let (port, http_port) = (args.port, args.http_port);
     let config = Config {
         bind: args.bind,
         port: args.port,
@@ -168,8 +248,24 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    runtime.block_on(mapcache_server::run(config))?;
-    Ok(())
+    runtime
+        .block_on(mapcache_server::run(config))
+        .map_err(|e| match &e {
+            // Name the flag that chooses the port another process holds.
+            mapcache_server::Error::Bind { addr, source }
+                if source.kind() == std::io::ErrorKind::AddrInUse =>
+            {
+                let flag = if addr.port() == port {
+                    "--port"
+                } else if addr.port() == http_port {
+                    "--http-port"
+                } else {
+                    return anyhow::Error::new(e);
+                };
+                anyhow::anyhow!("{e}; choose another port with {flag}")
+            }
+            _ => anyhow::Error::new(e),
+        })
 }
 
 fn init_logging(level: &str, format: LogFormat) -> anyhow::Result<()> {

@@ -421,6 +421,9 @@ fn print_report(reports: &[SeedReport], loose_only: bool) -> bool {
 
 #[test]
 fn differential_against_redis() {
+    // On the test's own thread, so that a missing redis-server fails with the one line
+    // naming its package rather than as "seed thread panicked".
+    support::tool("redis-server", "redis-server");
     let seeds: Vec<u64> = std::env::var("MAPCACHE_DIFF_SEEDS")
         .ok()
         .filter(|s| !s.trim().is_empty())

@@ -504,11 +504,11 @@ fn json_logs_and_slow_command_warning_without_values() {
 }
 
 fn redis_cli_raw(server: &Server, args: &[&str]) -> String {
-    let out = std::process::Command::new("redis-cli")
+    let out = std::process::Command::new(support::tool("redis-cli", "redis-tools"))
         .args(["-p", &server.port().to_string(), "--raw"])
         .args(args)
         .output()
-        .expect("redis-cli");
+        .expect("run redis-cli");
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -517,18 +517,6 @@ fn redis_cli_raw(server: &Server, args: &[&str]) -> String {
 /// client ports).
 #[test]
 fn slowlog_answers_like_redis() {
-    if std::process::Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have redis-server"
-        );
-        eprintln!("skipped: redis-server is not installed");
-        return;
-    }
     let redis = client::RedisServer::start();
     let server = Server::start(&[]);
     let mut a = client::Conn::connect(redis.addr, "redis");
@@ -633,9 +621,9 @@ fn mask(f: Frame) -> Frame {
     }
 }
 
-// ---- with real Prometheus and twemproxy (installed by .ci/run) --------------------------
+// ---- with real Prometheus and twemproxy (installed by cargo xtask test) --------------------------
 
-use support::{free_port, required_tool, resp_pipeline, KillOnDrop, TempDir};
+use support::{free_port, resp_pipeline, tool, KillOnDrop, TempDir};
 
 fn deploy_file(rel: &str) -> String {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -690,9 +678,7 @@ fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) 
 
 #[test]
 fn prometheus_scrapes_the_shipped_config() {
-    let Some(prometheus) = required_tool("prometheus", "prometheus") else {
-        return;
-    };
+    let prometheus = tool("prometheus", "prometheus");
     let server = Server::start(&[]);
     let dir = TempDir::new("prometheus");
     let mut config = deploy_file("prometheus.yml");
@@ -753,9 +739,7 @@ fn prometheus_scrapes_the_shipped_config() {
 
 #[test]
 fn twemproxy_shards_across_three_instances() {
-    let Some(nutcracker) = required_tool("nutcracker", "nutcracker") else {
-        return;
-    };
+    let nutcracker = tool("nutcracker", "nutcracker");
     let servers: Vec<Server> = (0..3).map(|_| Server::start(&[])).collect();
     let dir = TempDir::new("twemproxy");
     let proxy_port = free_port();

@@ -126,7 +126,7 @@ impl RedisServer {
                 let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
                 l.local_addr().unwrap().port()
             };
-            let child = Command::new("redis-server")
+            let child = Command::new(crate::support::tool("redis-server", "redis-server"))
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
                 .args(["--dir", &std::env::temp_dir().to_string_lossy()])
@@ -137,10 +137,7 @@ impl RedisServer {
                 .spawn();
             let child = match child {
                 Ok(c) => c,
-                Err(e) => panic!(
-                    "cannot run redis-server ({e}): the differential test needs Redis 7.0 \
-                     (apt-get install redis-server)"
-                ),
+                Err(e) => panic!("cannot run redis-server: {e}"),
             };
             let mut server = RedisServer {
                 child,
