@@ -2,7 +2,8 @@
 //! and restore, and the OpenAPI document.
 //!
 //! [`ROUTES`] is the whole surface: (method, pattern, handler). A pattern's `{name}`
-//! matches one path segment, a final `{path}` one or more (a key path). The dispatcher
+//! (or any other `{param}`) matches one path segment, a final `{path}` one or more (a
+//! key path). The dispatcher
 //! ([`dispatch`]) finds every route whose pattern matches the request's path: none is
 //! 404, none with the request's method is 405 (with `Allow`). It then reads the body
 //! (at most `--max-body` bytes, else 413) and calls the handler. Handlers are
@@ -226,7 +227,8 @@ fn match_pattern<'p>(pattern: &str, path: &'p str) -> Option<Vec<&'p str>> {
                 caught.extend(segs);
                 return Some(caught);
             }
-            (Some("{name}"), Some(seg)) if !seg.is_empty() => caught.push(seg),
+            // Any other `{param}` (`{name}`, `{id}`) is one non-empty segment.
+            (Some(p), Some(seg)) if p.starts_with('{') && !seg.is_empty() => caught.push(seg),
             (Some(p), Some(seg)) if p == seg => {}
             _ => return None,
         }
