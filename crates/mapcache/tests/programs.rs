@@ -149,7 +149,7 @@ fn cascades_go_ten_levels_deep_and_the_eleventh_fails_without_effect() {
     let server = Server::start(&[]);
     let h = Http::new(server.http);
     // l/0 .. l/11: replacing l/i replaces l/(i+1), a chain of triggers.
-    let zeros = vec!["0"; 12].join(",");
+    let zeros = ["0"; 12].join(",");
     h.put("/api/v1/keys/l", &format!("[{zeros}]"))
         .is(200, &format!("[{zeros}]"));
     let chain = |last: usize| {
