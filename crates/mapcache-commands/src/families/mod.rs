@@ -7,6 +7,7 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod programs;
 pub mod server;
 pub mod strings;
 
@@ -18,6 +19,7 @@ pub(crate) const ALL: &[&[Command]] = &[
     hashes::COMMANDS,
     keys::COMMANDS,
     lists::COMMANDS,
+    programs::COMMANDS,
     server::COMMANDS,
     server::command::COMMANDS,
     server::config::COMMANDS,
