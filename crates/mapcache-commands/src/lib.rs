@@ -309,6 +309,30 @@ fn dispatch(
         path_mode::precheck(cmd, args).map_err(failed)?;
     }
     let mark = out.buf.len();
+    // map-cache's triggers (docs/programs.md): one relaxed load when no cache has any.
+    if shared.programs.armed() && cmd.has(table::flags::WRITE) {
+        let targets = programs::targets(cmd.name, args, shared.store.path_keys());
+        let db = shared.store.db(session.db);
+        if let Some(db) =
+            db.filter(|db| !targets.is_empty() && shared.programs.has_triggers(db.name()))
+        {
+            let mut ctx = Ctx {
+                shared,
+                session,
+                args,
+                out,
+                now,
+            };
+            let result = shared
+                .store
+                .exclusive(|| with_triggers(&mut ctx, cmd, handler, db, targets));
+            if result.is_err() {
+                out.buf.truncate(mark);
+            }
+            result.map_err(failed)?;
+            return Ok((cmd, stat));
+        }
+    }
     let mut ctx = Ctx {
         shared,
         session,
@@ -324,6 +348,39 @@ fn dispatch(
     }
     result.map_err(failed)?;
     Ok((cmd, stat))
+}
+
+/// Runs a write whose cache has triggers, inside the store's exclusive section: the
+/// command, then the triggers of every node it replaced (a node that existed before,
+/// or always for the INCR family and HINCRBY), as the Go server runs them before the
+/// write answers. When a trigger fails, the command's roots are put back as they were
+/// and the trigger's error is answered: nothing of the write remains.
+fn with_triggers(
+    c: &mut Ctx<'_>,
+    cmd: &Command,
+    handler: table::Handler,
+    db: &Db,
+    targets: Vec<programs::Target>,
+) -> CmdResult {
+    let addr = mapcache_store::Addressing::HTTP;
+    let fire: Vec<String> = targets
+        .into_iter()
+        .filter(|t| t.always || db.peek_with(addr, t.path.as_bytes(), c.now, |e| e.is_some()))
+        .map(|t| t.path)
+        .collect();
+    let roots: Vec<&[u8]> = path_mode::key_positions(cmd, c.args.len())
+        .map(|i| db.addressing().split(&c.args[i]).0)
+        .collect();
+    let images = db.images(&roots);
+    handler(c)?;
+    if fire.is_empty() {
+        return Ok(());
+    }
+    if let Err(e) = c.shared.programs.fire_all(db, &fire, c.now) {
+        db.restore(images);
+        return Err(CmdError::Owned(format!("ERR {}", e.message())));
+    }
+    Ok(())
 }
 
 /// `ERR unknown command 'x', with args beginning with: 'a' 'b' ` exactly as Redis

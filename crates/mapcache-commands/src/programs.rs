@@ -3,11 +3,20 @@
 //! Each cache has its trigger registry ([`Programs`]); a program, and a write's
 //! triggers, run as one all-or-nothing batch of the document engine over the whole
 //! cache (`Db::batch_all`, `/` paths), as the Go server runs them under its cache's one
-//! lock. The language itself is `mapcache-programs`; the HTTP API and (later) RESP
-//! call in here.
+//! lock. The language itself is `mapcache-programs`; the HTTP API and the RESP
+//! commands call in here.
+//!
+//! A RESP write to a cache with triggers ([`targets`] says which nodes it replaces)
+//! runs in an exclusive section of the store (`Store::exclusive`): the command, then
+//! its triggers' cascade, and, when a trigger fails, the command's roots put back as
+//! they were (`crate::dispatch`). Writes to caches without triggers pay one relaxed
+//! atomic load ([`Programs::armed`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+use bytes::Bytes;
 use std::time::{Duration, Instant};
 
 use mapcache_programs::{execute, fire, Command, ExecError, Limits, Triggers};
@@ -22,6 +31,8 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Default)]
 pub struct Programs {
     caches: Mutex<HashMap<String, Arc<RwLock<Triggers>>>>,
+    /// Triggers in all caches: zero lets every write skip the registries.
+    total: AtomicUsize,
 }
 
 impl Programs {
@@ -32,6 +43,28 @@ impl Programs {
             .entry(name.to_string())
             .or_default()
             .clone()
+    }
+
+    /// Changes the triggers of the cache called `name` (add, replace, delete),
+    /// keeping the count [`Programs::armed`] reads.
+    pub fn edit<R>(&self, name: &str, f: impl FnOnce(&mut Triggers) -> R) -> R {
+        let registry = self.triggers(name);
+        let mut triggers = registry.write();
+        let before = triggers.len();
+        let r = f(&mut triggers);
+        let after = triggers.len();
+        if after > before {
+            self.total.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            self.total.fetch_sub(before - after, Ordering::Relaxed);
+        }
+        r
+    }
+
+    /// Has any cache a trigger? One relaxed load: what a write pays when none has.
+    #[inline]
+    pub fn armed(&self) -> bool {
+        self.total.load(Ordering::Relaxed) > 0
     }
 
     /// Does the cache called `name` have any trigger? Writes to caches without
@@ -45,7 +78,24 @@ impl Programs {
 
     /// Forgets a cache's triggers (the cache was deleted).
     pub fn drop_cache(&self, name: &str) {
-        self.caches.lock().remove(name);
+        if let Some(t) = self.caches.lock().remove(name) {
+            self.total.fetch_sub(t.read().len(), Ordering::Relaxed);
+        }
+    }
+
+    /// Runs the triggers of each replaced node in `paths` (`/` paths, root first), one
+    /// cascade after another, as one batch: when any fails, none of their writes
+    /// remains.
+    pub fn fire_all(&self, db: &Db, paths: &[String], now: i64) -> Result<(), ExecError> {
+        let triggers = self.triggers(db.name());
+        let triggers = triggers.read();
+        let limits = limits();
+        db.batch_all(b'/', now, |b| {
+            for p in paths {
+                fire(p, b, &triggers, &limits)?;
+            }
+            Ok(())
+        })
     }
 
     /// Runs `program` on `db` as one batch; answers the array of its top-level
@@ -77,6 +127,62 @@ impl Programs {
             }
             Ok(())
         })
+    }
+}
+
+/// A node a RESP write may replace, and whether its triggers fire whether or not it
+/// existed before (the INCR family and HINCRBY: Go fires them always).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The node as a `/` path, root first.
+    pub path: String,
+    pub always: bool,
+}
+
+/// The nodes the RESP write `args` (name first) replaces, as the Go server fires
+/// triggers for them: the SET family, APPEND, SETRANGE, the INCR family, pushes and
+/// LSET/LINSERT on their key; HSET and HMSET on each field, HINCRBY and
+/// HINCRBYFLOAT on theirs. In path key mode `:` separates segments. Creates,
+/// deletes, renames and everything else fire nothing.
+pub fn targets(name: &str, args: &[Bytes], path_mode: bool) -> Vec<Target> {
+    let path = |key: &[u8]| {
+        let text = String::from_utf8_lossy(key);
+        if path_mode {
+            text.replace(':', "/")
+        } else {
+            text.into_owned()
+        }
+    };
+    let at = |i: usize, always: bool| {
+        args.get(i).map(|k| Target {
+            path: path(k),
+            always,
+        })
+    };
+    let field = |i: usize, f: &[u8], always: bool| {
+        args.get(i).map(|k| Target {
+            path: format!("{}/{}", path(k), String::from_utf8_lossy(f)),
+            always,
+        })
+    };
+    match name {
+        "set" | "setex" | "psetex" | "getset" | "setrange" | "append" | "lpush" | "rpush"
+        | "lpushx" | "rpushx" | "linsert" | "lset" => at(1, false).into_iter().collect(),
+        "incr" | "incrby" | "decr" | "decrby" | "incrbyfloat" => at(1, true).into_iter().collect(),
+        "mset" => (1..args.len())
+            .step_by(2)
+            .filter_map(|i| at(i, false))
+            .collect(),
+        "hset" | "hmset" => (2..args.len())
+            .step_by(2)
+            .filter_map(|i| field(1, &args[i], false))
+            .collect(),
+        "hincrby" | "hincrbyfloat" => args
+            .get(2)
+            .and_then(|f| field(1, f, true))
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -114,11 +114,14 @@ impl WriteFeed {
     }
 }
 
-/// Where a database's changes go: its cache's name and the store's feed.
+/// What a database shares with its store: its cache's name, the store's write feed
+/// (where its changes go) and the store's gate ([`crate::gate`], which every
+/// operation passes).
 #[derive(Debug, Clone)]
 pub struct Origin {
     pub cache: Arc<str>,
     pub feed: Arc<WriteFeed>,
+    pub gate: Arc<crate::gate::Gate>,
 }
 
 impl Origin {
@@ -180,6 +183,7 @@ mod tests {
         let origin = Origin {
             cache: "c".into(),
             feed: feed.clone(),
+            gate: Default::default(),
         };
         assert!(!feed.is_active());
         origin.report(b"k", None, ChangeKind::Created);

@@ -16,6 +16,7 @@ pub mod caches;
 pub mod db;
 pub mod doc;
 pub mod feed;
+pub mod gate;
 pub mod glob;
 pub mod hash;
 pub mod json;
@@ -31,10 +32,12 @@ use std::sync::Arc;
 
 pub use caches::{CacheError, CacheInfo, CacheRef, DEFAULT_CACHE};
 pub use db::{
-    Addressing, Db, DbStats, Entry, ExportedEntry, KeyMut, Multi, ReadMany, ScanFilter, ScanPage,
+    Addressing, Db, DbStats, Entry, ExportedEntry, KeyMut, Multi, ReadMany, RootImage, ScanFilter,
+    ScanPage,
 };
 use feed::Origin;
 pub use feed::{Change, ChangeKind, WriteFeed, WriteListener};
+use gate::Gate;
 pub use glob::glob_match;
 use hashbrown::DefaultHashBuilder;
 pub use json::JsonError;
@@ -72,6 +75,8 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     /// Every change to every cache is reported here ([`feed`]).
     feed: Arc<WriteFeed>,
+    /// Every operation passes it; an exclusive section holds them all back ([`gate`]).
+    gate: Arc<Gate>,
 }
 
 impl Store {
@@ -84,6 +89,7 @@ impl Store {
     pub fn with_clock(config: StoreConfig, clock: Arc<dyn Clock>) -> Self {
         let hasher = DefaultHashBuilder::default();
         let feed = Arc::new(WriteFeed::default());
+        let gate = Arc::new(Gate::default());
         let dbs = (0..config.databases.max(1))
             .map(|i| {
                 let cache = if i == 0 {
@@ -94,6 +100,7 @@ impl Store {
                 let origin = Origin {
                     cache,
                     feed: feed.clone(),
+                    gate: gate.clone(),
                 };
                 Db::new(config.shard_bits, hasher, origin)
             })
@@ -101,6 +108,7 @@ impl Store {
         Store {
             dbs,
             feed,
+            gate,
             caches: caches::Registry::default(),
             shard_bits: config.shard_bits,
             hasher,
@@ -118,7 +126,17 @@ impl Store {
         Origin {
             cache: name.into(),
             feed: self.feed.clone(),
+            gate: self.gate.clone(),
         }
+    }
+
+    /// Runs `f` alone: while it runs, no other client's command, HTTP request or
+    /// sweep touches any cache of this store, and `f` may run any operation itself
+    /// ([`gate`]). For what must be atomic across keys and caches that no lock set
+    /// can be named for up front: a RESP write with its triggers' cascade (next:
+    /// MULTI/EXEC and scripts).
+    pub fn exclusive<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.gate.exclusive(f)
     }
 
     /// The current time in Unix milliseconds, as every command of this store sees it.

@@ -704,13 +704,16 @@ fn openapi_is_served_and_every_operation_in_it_is_answered() {
     // not 405.
     let ops = mapcache_server::openapi_operations();
     for (method, template) in &ops {
-        let path = template.replace("{name}", "c1").replace("{path}", "a/b");
+        let path = template
+            .replace("{name}", "c1")
+            .replace("{id}", "t1")
+            .replace("{path}", "a/b");
         let r = h.request(method, &path, &[], "");
         let text = r.text();
         assert_ne!(r.status, 405, "{method} {path}: {text}");
         assert!(!text.contains("no endpoint"), "{method} {path}: {text}");
     }
-    assert_eq!(ops.len(), 16, "operations found in openapi.yaml");
+    assert_eq!(ops.len(), 21, "operations found in openapi.yaml");
 }
 
 /// The scenario of shared/seed/MAPCACHE_API.md's table, end to end: a cache, nested

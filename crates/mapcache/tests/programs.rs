@@ -175,3 +175,68 @@ fn cascades_go_ten_levels_deep_and_the_eleventh_fails_without_effect() {
         .is_error(500, "trigger recursion depth limit exceeded (max: 10)");
     h.get("/api/v1/keys/l").is(200, &format!("[{zeros}]"));
 }
+
+#[test]
+fn hincrby_over_resp_fires_the_triggers_before_it_answers() {
+    let server = Server::start(&["--key-mode", "path"]);
+    let h = Http::new(server.http);
+    let mut c = server.connect();
+    let mut setup = vec![cmd(&["HSET", "deployment:pipeline", "status", "pending"])];
+    for n in 1..=5 {
+        let key = format!("deployment:stages:{n}");
+        setup.push(cmd(&[
+            "HSET",
+            &key,
+            "name",
+            &format!("stage {n}"),
+            "status",
+            "pending",
+        ]));
+        setup.push(cmd(&["HINCRBY", &key, "countdown", &n.to_string()]));
+    }
+    let replies = resp_pipeline(&mut c, &setup);
+    assert!(replies.iter().all(|r| !r.starts_with('-')), "{replies:?}");
+    for body in [STAGE_TRIGGER, PIPELINE_TRIGGER] {
+        assert_eq!(h.post("/api/v1/triggers", body).status, 200);
+    }
+    // Count every stage down over RESP; after each HINCRBY answers, the stage's status
+    // is already what the trigger made it.
+    for round in 1..=5 {
+        for n in round..=5 {
+            let key = format!("deployment:stages:{n}");
+            let r = resp_pipeline(
+                &mut c,
+                &[
+                    cmd(&["HINCRBY", &key, "countdown", "-1"]),
+                    cmd(&["HGET", &key, "status"]),
+                ],
+            );
+            let left = n - round;
+            let want = if left == 0 { "complete" } else { "pending" };
+            assert_eq!(
+                r,
+                [format!(":{left}"), want.to_string()],
+                "stage {n}, round {round}"
+            );
+        }
+        let pipeline = resp_pipeline(&mut c, &[cmd(&["HGET", "deployment:pipeline", "status"])]);
+        let want = if round == 5 { "complete" } else { "pending" };
+        assert_eq!(pipeline, [want], "round {round}");
+    }
+    // A trigger that fails undoes the RESP write that fired it.
+    let bad = r#"{"key":"deployment/stages/1/name","command":{"type":"INC","key":"deployment/nope","value":1}}"#;
+    assert_eq!(h.post("/api/v1/triggers", bad).status, 200);
+    let r = resp_pipeline(
+        &mut c,
+        &[
+            cmd(&["HSET", "deployment:stages:1", "name", "renamed"]),
+            cmd(&["HGET", "deployment:stages:1", "name"]),
+            cmd(&["PING"]),
+        ],
+    );
+    assert!(
+        r[0].starts_with("-ERR") && r[0].contains("key not found: deployment/nope"),
+        "{r:?}"
+    );
+    assert_eq!(r[1..], ["stage 1", "+PONG"]);
+}

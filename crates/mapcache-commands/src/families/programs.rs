@@ -157,10 +157,10 @@ fn trigger_error(e: mapcache_programs::TriggerError) -> CmdError {
 fn trigger_add(c: &mut Ctx<'_>) -> CmdResult {
     let pattern = text(&c.args[2])?;
     let command = command(&c.args[3])?;
-    let triggers = c.shared.programs.triggers(c.db().name());
-    let id = triggers
-        .write()
-        .add(pattern, command)
+    let id = c
+        .shared
+        .programs
+        .edit(c.db().name(), |t| t.add(pattern, command))
         .map_err(trigger_error)?;
     c.out.bulk(id.as_bytes());
     Ok(())
@@ -170,10 +170,9 @@ fn trigger_set(c: &mut Ctx<'_>) -> CmdResult {
     let id = text(&c.args[2])?;
     let pattern = text(&c.args[3])?;
     let command = command(&c.args[4])?;
-    let triggers = c.shared.programs.triggers(c.db().name());
-    triggers
-        .write()
-        .replace(id, pattern, command)
+    c.shared
+        .programs
+        .edit(c.db().name(), |t| t.replace(id, pattern, command))
         .map_err(trigger_error)?;
     c.out.ok();
     Ok(())
@@ -181,8 +180,10 @@ fn trigger_set(c: &mut Ctx<'_>) -> CmdResult {
 
 fn trigger_del(c: &mut Ctx<'_>) -> CmdResult {
     let id = text(&c.args[2])?;
-    let triggers = c.shared.programs.triggers(c.db().name());
-    let removed = triggers.write().delete(id).is_ok();
+    let removed = c
+        .shared
+        .programs
+        .edit(c.db().name(), |t| t.delete(id).is_ok());
     c.out.integer(i64::from(removed));
     Ok(())
 }

@@ -445,7 +445,7 @@ pub(crate) fn put(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> {
     let db = cache(inner, &req.cache_name()?)?;
     let resp = value_response(StatusCode::OK, &value);
     let programs = &inner.shared.programs;
-    if programs.has_triggers(db.name()) {
+    if programs.armed() && programs.has_triggers(db.name()) {
         // Replacing an existing node fires the cache's triggers, in the same batch:
         // a failing trigger leaves nothing written.
         programs.write_and_fire(&db, &kp.show(), now(inner), |b| {

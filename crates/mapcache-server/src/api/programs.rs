@@ -96,9 +96,7 @@ pub(crate) fn create(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError>
     let id = inner
         .shared
         .programs
-        .triggers(db.name())
-        .write()
-        .add(&t.key, t.command)
+        .edit(db.name(), |reg| reg.add(&t.key, t.command))
         .map_err(trigger_error)?;
     let mut out = Vec::with_capacity(id.len() + 2);
     mapcache_store::json::write_string(id.as_bytes(), &mut out);
@@ -121,9 +119,7 @@ pub(crate) fn replace(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError
     inner
         .shared
         .programs
-        .triggers(db.name())
-        .write()
-        .replace(&id, &t.key, t.command)
+        .edit(db.name(), |reg| reg.replace(&id, &t.key, t.command))
         .map_err(trigger_error)?;
     Ok(no_content())
 }
@@ -136,9 +132,7 @@ pub(crate) fn delete(inner: &Arc<Inner>, req: Req) -> Result<Resp, ApiError> {
     inner
         .shared
         .programs
-        .triggers(db.name())
-        .write()
-        .delete(&id)
+        .edit(db.name(), |reg| reg.delete(&id))
         .map_err(trigger_error)?;
     Ok(json_response(StatusCode::OK, Vec::new()))
 }

@@ -97,6 +97,7 @@ impl Db {
         now: UnixMillis,
         f: impl FnOnce(&mut Batch<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
+        let _pass = self.origin.gate.pass();
         let guards = shards
             .into_iter()
             .map(|i| (i, self.shards[i].lock.write()))

@@ -188,6 +188,7 @@ impl Db {
         now: UnixMillis,
         f: impl FnOnce(Option<&Entry>) -> R,
     ) -> R {
+        let _pass = self.origin.gate.pass();
         let (root, rest) = addr.split(key);
         let hash = self.hash(root);
         let cell = &self.shards[self.shard_index(hash)];
@@ -222,6 +223,7 @@ impl Db {
         now: UnixMillis,
         f: impl FnOnce(Option<&Entry>) -> R,
     ) -> R {
+        let _pass = self.origin.gate.pass();
         let (root, rest) = addr.split(key);
         let hash = self.hash(root);
         let shard = self.shards[self.shard_index(hash)].lock.read();
@@ -254,6 +256,7 @@ impl Db {
         now: UnixMillis,
         f: impl FnOnce(&mut KeyMut<'_>) -> R,
     ) -> Result<R, PathFault> {
+        let _pass = self.origin.gate.pass();
         let (root, rest) = addr.split(key);
         let hash = self.hash(root);
         let cell = &self.shards[self.shard_index(hash)];
@@ -304,6 +307,7 @@ impl Db {
         now: UnixMillis,
         f: impl FnOnce(&mut Multi<'_, '_>) -> R,
     ) -> Result<R, PathFault> {
+        let _pass = self.origin.gate.pass();
         let hashes: Vec<u64> = keys.iter().map(|k| self.hash(addr.split(k).0)).collect();
         let mut order: Vec<usize> = hashes.iter().map(|&h| self.shard_index(h)).collect();
         order.sort_unstable();
@@ -358,6 +362,7 @@ impl Db {
         now: UnixMillis,
         f: impl FnOnce(&ReadMany<'_, '_>) -> R,
     ) -> R {
+        let _pass = self.origin.gate.pass();
         let hashes: Vec<u64> = keys.iter().map(|k| self.hash(addr.split(k).0)).collect();
         let mut order: Vec<usize> = hashes.iter().map(|&h| self.shard_index(h)).collect();
         order.sort_unstable();
@@ -382,6 +387,7 @@ impl Db {
     /// The number of live keys (DBSIZE): entries already due are not counted, whether
     /// or not the sweeper has removed them yet.
     pub fn len(&self, now: UnixMillis) -> usize {
+        let _pass = self.origin.gate.pass();
         self.shards
             .iter()
             .map(|c| c.lock.read().live_len(now))
@@ -415,6 +421,7 @@ impl Db {
     /// Removes every key. The removed values are freed after each shard's lock is
     /// released, so a large flush never stalls other clients on one lock.
     pub fn flush(&self) {
+        let _pass = self.origin.gate.pass();
         for c in self.shards.iter() {
             let old = {
                 let mut shard = c.lock.write();
@@ -435,6 +442,7 @@ impl Db {
     /// Every live key matching `pattern` (KEYS). Each shard is read atomically.
     /// In path mode: every leaf path (`root:field:...`) matching `pattern`.
     pub fn keys(&self, pattern: &[u8], now: UnixMillis) -> Vec<Bytes> {
+        let _pass = self.origin.gate.pass();
         let all = pattern == b"*";
         let mut out = Vec::new();
         for c in self.shards.iter() {
@@ -477,6 +485,7 @@ impl Db {
         filter: ScanFilter<'_>,
         now: UnixMillis,
     ) -> ScanPage {
+        let _pass = self.origin.gate.pass();
         let count = count.max(1);
         let mut page = ScanPage::default();
         let mut pos = cursor;
@@ -545,6 +554,7 @@ impl Db {
 
     /// A random live key (RANDOMKEY), or `None` when the database is empty.
     pub fn random_key(&self, now: UnixMillis, seed: u64) -> Option<Bytes> {
+        let _pass = self.origin.gate.pass();
         let n = self.shards.len();
         let mut rng = seed | 1;
         // Start at a random shard and walk: a non-empty shard is found in one lap.
@@ -587,6 +597,56 @@ impl Db {
     }
 }
 
+// --- Images of roots: put back what a command wrote (its triggers failed). ---
+
+/// A root as it was ([`Db::images`]): its entry, or `None` when it did not exist.
+#[derive(Debug)]
+pub struct RootImage {
+    root: Bytes,
+    hash: u64,
+    entry: Option<Entry>,
+}
+
+impl Db {
+    /// Copies of `roots` as they are now (each root once), for [`Db::restore`].
+    /// Only meaningful inside an exclusive section (`Store::exclusive`): otherwise
+    /// another client may write between the copy and the restore.
+    pub fn images(&self, roots: &[&[u8]]) -> Vec<RootImage> {
+        let _pass = self.origin.gate.pass();
+        let mut out: Vec<RootImage> = Vec::with_capacity(roots.len());
+        for &root in roots {
+            if out.iter().any(|i| i.root == root) {
+                continue;
+            }
+            let hash = self.hash(root);
+            let shard = self.shards[self.shard_index(hash)].lock.read();
+            out.push(RootImage {
+                root: Bytes::copy_from_slice(root),
+                hash,
+                entry: shard.find(hash, root).map(|s| s.entry.clone()),
+            });
+        }
+        out
+    }
+
+    /// Puts every root back as its image holds it.
+    pub fn restore(&self, images: Vec<RootImage>) {
+        let _pass = self.origin.gate.pass();
+        let mut garbage = Vec::new();
+        for img in images {
+            let mut shard = self.shards[self.shard_index(img.hash)].lock.write();
+            if let Some(now) = shard.remove(img.hash, &img.root) {
+                garbage.push(now.entry);
+            }
+            if let Some(entry) = img.entry {
+                let key = StoredKey::new(&img.root);
+                shard.insert_new(img.hash, Box::new(Slot { key, entry }));
+            }
+        }
+        drop(garbage);
+    }
+}
+
 // --- Whole-database access: snapshots (backup, restore, SAVE). ---
 
 /// One entry of a database as a snapshot carries it: key, value, the root's deadline
@@ -613,6 +673,7 @@ impl Db {
         now: UnixMillis,
         mut f: impl FnMut(&[u8], &Value, Option<UnixMillis>, &[(Vec<Bytes>, UnixMillis)]),
     ) {
+        let _pass = self.origin.gate.pass();
         let shard = self.shards[i].lock.read();
         let mut nested = Vec::new();
         for s in shard.table.iter() {
@@ -629,6 +690,7 @@ impl Db {
     /// aggregates are skipped; a key given twice keeps the last. The old content is
     /// freed after the locks are released.
     pub fn replace_all(&self, entries: Vec<ExportedEntry>, now: UnixMillis) {
+        let _pass = self.origin.gate.pass();
         let mut guards: Vec<RwLockWriteGuard<'_, Shard>> =
             self.shards.iter().map(|c| c.lock.write()).collect();
         let mut old = Vec::with_capacity(guards.len());

@@ -262,6 +262,7 @@ pub(super) struct ShardCell {
 
 impl SweepShard for ShardCell {
     fn sweep_due(&self, now: UnixMillis, max_keys: usize) -> ShardSweep {
+        let _pass = self.origin.gate.pass();
         // Most shards have nothing due: find that out under a shared lock.
         let due_at = last_expired(now);
         {
