@@ -11,8 +11,9 @@
 //! keys; `KEYS *` lists only keys that exist (in flat mode exactly the exported ones;
 //! in path mode leaf paths whose roots are exported).
 //!
-//! `PROPTEST_CASES` sets the number of cases (default 64); the test prints the cases,
-//! steps and time it ran.
+//! `PROPTEST_CASES` sets the number of cases (default 64); `FUZZ_SECONDS=600` keeps
+//! running rounds of fresh cases for ten minutes. The test prints the cases, steps
+//! (commands, batches and clock advances executed) and time it ran.
 
 mod common;
 
@@ -509,31 +510,40 @@ fn run_case(c: &Case) -> Result<usize, TestCaseError> {
 
 #[test]
 fn commands_and_document_batches_keep_the_store_whole() {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(64);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let env = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    // FUZZ_SECONDS: keep running rounds of PROPTEST_CASES (default 10,000) fresh cases
+    // until that much time has passed. Without it: one round (default 64 cases).
+    let budget = env("FUZZ_SECONDS").map(std::time::Duration::from_secs);
+    let cases = env("PROPTEST_CASES").unwrap_or(if budget.is_some() { 10_000 } else { 64 }) as u32;
     let steps = std::cell::Cell::new(0usize);
     let start = Instant::now();
-    let result = runner.run(&case(), |c| {
-        steps.set(steps.get() + run_case(&c)?);
-        Ok(())
-    });
+    let mut rounds = 0u64;
+    loop {
+        let mut runner = TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let result = runner.run(&case(), |c| {
+            steps.set(steps.get() + run_case(&c)?);
+            Ok(())
+        });
+        rounds += 1;
+        match result {
+            Ok(()) => {}
+            Err(TestError::Fail(why, input)) => {
+                panic!("{why}\nminimal input:\n{}", describe(&input))
+            }
+            Err(e) => panic!("{e}"),
+        }
+        if budget.is_none_or(|b| start.elapsed() >= b) {
+            break;
+        }
+    }
     eprintln!(
-        "fuzz_engine: {cases} cases, {} steps run (shrinking included) in {:.1} s",
+        "fuzz_engine: {} cases ({rounds} rounds of {cases}), {} steps in {:.1} s",
+        rounds * u64::from(cases),
         steps.get(),
         start.elapsed().as_secs_f64()
     );
-    match result {
-        Ok(()) => {}
-        Err(TestError::Fail(why, input)) => {
-            panic!("{why}\nminimal input:\n{}", describe(&input))
-        }
-        Err(e) => panic!("{e}"),
-    }
 }
