@@ -6,7 +6,9 @@
 //! here from the doc comments of `path.rs`, `doc.rs` and `db/batch.rs`. Every answer
 //! (values and typed `DocError`s, depths included) and the whole exported state after
 //! every step (values in document order, root deadlines, nested deadlines, `Db::len`)
-//! must agree.
+//! must agree. A second property subscribes a recorder to the write feed: it must hear
+//! each successful write of a committed batch, in order, then the removal of each root
+//! the batch left empty, and nothing of a failed batch.
 //!
 //! The model keeps its own ordered tree (`J`) rather than `serde_json::Value`: without
 //! serde_json's `preserve_order` feature its objects are sorted maps, and document
