@@ -6,10 +6,11 @@
 //! alphabet (`a`, `a:b`, `a:0`, `l:1`, `*`, ...) so that they collide.
 //!
 //! Asserted after every step: no panic (proptest reports one as a failure, with the
-//! shrunk input); every reply is exactly one well-formed RESP frame; no top-level empty
-//! hash or list is stored (`Db::export_shard`); `Db::len` equals the number of exported
-//! keys; `KEYS *` lists only keys that exist (in flat mode exactly the exported ones;
-//! in path mode leaf paths whose roots are exported).
+//! shrunk input); every reply is exactly one well-formed RESP frame; a command that
+//! answers an error changed nothing (a refused path-mode MSET: none of its keys); no
+//! top-level empty hash or list is stored (`Db::export_shard`); `Db::len` equals the
+//! number of exported keys; `KEYS *` lists only keys that exist (in flat mode exactly
+//! the exported ones; in path mode leaf paths whose roots are exported).
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 64); `FUZZ_SECONDS=600` keeps
 //! running rounds of fresh cases for ten minutes. The test prints the cases, steps
@@ -451,6 +452,22 @@ fn doc_keys(path_mode: bool) -> Vec<&'static str> {
         .collect()
 }
 
+/// Everything a client can see in database 0, sorted by key.
+type Snapshot = Vec<(Vec<u8>, Value, Option<i64>, Vec<(Vec<Bytes>, i64)>)>;
+
+fn snapshot(h: &Harness) -> Snapshot {
+    let now = h.shared.store.now();
+    let db = h.shared.store.db(0).unwrap();
+    let mut out = Snapshot::new();
+    for i in 0..db.shard_count() {
+        db.export_shard(i, now, |key, value, deadline, nested| {
+            out.push((key.to_vec(), value.clone(), deadline, nested.to_vec()));
+        });
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 fn run_case(c: &Case) -> Result<usize, TestCaseError> {
     let mut h = Harness::with_config(RuntimeConfig {
         key_mode: if c.path_mode {
@@ -470,8 +487,18 @@ fn run_case(c: &Case) -> Result<usize, TestCaseError> {
                 let now = h.shared.store.now();
                 let cmd = command(TEMPLATES[*t], choices, c.path_mode, now);
                 let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+                let before = snapshot(&h);
                 let reply = h.run(&args);
                 check_frame(&reply, &cmd)?;
+                // A command answering an error changed nothing (a refused path-mode
+                // MSET included: all or nothing).
+                if reply.first() == Some(&b'-') && snapshot(&h) != before {
+                    return Err(fail(format!(
+                        "step {n}: {} answered {} yet changed the store",
+                        show(&cmd),
+                        String::from_utf8_lossy(&reply).trim_end()
+                    )));
+                }
                 show(&cmd)
             }
             Step::Batch(all, ops, fails) => {
