@@ -159,6 +159,15 @@ impl Batch<'_> {
             .map(|e| e.into_owned()))
     }
 
+    /// Is `root` stored, but expired at the batch's time (not yet swept)?
+    fn expired_stored(&self, hash: u64, root: &[u8]) -> Result<bool, DocError> {
+        let g = self.guard_of(hash)?;
+        let shard = &self.guards[g].1;
+        Ok(shard
+            .find(hash, root)
+            .is_some_and(|s| s.entry.is_expired(self.now)))
+    }
+
     /// Runs `f` on the current entry of `root` (its working copy, else the stored
     /// one) without copying it.
     fn read_root<R>(
@@ -187,6 +196,12 @@ impl Batch<'_> {
             Some(i) => i,
             None => {
                 let entry = self.stored(hash, root)?;
+                if self.db.origin.feed.is_active() && self.expired_stored(hash, root)? {
+                    // The commit removes the expired entry: it is reported as expired,
+                    // as a RESP write finding it so would report it.
+                    self.changes
+                        .push((Bytes::copy_from_slice(root), None, ChangeKind::Expired));
+                }
                 self.work.push(Work {
                     hash,
                     root: Bytes::copy_from_slice(root),
