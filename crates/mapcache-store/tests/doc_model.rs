@@ -860,7 +860,7 @@ fn run_action_fed(
             model_stop = Some(Stop::Abort);
             break;
         }
-        for root in op_writes_root(&work, op) {
+        if let Some(root) = op_writes_root(&work, op) {
             // The first write to an expired root reports its expiry, before the write.
             let expired = feed.as_deref().is_some_and(|f| f.expired.contains(&root));
             if expired && !written.contains(&root) {
