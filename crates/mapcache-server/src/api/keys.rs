@@ -46,8 +46,8 @@ impl KeyPath {
 
     /// A path given in a JSON body: `*` segments are wildcards.
     pub fn from_text(text: &[u8]) -> Result<KeyPath, ApiError> {
-        let segs = text
-            .split(|&b| b == SEP)
+        let segs = Path::new(text, SEP)
+            .segments()
             .map(|s| Seg {
                 bytes: s.to_vec(),
                 wildcard: s == b"*",
@@ -500,7 +500,7 @@ pub(crate) fn patch(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> 
                 )))
             }
         };
-        if rel.split(|&b| b == SEP).any(|s| s == b"*") {
+        if Path::new(&rel, SEP).has_wildcard() {
             return Err(ApiError::bad_request(format!(
                 "commands[{i}].path: wildcards are not allowed in PATCH"
             )));
