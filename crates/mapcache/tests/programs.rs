@@ -240,3 +240,29 @@ fn hincrby_over_resp_fires_the_triggers_before_it_answers() {
     );
     assert_eq!(r[1..], ["stage 1", "+PONG"]);
 }
+
+#[test]
+fn a_deleted_cache_takes_its_triggers_along() {
+    let server = Server::start(&[]);
+    let h = Http::new(server.http);
+    h.post("/api/v1/caches", r#"{"name":"jobs"}"#);
+    let jobs = Http::new(server.http).with_header("X-Cache-Name", "jobs");
+    let r = jobs.post(
+        "/api/v1/triggers",
+        r#"{"key":"a","command":{"type":"NOOP"}}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        jobs.get("/api/v1/triggers")
+            .text()
+            .matches("\"id\"")
+            .count(),
+        1
+    );
+    // The default cache has none of them.
+    h.get("/api/v1/triggers").is(200, "[]");
+    let r = h.delete("/api/v1/caches/jobs");
+    assert!(r.status < 300, "{} {}", r.status, r.text());
+    h.post("/api/v1/caches", r#"{"name":"jobs"}"#);
+    jobs.get("/api/v1/triggers").is(200, "[]");
+}

@@ -94,5 +94,10 @@ pub(crate) fn set_ttl(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError
 pub(crate) fn delete(inner: &Arc<Inner>, req: Req) -> Result<Resp, ApiError> {
     let name = name_param(&req)?;
     inner.shared.store.delete_cache(&name)?;
+    // A cache's triggers go with it (a numbered database is only emptied: its
+    // triggers stay, as FLUSHDB keeps them).
+    if inner.shared.store.cache(&name).is_none() {
+        inner.shared.programs.drop_cache(&name);
+    }
     Ok(no_content())
 }
