@@ -28,6 +28,11 @@ use parking_lot::{Mutex, RwLock};
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The trigger registries of every cache, by cache name.
+///
+/// Lock order: a registry's lock may be held while passing the store's gate (a
+/// program holds its cache's registry while its batch runs), so the readers inside an
+/// exclusive section must not queue behind a waiting writer: every read here is
+/// `read_recursive`, which never waits for a writer that is only waiting.
 #[derive(Debug, Default)]
 pub struct Programs {
     caches: Mutex<HashMap<String, Arc<RwLock<Triggers>>>>,
@@ -73,13 +78,14 @@ impl Programs {
         self.caches
             .lock()
             .get(name)
-            .is_some_and(|t| !t.read().is_empty())
+            .is_some_and(|t| !t.read_recursive().is_empty())
     }
 
     /// Forgets a cache's triggers (the cache was deleted).
     pub fn drop_cache(&self, name: &str) {
         if let Some(t) = self.caches.lock().remove(name) {
-            self.total.fetch_sub(t.read().len(), Ordering::Relaxed);
+            self.total
+                .fetch_sub(t.read_recursive().len(), Ordering::Relaxed);
         }
     }
 
@@ -88,7 +94,7 @@ impl Programs {
     /// remains.
     pub fn fire_all(&self, db: &Db, paths: &[String], now: i64) -> Result<(), ExecError> {
         let triggers = self.triggers(db.name());
-        let triggers = triggers.read();
+        let triggers = triggers.read_recursive();
         let limits = limits();
         db.batch_all(b'/', now, |b| {
             for p in paths {
@@ -102,7 +108,7 @@ impl Programs {
     /// commands' values. Nothing it wrote remains when it fails.
     pub fn run(&self, db: &Db, program: &[Command], now: i64) -> Result<Value, ExecError> {
         let triggers = self.triggers(db.name());
-        let triggers = triggers.read();
+        let triggers = triggers.read_recursive();
         let limits = limits();
         db.batch_all(b'/', now, |b| execute(program, b, &triggers, &limits))
     }
@@ -119,7 +125,7 @@ impl Programs {
         set: impl FnOnce(&mut mapcache_store::db::Batch<'_>) -> Result<bool, E>,
     ) -> Result<(), E> {
         let triggers = self.triggers(db.name());
-        let triggers = triggers.read();
+        let triggers = triggers.read_recursive();
         let limits = limits();
         db.batch_all(b'/', now, |b| {
             if set(b)? {

@@ -190,7 +190,7 @@ fn trigger_del(c: &mut Ctx<'_>) -> CmdResult {
 
 fn trigger_list(c: &mut Ctx<'_>) -> CmdResult {
     let triggers = c.shared.programs.triggers(c.db().name());
-    let triggers = triggers.read();
+    let triggers = triggers.read_recursive();
     c.out.array(triggers.len());
     for t in triggers.iter() {
         c.out.map(3);

@@ -74,7 +74,7 @@ pub(crate) fn list(inner: &Arc<Inner>, req: Req) -> Result<Resp, ApiError> {
     let db = cache(inner, &req.cache_name()?)?;
     let triggers = inner.shared.programs.triggers(db.name());
     let list: mapcache_store::List = triggers
-        .read()
+        .read_recursive()
         .iter()
         .map(|t| {
             let mut o = Hash::new();
