@@ -140,6 +140,9 @@ pub struct Session {
     pub close: bool,
     /// State of the generator behind RANDOMKEY, HRANDFIELD...
     pub rng: u64,
+    /// Between MULTI and EXEC or DISCARD: the queued commands
+    /// ([`families::transactions`]).
+    pub transaction: Option<families::transactions::Transaction>,
 }
 
 impl Session {
@@ -151,6 +154,7 @@ impl Session {
             authenticated,
             close: false,
             rng,
+            transaction: None,
         }
     }
 
@@ -216,6 +220,11 @@ pub fn execute_traced(
     args: &[Bytes],
     out: &mut Reply,
 ) -> Outcome {
+    if session.transaction.is_some() {
+        if let Some(outcome) = queue_in_transaction(shared, session, args, out) {
+            return outcome;
+        }
+    }
     match dispatch(shared, session, args, out) {
         Ok((cmd, stat)) => Outcome {
             cmd: Some(cmd),
@@ -231,6 +240,72 @@ pub fn execute_traced(
                 stat: f.stat,
                 status: f.status,
             }
+        }
+    }
+}
+
+/// Inside MULTI: checks `args` as Redis does before queueing (a known command, its
+/// arity, authentication), queues it and answers `+QUEUED`, or answers the refusal and
+/// marks the transaction aborted. `None` for the commands that act at once inside a
+/// transaction (EXEC, DISCARD, MULTI, QUIT), which run as usual.
+fn queue_in_transaction(
+    shared: &Shared,
+    session: &mut Session,
+    args: &[Bytes],
+    out: &mut Reply,
+) -> Option<Outcome> {
+    let cmd = lookup(&args[0]);
+    if cmd.is_some_and(|c| matches!(c.name, "exec" | "discard" | "multi" | "quit")) {
+        return None;
+    }
+    let refusal = match cmd {
+        None => Some(rejected(None, None, unknown_command(args))),
+        Some(cmd) if !cmd.arity_ok(args.len()) => Some(rejected(
+            Some(cmd),
+            Some(cmd),
+            CmdError::WrongArity(cmd.name.into()),
+        )),
+        Some(cmd) if !session.authenticated && !cmd.has(table::flags::NO_AUTH) => {
+            Some(rejected(Some(cmd), Some(cmd), CmdError::NoAuth))
+        }
+        Some(cmd) if !cmd.subcommands.is_empty() && args.len() > 1 => {
+            match table::lookup_sub(cmd, &args[1]) {
+                None => Some(rejected(
+                    Some(cmd),
+                    None,
+                    CmdError::unknown_subcommand(&args[1], cmd.name),
+                )),
+                Some(sub) if !sub.arity_ok(args.len()) => Some(rejected(
+                    Some(cmd),
+                    Some(sub),
+                    CmdError::WrongArity(format!("{}|{}", cmd.name, sub.name).into()),
+                )),
+                Some(_) => None,
+            }
+        }
+        Some(_) => None,
+    };
+    let tx = session.transaction.as_mut()?;
+    match refusal {
+        Some(f) => {
+            tx.aborted = true;
+            shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            shared.errorstats.record(f.error.kind());
+            mapcache_resp::encode::error(&mut out.buf, &f.error.bytes());
+            Some(Outcome {
+                cmd: f.cmd,
+                stat: f.stat,
+                status: f.status,
+            })
+        }
+        None => {
+            tx.queue.push(args.to_vec());
+            out.simple(b"QUEUED");
+            Some(Outcome {
+                cmd,
+                stat: None,
+                status: cmdstats::Status::Ok,
+            })
         }
     }
 }

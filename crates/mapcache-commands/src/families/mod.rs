@@ -10,6 +10,7 @@ pub mod lists;
 pub mod programs;
 pub mod server;
 pub mod strings;
+pub mod transactions;
 
 use crate::table::Command;
 
@@ -26,4 +27,5 @@ pub(crate) const ALL: &[&[Command]] = &[
     server::info::COMMANDS,
     server::slowlog::COMMANDS,
     strings::COMMANDS,
+    transactions::COMMANDS,
 ];

@@ -1,0 +1,91 @@
+//! MULTI, EXEC and DISCARD, as Redis 7.0 answers them.
+//!
+//! After MULTI a connection's commands are checked (known, arity, authentication) and
+//! queued, each answered `+QUEUED` ([`crate::queue_in_transaction`]); a command that
+//! fails that check is answered its error and marks the transaction, and EXEC then
+//! answers `-EXECABORT` and runs nothing. EXEC runs the queue in one exclusive section
+//! of the store (`Store::exclusive`): no other client's command, HTTP request or sweep
+//! is seen between its commands, whichever keys and databases they touch. A command
+//! that fails when it runs answers its error inside EXEC's array; the others still
+//! run, as in Redis. WATCH is not implemented yet (an unknown command, inside MULTI
+//! too).
+
+use bytes::Bytes;
+
+use crate::error::{CmdError, CmdResult};
+use crate::table::flags::*;
+use crate::table::Command;
+use crate::Ctx;
+
+const fn cmd(
+    name: &'static str,
+    arity: i16,
+    flags: u16,
+    since: &'static str,
+    summary: &'static str,
+    handler: crate::table::Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys: (0, 0, 0),
+        group: "transactions",
+        since,
+        summary,
+        handler,
+        subcommands: &[],
+    }
+}
+
+#[rustfmt::skip]
+pub(crate) const COMMANDS: &[Command] = &[
+    cmd("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, "2.0.0", "Discard all commands issued after MULTI", discard),
+    cmd("exec", 1, NOSCRIPT | LOADING | STALE, "1.2.0", "Execute all commands issued after MULTI", exec),
+    cmd("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, "1.2.0", "Mark the start of a transaction block", multi),
+];
+
+/// A connection's open transaction.
+#[derive(Debug, Default)]
+pub struct Transaction {
+    /// The queued commands, name first.
+    pub queue: Vec<Vec<Bytes>>,
+    /// A queued command was refused: EXEC answers EXECABORT.
+    pub aborted: bool,
+}
+
+fn multi(c: &mut Ctx<'_>) -> CmdResult {
+    if c.session.transaction.is_some() {
+        return Err(CmdError::Static("ERR MULTI calls can not be nested"));
+    }
+    c.session.transaction = Some(Transaction::default());
+    c.out.ok();
+    Ok(())
+}
+
+fn discard(c: &mut Ctx<'_>) -> CmdResult {
+    if c.session.transaction.take().is_none() {
+        return Err(CmdError::Static("ERR DISCARD without MULTI"));
+    }
+    c.out.ok();
+    Ok(())
+}
+
+fn exec(c: &mut Ctx<'_>) -> CmdResult {
+    let Some(tx) = c.session.transaction.take() else {
+        return Err(CmdError::Static("ERR EXEC without MULTI"));
+    };
+    if tx.aborted {
+        return Err(CmdError::Static(
+            "EXECABORT Transaction discarded because of previous errors.",
+        ));
+    }
+    let (shared, session, out) = (c.shared, &mut *c.session, &mut *c.out);
+    shared.store.exclusive(|| {
+        out.array(tx.queue.len());
+        for args in &tx.queue {
+            crate::execute_traced(shared, session, args, out);
+        }
+    });
+    Ok(())
+}
