@@ -21,6 +21,7 @@ pub mod programs;
 pub mod reply;
 pub mod slowlog;
 pub mod table;
+pub mod watch;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -102,6 +103,8 @@ pub struct Shared {
     pub memory: std::sync::OnceLock<Arc<dyn MemoryReport>>,
     /// map-cache's triggers, per cache, and the running of programs ([`programs`]).
     pub programs: programs::Programs,
+    /// The keys sessions WATCH ([`watch`]).
+    pub watches: watch::Watches,
 }
 
 impl Shared {
@@ -123,6 +126,7 @@ impl Shared {
             persistence: std::sync::OnceLock::new(),
             memory: std::sync::OnceLock::new(),
             programs: programs::Programs::default(),
+            watches: watch::Watches::default(),
         }
     }
 }
@@ -143,6 +147,8 @@ pub struct Session {
     /// Between MULTI and EXEC or DISCARD: the queued commands
     /// ([`families::transactions`]).
     pub transaction: Option<families::transactions::Transaction>,
+    /// After WATCH, until EXEC, DISCARD or UNWATCH ([`watch`]).
+    pub watch: Option<watch::SessionWatch>,
 }
 
 impl Session {
@@ -155,6 +161,7 @@ impl Session {
             close: false,
             rng,
             transaction: None,
+            watch: None,
         }
     }
 
@@ -247,7 +254,7 @@ pub fn execute_traced(
 /// Inside MULTI: checks `args` as Redis does before queueing (a known command, its
 /// arity, authentication), queues it and answers `+QUEUED`, or answers the refusal and
 /// marks the transaction aborted. `None` for the commands that act at once inside a
-/// transaction (EXEC, DISCARD, MULTI, QUIT), which run as usual.
+/// transaction (EXEC, DISCARD, MULTI, QUIT, WATCH), which run as usual.
 fn queue_in_transaction(
     shared: &Shared,
     session: &mut Session,
@@ -255,7 +262,7 @@ fn queue_in_transaction(
     out: &mut Reply,
 ) -> Option<Outcome> {
     let cmd = lookup(&args[0]);
-    if cmd.is_some_and(|c| matches!(c.name, "exec" | "discard" | "multi" | "quit")) {
+    if cmd.is_some_and(|c| matches!(c.name, "exec" | "discard" | "multi" | "quit" | "watch")) {
         return None;
     }
     let refusal = match cmd {

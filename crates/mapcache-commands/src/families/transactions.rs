@@ -7,8 +7,8 @@
 //! of the store (`Store::exclusive`): no other client's command, HTTP request or sweep
 //! is seen between its commands, whichever keys and databases they touch. A command
 //! that fails when it runs answers its error inside EXEC's array; the others still
-//! run, as in Redis. WATCH is not implemented yet (an unknown command, inside MULTI
-//! too).
+//! run, as in Redis. WATCH marks keys whose change before EXEC makes EXEC answer a
+//! null array and run nothing ([`crate::watch`]); EXEC, DISCARD and UNWATCH end it.
 
 use bytes::Bytes;
 
@@ -43,6 +43,8 @@ pub(crate) const COMMANDS: &[Command] = &[
     cmd("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, "2.0.0", "Discard all commands issued after MULTI", discard),
     cmd("exec", 1, NOSCRIPT | LOADING | STALE, "1.2.0", "Execute all commands issued after MULTI", exec),
     cmd("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, "1.2.0", "Mark the start of a transaction block", multi),
+    cmd("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, "2.2.0", "Forget about all watched keys", unwatch),
+    Command { keys: (1, -1, 1), ..cmd("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, "2.2.0", "Watch the given keys to determine execution of the MULTI/EXEC block", watch) },
 ];
 
 /// A connection's open transaction.
@@ -67,6 +69,31 @@ fn discard(c: &mut Ctx<'_>) -> CmdResult {
     if c.session.transaction.take().is_none() {
         return Err(CmdError::Static("ERR DISCARD without MULTI"));
     }
+    c.session.watch = None;
+    c.out.ok();
+    Ok(())
+}
+
+fn watch(c: &mut Ctx<'_>) -> CmdResult {
+    if c.session.transaction.is_some() {
+        return Err(CmdError::Static("ERR WATCH inside MULTI is not allowed"));
+    }
+    let shared = c.shared;
+    let Some(db) = shared.store.db(c.session.db) else {
+        return Err(CmdError::DbIndexOutOfRange);
+    };
+    for key in &c.args[1..] {
+        let root = db.addressing().split(key).0;
+        shared
+            .watches
+            .watch(shared.store.feed(), &mut c.session.watch, db.name(), root);
+    }
+    c.out.ok();
+    Ok(())
+}
+
+fn unwatch(c: &mut Ctx<'_>) -> CmdResult {
+    c.session.watch = None;
     c.out.ok();
     Ok(())
 }
@@ -75,6 +102,8 @@ fn exec(c: &mut Ctx<'_>) -> CmdResult {
     let Some(tx) = c.session.transaction.take() else {
         return Err(CmdError::Static("ERR EXEC without MULTI"));
     };
+    // EXEC ends the watch, whatever it answers.
+    let watched = c.session.watch.take();
     if tx.aborted {
         return Err(CmdError::Static(
             "EXECABORT Transaction discarded because of previous errors.",
@@ -82,6 +111,11 @@ fn exec(c: &mut Ctx<'_>) -> CmdResult {
     }
     let (shared, session, out) = (c.shared, &mut *c.session, &mut *c.out);
     shared.store.exclusive(|| {
+        // Checked inside the section: no change can come between this and the queue.
+        if watched.as_ref().is_some_and(|w| w.flag.is_dirty()) {
+            out.null_array();
+            return;
+        }
         out.array(tx.queue.len());
         for args in &tx.queue {
             crate::execute_traced(shared, session, args, out);
