@@ -475,9 +475,8 @@ enum Op {
 
 /// `PATCH /api/v1/keys/{path}` `{"commands": [{"type": "REPLACE", "path": p, "value":
 /// v}, {"type": "DELETE", "path": p}]}`: paths are relative to the key (`""` is the key
-/// itself). Applied in order, all or nothing: the commands are first tried on a copy
-/// of the key under the root's lock, then applied. Answers the key's new value (204
-/// when the commands removed it).
+/// itself). Applied in order as one batch of the document engine, all or nothing.
+/// Answers the key's new value (204 when the commands removed it).
 pub(crate) fn patch(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> {
     const SHAPE: &str = r#"{"commands": [{"type": "REPLACE", "path": p, "value": v} or {"type": "DELETE", "path": p}, ...]}"#;
     let base = req.key_path()?.no_wildcard()?;
