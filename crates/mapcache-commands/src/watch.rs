@@ -28,7 +28,9 @@ impl WatchFlag {
     }
 }
 
-type Roots = HashMap<(Arc<str>, Bytes), Vec<Weak<WatchFlag>>>;
+/// By cache, then root: looked up with the change's borrowed names, so a write pays
+/// no allocation while sessions watch.
+type Roots = HashMap<Arc<str>, HashMap<Bytes, Vec<Weak<WatchFlag>>>>;
 
 /// The watched roots of the whole server and the feed listener that serves them.
 #[derive(Debug, Default)]
@@ -59,19 +61,15 @@ impl WriteListener for WatchListener {
                 None => false,
             });
         };
+        let Some(cache) = roots.get_mut(change.cache) else {
+            return;
+        };
         if change.kind == ChangeKind::Cleared {
-            for ((cache, _), flags) in roots.iter_mut() {
-                if **cache == *change.cache {
-                    mark(flags);
-                }
-            }
-        } else {
-            let key = (Arc::from(change.cache), Bytes::copy_from_slice(change.root));
-            if let Some(flags) = roots.get_mut(&key) {
-                mark(flags);
-            }
+            cache.values_mut().for_each(mark);
+        } else if let Some(flags) = cache.get_mut(change.root) {
+            mark(flags);
         }
-        roots.retain(|_, flags| !flags.is_empty());
+        cache.retain(|_, flags| !flags.is_empty());
     }
 }
 
@@ -128,7 +126,9 @@ impl Watches {
         r.listener
             .roots
             .lock()
-            .entry((Arc::from(cache), Bytes::copy_from_slice(root)))
+            .entry(Arc::from(cache))
+            .or_default()
+            .entry(Bytes::copy_from_slice(root))
             .or_default()
             .push(Arc::downgrade(&w.flag));
     }

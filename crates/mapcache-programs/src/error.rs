@@ -22,6 +22,15 @@ pub enum ParseError {
 }
 
 impl ParseError {
+    /// The Go server's words for this kind of refusal, which both front ends put
+    /// before the details: `invalid json payload` or `validation failed`.
+    pub fn summary(&self) -> &'static str {
+        match self {
+            ParseError::Invalid { .. } => "invalid json payload",
+            ParseError::Empty => "validation failed",
+        }
+    }
+
     pub(crate) fn invalid(at: &str, reason: impl Into<String>) -> ParseError {
         ParseError::Invalid {
             at: at.to_string(),
@@ -41,6 +50,17 @@ pub enum ExecErrorKind {
     StepLimit,
     /// [`Limits::deadline`](crate::Limits::deadline) passed: 408.
     Deadline,
+}
+
+impl ExecErrorKind {
+    /// The words both front ends put before the details: `command execution failed`
+    /// or, out of steps or time, `command timed out`.
+    pub fn summary(self) -> &'static str {
+        match self {
+            ExecErrorKind::Failed => "command execution failed",
+            ExecErrorKind::StepLimit | ExecErrorKind::Deadline => "command timed out",
+        }
+    }
 }
 
 /// A failed run: its kind and a message naming where it failed and why, e.g.

@@ -131,7 +131,12 @@ pub fn add(node: &mut Value, by: f64) -> Result<f64, DocError> {
 
 /// Appends `value` to the array at `path`, which must exist; answers its new length.
 pub fn append(root: &mut Value, path: Path<'_>, value: Value) -> Result<usize, DocError> {
-    match get_mut(root, path)? {
+    push(get_mut(root, path)?, value)
+}
+
+/// Appends `value` to the array `node`; answers its new length.
+pub fn push(node: &mut Value, value: Value) -> Result<usize, DocError> {
+    match node {
         Value::List(l) => {
             l.push_back(value);
             Ok(l.len())
@@ -143,7 +148,12 @@ pub fn append(root: &mut Value, path: Path<'_>, value: Value) -> Result<usize, D
 /// Sets the length of the array at `path`, which must exist: truncates it, or pads
 /// it with nulls.
 pub fn resize(root: &mut Value, path: Path<'_>, len: usize) -> Result<(), DocError> {
-    match get_mut(root, path)? {
+    set_len(get_mut(root, path)?, len)
+}
+
+/// Sets the length of the array `node` (truncating, or padding with nulls).
+pub fn set_len(node: &mut Value, len: usize) -> Result<(), DocError> {
+    match node {
         Value::List(l) => {
             l.resize(len, Value::Null);
             Ok(())
@@ -171,22 +181,11 @@ pub fn matches<'v>(root: &'v Value, pattern: Path<'_>) -> Vec<Match<'v>> {
     let mut out = Vec::new();
     let mut at = Vec::new();
     let mut caps = Vec::new();
-    walk_matches(root, &segs, pattern.sep, &mut at, &mut caps, &mut out);
+    walk_from(root, &segs, 0, pattern.sep, &mut at, &mut caps, &mut out);
     out
 }
 
 /// Recursion depth is bounded by the pattern's segments.
-fn walk_matches<'v>(
-    node: &'v Value,
-    segs: &[&[u8]],
-    sep: u8,
-    at: &mut Vec<u8>,
-    caps: &mut Vec<Bytes>,
-    out: &mut Vec<Match<'v>>,
-) {
-    walk_from(node, segs, 0, sep, at, caps, out)
-}
-
 fn walk_from<'v>(
     node: &'v Value,
     segs: &[&[u8]],

@@ -9,7 +9,7 @@
 //! - `MC.TRIGGER ADD <pattern> <command>` (the new id), `SET <id> <pattern>
 //!   <command>`, `DEL <id>`, `LIST`: the trigger endpoints' operations.
 
-use mapcache_programs::{parse_request, Command as Program, ExecErrorKind};
+use mapcache_programs::{parse_request, Command as Program, ParseError};
 use mapcache_store::{json, Value};
 
 use crate::error::{CmdError, CmdResult};
@@ -93,20 +93,13 @@ fn parse_json(text: &[u8]) -> Result<Value, CmdError> {
 
 fn exec(c: &mut Ctx<'_>) -> CmdResult {
     let body = parse_json(&c.args[1])?;
-    let program = parse_request(&body).map_err(|e| match e {
-        mapcache_programs::ParseError::Empty => {
-            CmdError::Owned(format!("ERR validation failed: {e}"))
-        }
-        e => CmdError::Owned(format!("ERR invalid json payload: {e}")),
-    })?;
+    let program = parse_request(&body).map_err(parse_error)?;
     let db = c.db();
-    let answer = c.shared.programs.run(db, &program, c.now).map_err(|e| {
-        let what = match e.kind() {
-            ExecErrorKind::Failed => "command execution failed",
-            ExecErrorKind::StepLimit | ExecErrorKind::Deadline => "command timed out",
-        };
-        CmdError::Owned(format!("ERR {what}: {}", e.message()))
-    })?;
+    let answer = c
+        .shared
+        .programs
+        .run(db, &program, c.now)
+        .map_err(|e| CmdError::Owned(format!("ERR {}: {}", e.kind().summary(), e.message())))?;
     reply_value(c.out, &answer);
     Ok(())
 }
@@ -146,8 +139,11 @@ fn text(arg: &[u8]) -> Result<&str, CmdError> {
 }
 
 fn command(arg: &[u8]) -> Result<Program, CmdError> {
-    Program::from_value(&parse_json(arg)?)
-        .map_err(|e| CmdError::Owned(format!("ERR invalid json payload: {e}")))
+    Program::from_value(&parse_json(arg)?).map_err(parse_error)
+}
+
+fn parse_error(e: ParseError) -> CmdError {
+    CmdError::Owned(format!("ERR {}: {e}", e.summary()))
 }
 
 fn trigger_error(e: mapcache_programs::TriggerError) -> CmdError {

@@ -444,25 +444,21 @@ pub(crate) fn put(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> {
     let value = req.json(inner, 0)?;
     let db = cache(inner, &req.cache_name()?)?;
     let resp = value_response(StatusCode::OK, &value);
+    // The write, answering whether it replaced a node (PUT clears the node's TTL).
+    let set = |b: &mut Batch<'_>| {
+        let old = b.set(&kp.bytes, value)?;
+        b.set_deadline(&kp.bytes, None)?;
+        Ok(old.is_some())
+    };
+    let set = |b: &mut Batch<'_>| set(b).map_err(|e| doc_error(&kp.bytes, e));
     let programs = &inner.shared.programs;
     if programs.armed() && programs.has_triggers(db.name()) {
         // Replacing an existing node fires the cache's triggers, in the same batch:
         // a failing trigger leaves nothing written.
-        programs.write_and_fire(&db, &kp.show(), now(inner), |b| {
-            let set = |b: &mut Batch<'_>| {
-                let old = b.set(&kp.bytes, value)?;
-                b.set_deadline(&kp.bytes, None)?;
-                Ok(old.is_some())
-            };
-            set(b).map_err(|e| doc_error(&kp.bytes, e))
-        })?;
-        return Ok(resp);
+        programs.write_and_fire(&db, &kp.show(), now(inner), set)?;
+    } else {
+        db.batch(SEP, &[&kp.bytes], now(inner), set)?;
     }
-    db.batch(SEP, &[&kp.bytes], now(inner), |b| {
-        b.set(&kp.bytes, value)?;
-        b.set_deadline(&kp.bytes, None)
-    })
-    .map_err(|e| doc_error(&kp.bytes, e))?;
     Ok(resp)
 }
 

@@ -21,16 +21,11 @@ const PROGRAM_ENVELOPE: usize = 64;
 
 /// The answer to a program that failed.
 pub(crate) fn exec_error(e: ExecError) -> ApiError {
-    match e.kind() {
-        ExecErrorKind::Failed => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("command execution failed: {}", e.message()),
-        ),
-        ExecErrorKind::StepLimit | ExecErrorKind::Deadline => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!("command timed out: {}", e.message()),
-        ),
-    }
+    let status = match e.kind() {
+        ExecErrorKind::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+        ExecErrorKind::StepLimit | ExecErrorKind::Deadline => StatusCode::REQUEST_TIMEOUT,
+    };
+    ApiError::new(status, format!("{}: {}", e.kind().summary(), e.message()))
 }
 
 impl From<ExecError> for ApiError {
@@ -40,10 +35,7 @@ impl From<ExecError> for ApiError {
 }
 
 fn parse_error(e: ParseError) -> ApiError {
-    match e {
-        ParseError::Empty => ApiError::bad_request(format!("validation failed: {e}")),
-        ParseError::Invalid { .. } => ApiError::bad_request(format!("invalid json payload: {e}")),
-    }
+    ApiError::bad_request(format!("{}: {e}", e.summary()))
 }
 
 fn trigger_error(e: TriggerError) -> ApiError {

@@ -634,11 +634,10 @@ impl<'db> Multi<'db, '_> {
     pub fn with<R>(&mut self, i: usize, f: impl FnOnce(&mut KeyMut<'_>) -> R) -> R {
         let hash = self.hashes[i];
         let idx = self.db.shard_index(hash);
-        // Every key's shard was locked when the handle was made.
         let pos = self
             .guards
             .binary_search_by_key(&idx, |g| g.0)
-            .unwrap_or_else(|p| p.min(self.guards.len() - 1));
+            .expect("every key's shard is locked");
         let cell = &self.db.shards[idx];
         let key = self.keys[i];
         let (root, rest) = self.addr.split(key);
@@ -687,13 +686,7 @@ impl<'db> Multi<'db, '_> {
         if let Some(fault) = self.fault.take() {
             for u in self.undo.drain(..).rev() {
                 let shard = &mut self.guards[u.guard].1;
-                if let Some(now) = shard.remove(u.hash, &u.root) {
-                    self.garbage.push(now.entry);
-                }
-                if let Some(entry) = u.entry {
-                    let key = StoredKey::new(&u.root);
-                    shard.insert_new(u.hash, Box::new(Slot { key, entry }));
-                }
+                self.garbage.extend(shard.put(u.hash, &u.root, u.entry));
             }
             self.pending.clear();
             return Err(fault);

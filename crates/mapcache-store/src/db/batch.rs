@@ -14,11 +14,10 @@ use mapcache_expiry::UnixMillis;
 use parking_lot::RwLockWriteGuard;
 
 use super::entry::{Deadline, Entry};
-use super::shard::{Shard, Slot};
+use super::shard::Shard;
 use super::Db;
 use crate::doc::{self, DocError};
 use crate::feed::ChangeKind;
-use crate::key::StoredKey;
 use crate::path::{self, Path, MAX_DEPTH, WILDCARD};
 use crate::value::Value;
 
@@ -69,12 +68,7 @@ impl Db {
         now: UnixMillis,
         f: impl FnOnce(&mut Batch<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
-        let mut order: Vec<usize> = roots
-            .iter()
-            .map(|k| self.shard_index(self.hash(path::split(k, sep).0)))
-            .collect();
-        order.sort_unstable();
-        order.dedup();
+        let order = self.lock_order(roots.iter().map(|k| self.hash(path::split(k, sep).0)));
         self.run_batch(sep, order, now, f)
     }
 
@@ -339,29 +333,17 @@ impl Batch<'_> {
 
     /// Adds `by` to the number at `key`; answers the new number.
     pub fn increment(&mut self, key: &[u8], by: f64) -> Result<f64, DocError> {
-        self.modify(key, |v| increment_here(v, by))
+        self.modify(key, |v| doc::add(v, by))
     }
 
     /// Appends `value` to the array at `key`; answers its new length.
     pub fn append(&mut self, key: &[u8], value: Value) -> Result<usize, DocError> {
-        self.modify(key, |v| match v {
-            Value::List(l) => {
-                l.push_back(value);
-                Ok(l.len())
-            }
-            _ => Err(DocError::NotAnArray),
-        })
+        self.modify(key, |v| doc::push(v, value))
     }
 
     /// Sets the length of the array at `key` (truncating, or padding with nulls).
     pub fn resize(&mut self, key: &[u8], len: usize) -> Result<(), DocError> {
-        self.modify(key, |v| match v {
-            Value::List(l) => {
-                l.resize(len, Value::Null);
-                Ok(())
-            }
-            _ => Err(DocError::NotAnArray),
-        })
+        self.modify(key, |v| doc::set_len(v, len))
     }
 
     /// Sets (or with `None` clears) the deadline of the node at `key`, which must
@@ -473,27 +455,23 @@ impl Batch<'_> {
             let Ok(g) = self.guard_of(w.hash) else {
                 continue; // work() only copies roots of locked shards
             };
-            let shard = &mut self.guards[g].1;
-            if let Some(old) = shard.remove(w.hash, &w.root) {
-                garbage.push(old.entry);
-            }
-            let Some(mut entry) = w.entry else { continue };
-            if path::is_empty_aggregate(&entry.value) {
+            let mut entry = w.entry;
+            if let Some(e) = entry.take_if(|e| path::is_empty_aggregate(&e.value)) {
                 if self.db.origin.feed.is_active() {
                     self.changes
                         .push((w.root.clone(), None, ChangeKind::Deleted));
                 }
-                garbage.push(entry);
-                continue;
+                garbage.push(e);
             }
-            if let Some(n) = entry.nested.as_mut() {
-                n.retain_existing(&entry.value);
-                if n.is_empty() {
-                    entry.nested = None;
+            if let Some(e) = entry.as_mut() {
+                if let Some(n) = e.nested.as_mut() {
+                    n.retain_existing(&e.value);
+                    if n.is_empty() {
+                        e.nested = None;
+                    }
                 }
             }
-            let key = StoredKey::new(&w.root);
-            shard.insert_new(w.hash, Box::new(Slot { key, entry }));
+            garbage.extend(self.guards[g].1.put(w.hash, &w.root, entry));
         }
         for (root, rest, kind) in self.changes.drain(..) {
             let p = rest.as_deref().map(|r| Path::new(r, self.sep));
@@ -501,9 +479,4 @@ impl Batch<'_> {
         }
         garbage
     }
-}
-
-/// Increments the number `v` itself ([`doc::add`]).
-fn increment_here(v: &mut Value, by: f64) -> Result<f64, DocError> {
-    doc::add(v, by)
 }

@@ -163,6 +163,15 @@ impl Db {
         key_hash(&self.hasher, key)
     }
 
+    /// The shards of keys of these hashes, each once, in the store's lock order
+    /// (ascending index).
+    fn lock_order(&self, hashes: impl Iterator<Item = u64>) -> Vec<usize> {
+        let mut order: Vec<usize> = hashes.map(|h| self.shard_index(h)).collect();
+        order.sort_unstable();
+        order.dedup();
+        order
+    }
+
     #[inline]
     fn shard_index(&self, hash: u64) -> usize {
         (hash >> (64 - self.bits)) as usize
@@ -309,9 +318,7 @@ impl Db {
     ) -> Result<R, PathFault> {
         let _pass = self.origin.gate.pass();
         let hashes: Vec<u64> = keys.iter().map(|k| self.hash(addr.split(k).0)).collect();
-        let mut order: Vec<usize> = hashes.iter().map(|&h| self.shard_index(h)).collect();
-        order.sort_unstable();
-        order.dedup();
+        let order = self.lock_order(hashes.iter().copied());
         let guards = order
             .iter()
             .map(|&i| (i, self.shards[i].lock.write()))
@@ -364,9 +371,7 @@ impl Db {
     ) -> R {
         let _pass = self.origin.gate.pass();
         let hashes: Vec<u64> = keys.iter().map(|k| self.hash(addr.split(k).0)).collect();
-        let mut order: Vec<usize> = hashes.iter().map(|&h| self.shard_index(h)).collect();
-        order.sort_unstable();
-        order.dedup();
+        let order = self.lock_order(hashes.iter().copied());
         let guards = order
             .iter()
             .map(|&i| (i, self.shards[i].lock.read()))
@@ -635,13 +640,7 @@ impl Db {
         let mut garbage = Vec::new();
         for img in images {
             let mut shard = self.shards[self.shard_index(img.hash)].lock.write();
-            if let Some(now) = shard.remove(img.hash, &img.root) {
-                garbage.push(now.entry);
-            }
-            if let Some(entry) = img.entry {
-                let key = StoredKey::new(&img.root);
-                shard.insert_new(img.hash, Box::new(Slot { key, entry }));
-            }
+            garbage.extend(shard.put(img.hash, &img.root, img.entry));
         }
         drop(garbage);
     }

@@ -128,6 +128,17 @@ impl Shard {
     }
 
     /// Removes a slot and its index entry.
+    /// Makes `key`'s slot hold `entry` (or removes it for `None`), whatever it held,
+    /// indexes kept in step; answers the entry it held, to be freed after the lock.
+    pub(super) fn put(&mut self, hash: u64, key: &[u8], entry: Option<Entry>) -> Option<Entry> {
+        let old = self.remove(hash, key).map(|s| s.entry);
+        if let Some(entry) = entry {
+            let key = StoredKey::new(key);
+            self.insert_new(hash, Box::new(Slot { key, entry }));
+        }
+        old
+    }
+
     pub(super) fn remove(&mut self, hash: u64, key: &[u8]) -> Option<BoxedSlot> {
         let th = self.table_hash(hash);
         let slot = self.table.find_entry(th, |s| s.key == key).ok()?.remove().0;
