@@ -50,3 +50,64 @@ impl Default for RuntimeConfig {
         }
     }
 }
+
+/// A memory amount as Redis's `memtoull` reads it (CONFIG SET maxmemory, the config
+/// file): decimal digits, then an optional unit `b`, `k` (1000), `kb` (1024), `m`,
+/// `mb`, `g`, `gb`, in any case. No sign, no spaces, no fraction. As in Redis, an
+/// empty number counts as 0 (`""`, `"mb"`), a number past `u64::MAX` saturates, and
+/// the multiplication wraps.
+pub fn parse_memory(v: &[u8]) -> Option<u64> {
+    let digits = v.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (num, unit) = v.split_at(digits);
+    let mul: u64 = match unit.to_ascii_lowercase().as_slice() {
+        b"" | b"b" => 1,
+        b"k" => 1000,
+        b"kb" => 1024,
+        b"m" => 1000 * 1000,
+        b"mb" => 1024 * 1024,
+        b"g" => 1000 * 1000 * 1000,
+        b"gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    let mut n: u64 = 0;
+    for d in num {
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            .unwrap_or(u64::MAX);
+    }
+    Some(n.wrapping_mul(mul))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_memory;
+
+    #[test]
+    fn memory_units_as_redis_reads_them() {
+        // Each pair was checked with CONFIG SET maxmemory / CONFIG GET against redis-server 7.0.
+        let cases: &[(&str, Option<u64>)] = &[
+            ("100mb", Some(104_857_600)),
+            ("1gb", Some(1_073_741_824)),
+            ("1k", Some(1000)),
+            ("1K", Some(1000)),
+            ("1KB", Some(1024)),
+            ("10b", Some(10)),
+            ("5", Some(5)),
+            ("", Some(0)),
+            ("mb", Some(0)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", Some(u64::MAX)),
+            ("99999999999gb", Some(15_140_462_030_378_500_096)),
+            ("-1", None),
+            ("1.5mb", None),
+            (" 1mb", None),
+            ("1tb", None),
+            ("+5", None),
+            ("0x10", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_memory(text.as_bytes()), *want, "{text:?}");
+        }
+    }
+}
