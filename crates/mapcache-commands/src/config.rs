@@ -23,13 +23,76 @@ pub struct RuntimeConfig {
     pub bind: String,
     pub port: u16,
     pub key_mode: KeyMode,
-    /// Accepted and reported for tools that probe it; mapcache does not evict.
+    /// Bytes; 0 = no limit.
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     /// Slow log threshold in microseconds (negative disables).
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
     pub proto_max_bulk_len: u64,
+    /// The values CONFIG SET gave the parameters mapcache stores without acting on
+    /// them (canonical text, by name); a parameter not here has Redis's default.
+    pub stored: std::collections::BTreeMap<&'static str, String>,
+}
+
+impl RuntimeConfig {
+    /// The value CONFIG GET answers for `name` (or its alias, any case): a field of
+    /// this struct for the parameters mapcache acts on, else the stored value or
+    /// Redis's default. `None` for a name Redis 7.0 does not have.
+    pub fn param(&self, name: &str) -> Option<String> {
+        let p = crate::families::server::params::lookup(name.as_bytes())?;
+        Some(self.acted_on(p.name).unwrap_or_else(|| {
+            self.stored
+                .get(p.name)
+                .cloned()
+                .unwrap_or_else(|| p.default.to_string())
+        }))
+    }
+
+    /// The value of a parameter with a field of its own.
+    fn acted_on(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "bind" => self.bind.clone(),
+            "databases" => self.databases.to_string(),
+            "maxclients" => self.maxclients.to_string(),
+            "maxmemory" => self.maxmemory.to_string(),
+            "maxmemory-policy" => self.maxmemory_policy.clone(),
+            "port" => self.port.to_string(),
+            "proto-max-bulk-len" => self.proto_max_bulk_len.to_string(),
+            "requirepass" => self
+                .requirepass
+                .as_ref()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default(),
+            "slowlog-log-slower-than" => self.slowlog_log_slower_than.to_string(),
+            "slowlog-max-len" => self.slowlog_max_len.to_string(),
+            "timeout" => self.timeout.to_string(),
+            _ => return None,
+        })
+    }
+
+    /// Sets parameter `name` (canonical) to `value`, text that
+    /// `families::server::params::check` accepted.
+    pub(crate) fn set_param(&mut self, name: &'static str, value: String) {
+        let num = |v: &str| v.parse::<i64>().unwrap_or(0);
+        match name {
+            "bind" => self.bind = value,
+            "maxclients" => self.maxclients = num(&value).max(1) as usize,
+            "maxmemory" => self.maxmemory = value.parse().unwrap_or(0),
+            "maxmemory-policy" => self.maxmemory_policy = value,
+            "port" => self.port = num(&value) as u16,
+            "proto-max-bulk-len" => self.proto_max_bulk_len = num(&value) as u64,
+            "requirepass" => {
+                self.requirepass = (!value.is_empty()).then(|| Bytes::from(value.into_bytes()))
+            }
+            "slowlog-log-slower-than" => self.slowlog_log_slower_than = num(&value),
+            "slowlog-max-len" => self.slowlog_max_len = num(&value) as u64,
+            "timeout" => self.timeout = num(&value) as u64,
+            _ => {
+                self.stored.insert(name, value);
+            }
+        }
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -47,6 +110,7 @@ impl Default for RuntimeConfig {
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
             proto_max_bulk_len: 512 * 1024 * 1024,
+            stored: Default::default(),
         }
     }
 }

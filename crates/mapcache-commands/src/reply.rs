@@ -94,6 +94,14 @@ impl Reply {
             self.bulk(b.as_ref());
         }
     }
+    /// A HELP subcommand's reply: an array of status lines.
+    pub fn help(&mut self, lines: &[&str]) {
+        self.array(lines.len());
+        for l in lines {
+            self.simple(l.as_bytes());
+        }
+    }
+
     pub fn is_resp3(&self) -> bool {
         self.version == Version::Resp3
     }

@@ -4,6 +4,7 @@
 pub mod command;
 pub mod config;
 pub mod info;
+pub mod params;
 pub mod slowlog;
 
 use crate::args::is;

@@ -1,9 +1,11 @@
-//! CONFIG and its subcommands GET RESETSTAT SET, over [`crate::RuntimeConfig`].
+//! CONFIG and its subcommands GET HELP RESETSTAT REWRITE SET, over
+//! [`crate::RuntimeConfig`] and the parameter table [`super::params`].
 
 use std::sync::atomic::Ordering;
 
-use super::cmd;
-use crate::args::is;
+use bytes::Bytes;
+
+use super::{cmd, params};
 use crate::error::{truncate_lossy, CmdError, CmdResult};
 use crate::table::flags::*;
 use crate::table::Command;
@@ -32,6 +34,16 @@ const CONFIG_SUBCOMMANDS: &[Command] = &[
         )
     },
     Command {
+        since: "5.0.0",
+        ..cmd(
+            "help",
+            2,
+            LOADING | STALE,
+            "Show helpful text about the different subcommands",
+            config_help,
+        )
+    },
+    Command {
         since: "2.0.0",
         ..cmd(
             "resetstat",
@@ -39,6 +51,16 @@ const CONFIG_SUBCOMMANDS: &[Command] = &[
             ADMIN | NOSCRIPT | LOADING | STALE,
             "Reset the stats returned by INFO",
             config_resetstat,
+        )
+    },
+    Command {
+        since: "2.8.0",
+        ..cmd(
+            "rewrite",
+            2,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            "Rewrite the configuration file with the in memory configuration",
+            config_rewrite,
         )
     },
     Command {
@@ -57,47 +79,41 @@ fn config_container(_c: &mut Ctx<'_>) -> CmdResult {
     Err(CmdError::WrongArity("config".into()))
 }
 
-/// The parameters CONFIG GET knows, with their current values.
-fn config_params(c: &Ctx<'_>) -> Vec<(&'static str, String)> {
-    let cfg = c.shared.config.read();
-    vec![
-        ("appendonly", "no".into()),
-        ("bind", cfg.bind.clone()),
-        ("databases", cfg.databases.to_string()),
-        ("maxclients", cfg.maxclients.to_string()),
-        ("maxmemory", cfg.maxmemory.to_string()),
-        ("maxmemory-policy", cfg.maxmemory_policy.clone()),
-        ("port", cfg.port.to_string()),
-        ("proto-max-bulk-len", cfg.proto_max_bulk_len.to_string()),
-        (
-            "requirepass",
-            cfg.requirepass
-                .as_ref()
-                .map(|p| String::from_utf8_lossy(p).into_owned())
-                .unwrap_or_default(),
-        ),
-        ("save", String::new()),
-        (
-            "slowlog-log-slower-than",
-            cfg.slowlog_log_slower_than.to_string(),
-        ),
-        ("slowlog-max-len", cfg.slowlog_max_len.to_string()),
-        ("timeout", cfg.timeout.to_string()),
-    ]
+fn config_help(c: &mut Ctx<'_>) -> CmdResult {
+    c.out.help(&[
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Prints this help.",
+    ]);
+    Ok(())
 }
 
+/// CONFIG GET pattern...: every parameter (name or alias) a pattern matches, once; a
+/// hidden parameter only by its exact name, as in Redis.
 fn config_get(c: &mut Ctx<'_>) -> CmdResult {
-    let params = config_params(c);
-    let mut hits: Vec<&(&str, String)> = Vec::new();
+    let cfg = c.shared.config.read();
+    let mut hits: Vec<(&'static str, String)> = Vec::new();
     for pattern in &c.args[2..] {
-        for p in &params {
-            if mapcache_store::glob_match(pattern, p.0.as_bytes(), true)
-                && !hits.iter().any(|h| h.0 == p.0)
-            {
-                hits.push(p);
+        for p in params::PARAMS {
+            for name in std::iter::once(p.name).chain(p.alias) {
+                let exact = pattern.eq_ignore_ascii_case(name.as_bytes());
+                let matched = exact
+                    || (!p.hidden && mapcache_store::glob_match(pattern, name.as_bytes(), true));
+                if matched && !hits.iter().any(|h| h.0 == name) {
+                    hits.push((name, cfg.param(p.name).unwrap_or_default()));
+                }
             }
         }
     }
+    drop(cfg);
     c.out.map(hits.len());
     for (name, value) in hits {
         c.out.bulk(name.as_bytes());
@@ -106,40 +122,48 @@ fn config_get(c: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// CONFIG SET name value [name value ...]: every name is looked up and every value
+/// checked before any is applied, so the call is all or nothing; errors as Redis's.
 fn config_set(c: &mut Ctx<'_>) -> CmdResult {
     if c.args.len() % 2 != 0 {
-        return Err(CmdError::WrongArity("config|set".into()));
+        return Err(CmdError::Syntax);
     }
-    // Validate every pair first, then apply all: CONFIG SET is all or nothing.
-    let mut next = c.shared.config.read().clone();
-    for pair in c.args[2..].chunks(2) {
-        let (name, value) = (&pair[0], &pair[1]);
-        let v = String::from_utf8_lossy(value).into_owned();
-        let bad = || {
-            CmdError::Owned(format!(
-                "ERR CONFIG SET failed (possibly related to argument '{}') - argument couldn't be parsed into an integer",
-                truncate_lossy(name, 128)
-            ))
+    let failed = |name: &[u8], why: &str| {
+        CmdError::Owned(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
+            truncate_lossy(name, 128)
+        ))
+    };
+    let pairs: Vec<&[Bytes]> = c.args[2..].chunks(2).collect();
+    let mut found: Vec<&'static params::Param> = Vec::with_capacity(pairs.len());
+    let mut refusal = None;
+    for pair in &pairs {
+        let Some(p) = params::lookup(&pair[0]) else {
+            return Err(CmdError::Owned(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                truncate_lossy(&pair[0], 128)
+            )));
         };
-        let lname = String::from_utf8_lossy(name).to_ascii_lowercase();
-        match lname.as_str() {
-            "maxclients" => next.maxclients = v.parse().map_err(|_| bad())?,
-            "timeout" => next.timeout = v.parse().map_err(|_| bad())?,
-            "maxmemory" => next.maxmemory = v.parse().map_err(|_| bad())?,
-            "maxmemory-policy" => next.maxmemory_policy = v,
-            "slowlog-log-slower-than" => {
-                next.slowlog_log_slower_than = v.parse().map_err(|_| bad())?
-            }
-            "slowlog-max-len" => next.slowlog_max_len = v.parse().map_err(|_| bad())?,
-            "requirepass" => next.requirepass = (!value.is_empty()).then(|| value.clone()),
-            "save" | "appendonly" if value.is_empty() || is(value, "no") => {}
-            _ => {
-                return Err(CmdError::Owned(format!(
-                    "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-                    truncate_lossy(name, 128)
-                )))
+        if refusal.is_none() {
+            if p.immutable {
+                refusal = Some(failed(&pair[0], "can't set immutable config"));
+            } else if p.protected {
+                refusal = Some(failed(&pair[0], "can't set protected config"));
+            } else if found.iter().any(|q| std::ptr::eq(*q, p)) {
+                refusal = Some(failed(&pair[0], "duplicate parameter"));
             }
         }
+        found.push(p);
+    }
+    if let Some(e) = refusal {
+        return Err(e);
+    }
+    let mut next = c.shared.config.read().clone();
+    for (p, pair) in found.iter().zip(&pairs) {
+        let current = next.param(p.name).unwrap_or_default();
+        let value =
+            params::check(p, &pair[1], &current).map_err(|why| failed(p.name.as_bytes(), &why))?;
+        next.set_param(p.name, value);
     }
     c.shared
         .slowlog
@@ -147,6 +171,14 @@ fn config_set(c: &mut Ctx<'_>) -> CmdResult {
     *c.shared.config.write() = next;
     c.out.ok();
     Ok(())
+}
+
+/// CONFIG REWRITE: mapcache takes its settings from flags and the environment, so it
+/// answers as Redis does when started without a config file.
+fn config_rewrite(_c: &mut Ctx<'_>) -> CmdResult {
+    Err(CmdError::Static(
+        "ERR The server is running without a config file",
+    ))
 }
 
 fn config_resetstat(c: &mut Ctx<'_>) -> CmdResult {
