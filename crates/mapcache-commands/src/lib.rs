@@ -79,6 +79,8 @@ pub struct Stats {
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub error_replies: AtomicU64,
+    /// The highest `used_memory` INFO or MEMORY STATS has seen.
+    pub peak_memory: AtomicU64,
 }
 
 /// Everything the commands share: one per server.
