@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -29,6 +29,22 @@ pub struct ClientInfo {
     /// The last command's table entry, as an address (0 = none yet).
     last_cmd: AtomicUsize,
     pub names: Mutex<ClientNames>,
+    /// CLIENT NO-TOUCH: this client's reads leave keys' access times alone.
+    pub no_touch: AtomicBool,
+    /// Set by CLIENT KILL: the connection closes (after this command's reply, when
+    /// it killed itself).
+    killed: AtomicBool,
+    /// How CLIENT KILL wakes this client's connection task (installed by the server).
+    waker: OnceLock<Waker>,
+}
+
+/// A function that wakes a connection task; the server installs one per client.
+pub struct Waker(pub Box<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for Waker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Waker")
+    }
 }
 
 /// What CLIENT SETNAME and CLIENT SETINFO set.
@@ -46,6 +62,29 @@ impl ClientInfo {
         self.last_cmd
             .store(cmd as *const Command as usize, Ordering::Relaxed);
         self.last_active_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    /// Installs the function CLIENT KILL calls to wake this client's task (once).
+    pub fn set_waker(&self, wake: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.waker.set(Waker(wake));
+    }
+
+    /// CLIENT KILL: marks the client killed and wakes its task.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        if let Some(w) = self.waker.get() {
+            (w.0)();
+        }
+    }
+
+    /// Has CLIENT KILL closed this client?
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// Seconds since the connection was made (CLIENT LIST's `age`, KILL's MAXAGE).
+    pub fn age_secs(&self) -> u64 {
+        self.created.elapsed().as_secs()
     }
 
     fn last_cmd_name(&self) -> &'static str {
@@ -72,7 +111,7 @@ impl ClientInfo {
         let mut s = String::with_capacity(256);
         let _ = write!(
             s,
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 \
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
              qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
              cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -81,6 +120,11 @@ impl ClientInfo {
             text(&names.name),
             age.as_secs(),
             idle_ms / 1000,
+            if self.no_touch.load(Ordering::Relaxed) {
+                "T"
+            } else {
+                "N"
+            },
             self.db.load(Ordering::Relaxed),
             self.last_cmd_name(),
             self.resp.load(Ordering::Relaxed),
@@ -96,6 +140,11 @@ impl ClientInfo {
 pub struct Clients {
     next_id: AtomicU64,
     map: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    /// CLIENT PAUSE: until when, and whether every command waits (ALL) or only
+    /// writes (WRITE).
+    pause: Mutex<Option<(Instant, bool)>>,
+    /// Whether `pause` may be set: one relaxed load per command when nobody paused.
+    pause_on: AtomicBool,
 }
 
 impl Clients {
@@ -112,6 +161,9 @@ impl Clients {
             resp: AtomicU8::new(2),
             last_cmd: AtomicUsize::new(0),
             names: Mutex::new(ClientNames::default()),
+            no_touch: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            waker: OnceLock::new(),
         });
         self.map.lock().insert(id, info.clone());
         info
@@ -127,6 +179,42 @@ impl Clients {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// CLIENT PAUSE: pauses until `end` (ALL when `all`); a pause in force keeps its
+    /// later end and its stronger mode, as Redis merges them.
+    pub fn pause(&self, end: Instant, all: bool) {
+        let mut p = self.pause.lock();
+        *p = Some(match *p {
+            Some((e, a)) if e > Instant::now() => (e.max(end), a || all),
+            _ => (end, all),
+        });
+        self.pause_on.store(true, Ordering::Release);
+    }
+
+    /// CLIENT UNPAUSE.
+    pub fn unpause(&self) {
+        *self.pause.lock() = None;
+        self.pause_on.store(false, Ordering::Release);
+    }
+
+    /// How long a command must still wait under CLIENT PAUSE (`write`: it may write);
+    /// `None` when it may run now.
+    pub fn paused_for(&self, write: bool) -> Option<Duration> {
+        let mut p = self.pause.lock();
+        let (end, all) = (*p)?;
+        let now = Instant::now();
+        if end <= now {
+            *p = None;
+            self.pause_on.store(false, Ordering::Release);
+            return None;
+        }
+        (all || write).then(|| end - now)
+    }
+
+    /// Is a pause in force (cheap check for the connection loop)?
+    pub fn any_pause(&self) -> bool {
+        self.pause_on.load(Ordering::Relaxed)
     }
 
     /// A snapshot of every client, by id.

@@ -151,6 +151,8 @@ pub struct Session {
     pub transaction: Option<families::transactions::Transaction>,
     /// After WATCH, until EXEC, DISCARD or UNWATCH ([`watch`]).
     pub watch: Option<watch::SessionWatch>,
+    /// CLIENT REPLY's state ([`families::client_control`]).
+    pub reply: families::client_control::ReplyMode,
 }
 
 impl Session {
@@ -164,6 +166,7 @@ impl Session {
             rng,
             transaction: None,
             watch: None,
+            reply: Default::default(),
         }
     }
 
@@ -229,6 +232,16 @@ pub fn execute_traced(
     args: &[Bytes],
     out: &mut Reply,
 ) -> Outcome {
+    let mark = out.buf.len();
+    let outcome = run_traced(shared, session, args, out);
+    // CLIENT REPLY OFF / SKIP: the command ran; its reply is dropped.
+    if session.reply.active() && session.reply.after_command() {
+        out.buf.truncate(mark);
+    }
+    outcome
+}
+
+fn run_traced(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut Reply) -> Outcome {
     if session.transaction.is_some() {
         if let Some(outcome) = queue_in_transaction(shared, session, args, out) {
             return outcome;
@@ -264,7 +277,12 @@ fn queue_in_transaction(
     out: &mut Reply,
 ) -> Option<Outcome> {
     let cmd = lookup(&args[0]);
-    if cmd.is_some_and(|c| matches!(c.name, "exec" | "discard" | "multi" | "quit" | "watch")) {
+    if cmd.is_some_and(|c| {
+        matches!(
+            c.name,
+            "exec" | "discard" | "multi" | "quit" | "reset" | "watch"
+        )
+    }) {
         return None;
     }
     let refusal = match cmd {

@@ -80,7 +80,7 @@ impl From<PathFault> for CmdError {
 /// Refusals known before the handler runs.
 pub fn precheck(cmd: &Command, args: &[Bytes]) -> Result<(), CmdError> {
     let refusal = match cmd.name {
-        "rename" | "renamenx" | "copy" => Some(NESTED_MOVE),
+        "rename" | "renamenx" | "copy" | "move" => Some(NESTED_MOVE),
         _ => None,
     };
     if let Some(text) = refusal {

@@ -121,6 +121,12 @@ async fn serve(mut stream: TcpStream, mut session: Session, inner: &Inner) -> st
         ..Limits::default()
     };
     let mut shutdown = inner.shutdown.clone();
+    // CLIENT KILL from another connection wakes this task through the client's waker.
+    let killed = Arc::new(tokio::sync::Notify::new());
+    let wake = killed.clone();
+    session
+        .client
+        .set_waker(Box::new(move || wake.notify_one()));
     let mut input = BytesMut::new();
     // Both buffers are taken when a batch starts (see the module's comment).
     let mut reply = Reply {
@@ -141,6 +147,11 @@ async fn serve(mut stream: TcpStream, mut session: Session, inner: &Inner) -> st
                 tracing::debug!(idle, "idle timeout");
                 return Ok(());
             }
+            _ = killed.notified() => {
+                tracing::debug!("killed by CLIENT KILL");
+                close_gracefully(&mut stream).await;
+                return Ok(());
+            }
         };
         if read == 0 {
             return Ok(());
@@ -159,6 +170,13 @@ async fn serve(mut stream: TcpStream, mut session: Session, inner: &Inner) -> st
             match mapcache_resp::decode_command(&mut input, &limits, &mut args) {
                 Ok(true) if args.is_empty() => continue,
                 Ok(true) => {
+                    if shared.clients.any_pause() {
+                        // CLIENT PAUSE: send what is done, then wait for the pause to end.
+                        obs.flush();
+                        flush(&mut stream, &mut reply, shared).await?;
+                        wait_while_paused(shared, &session, &args).await;
+                        obs.resume();
+                    }
                     let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
                         execute_traced(shared, &mut session, &args, &mut reply)
                     }));
@@ -170,7 +188,7 @@ async fn serve(mut stream: TcpStream, mut session: Session, inner: &Inner) -> st
                         break;
                     };
                     obs.finish(&outcome, &args, &session);
-                    if session.close {
+                    if session.close || session.client.is_killed() {
                         close = true;
                         break;
                     }
@@ -209,6 +227,26 @@ async fn serve(mut stream: TcpStream, mut session: Session, inner: &Inner) -> st
             );
             return Ok(());
         }
+    }
+}
+
+/// Holds a command while CLIENT PAUSE applies to it: every command under ALL, those
+/// that may write under WRITE (a write command, EVAL/EVALSHA/FCALL, an EXEC whose
+/// queue writes), as Redis's processCommand decides.
+async fn wait_while_paused(shared: &mapcache_commands::Shared, session: &Session, args: &[Bytes]) {
+    use mapcache_commands::table::flags::WRITE;
+    let may_write = |name: &[u8]| {
+        mapcache_commands::lookup(name)
+            .is_some_and(|c| c.has(WRITE) || matches!(c.name, "eval" | "evalsha" | "fcall"))
+    };
+    let write = may_write(&args[0])
+        || (args[0].eq_ignore_ascii_case(b"exec")
+            && session
+                .transaction
+                .as_ref()
+                .is_some_and(|t| t.queue.iter().any(|q| may_write(&q[0]))));
+    while let Some(left) = shared.clients.paused_for(write) {
+        tokio::time::sleep(left.min(Duration::from_millis(10))).await;
     }
 }
 

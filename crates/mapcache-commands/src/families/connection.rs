@@ -1,4 +1,5 @@
-//! Connection commands: PING ECHO QUIT AUTH HELLO SELECT CLIENT.
+//! Connection commands: PING ECHO QUIT AUTH HELLO SELECT RESET CLIENT (KILL, PAUSE,
+//! UNPAUSE, REPLY, NO-TOUCH and RESET's handlers are in `client_control.rs`).
 
 use std::sync::atomic::Ordering;
 
@@ -7,6 +8,7 @@ use mapcache_resp::Version;
 
 use crate::args::{self, is};
 use crate::error::{truncate, CmdError, CmdResult};
+use crate::families::client_control;
 use crate::table::flags::*;
 use crate::table::Command;
 use crate::Ctx;
@@ -64,6 +66,16 @@ pub(crate) const COMMANDS: &[Command] = &[
         )
     },
     cmd("ping", -1, FAST, "Ping the server", ping),
+    Command {
+        since: "6.2.0",
+        ..cmd(
+            "reset",
+            1,
+            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+            "Reset the connection",
+            client_control::reset,
+        )
+    },
     cmd(
         "quit",
         -1,
@@ -124,11 +136,51 @@ const CLIENT_SUBCOMMANDS: &[Command] = &[
     Command {
         since: "2.4.0",
         ..cmd(
+            "kill",
+            -3,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            "Kill the connection of a client",
+            client_control::client_kill,
+        )
+    },
+    Command {
+        since: "2.4.0",
+        ..cmd(
             "list",
             -2,
             ADMIN | NOSCRIPT | LOADING | STALE,
             "Get the list of client connections",
             client_list,
+        )
+    },
+    Command {
+        since: "7.2.0",
+        ..cmd(
+            "no-touch",
+            3,
+            NOSCRIPT | LOADING | STALE,
+            "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.",
+            client_control::client_no_touch,
+        )
+    },
+    Command {
+        since: "2.9.50",
+        ..cmd(
+            "pause",
+            -3,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            "Stop processing commands from clients for some time",
+            client_control::client_pause,
+        )
+    },
+    Command {
+        since: "3.2.0",
+        ..cmd(
+            "reply",
+            3,
+            NOSCRIPT | LOADING | STALE,
+            "Instruct the server whether to reply to commands",
+            client_control::client_reply,
         )
     },
     Command {
@@ -149,6 +201,16 @@ const CLIENT_SUBCOMMANDS: &[Command] = &[
             NOSCRIPT | LOADING | STALE,
             "Set the current connection name",
             client_setname,
+        )
+    },
+    Command {
+        since: "6.2.0",
+        ..cmd(
+            "unpause",
+            2,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            "Resume processing of clients that were paused",
+            client_control::client_unpause,
         )
     },
 ];
@@ -429,16 +491,40 @@ fn client_help(c: &mut Ctx<'_>) -> CmdResult {
         "    Return the ID of the current connection.",
         "INFO",
         "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are:",
+        "    * ADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made from the specified address",
+        "    * LADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made to specified local address",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Kill connections by type.",
+        "    * USER <username>",
+        "      Kill connections authenticated by <username>.",
+        "    * SKIPME (YES|NO)",
+        "      Skip killing current connection (default: yes).",
+        "    * MAXAGE <maxage>",
+        "      Kill connections older than the specified age.",
         "LIST [options ...]",
         "    Return information about client connections. Options:",
         "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
         "      Return clients of specified type.",
         "    * ID <client-id> [<client-id> ...]",
         "      Return clients of specified IDs only.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
         "SETINFO <option> <value>",
         "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+        "NO-TOUCH (ON|OFF)",
+        "    Will not touch LRU/LFU stats when this mode is on.",
         "HELP",
         "    Print this help.",
     ];

@@ -2,8 +2,10 @@
 //! server family keeps COMMAND, CONFIG, INFO and SLOWLOG in a file each under
 //! `server/`, with a slice of their own.
 
+pub mod client_control;
 pub(crate) mod common;
 pub mod connection;
+pub mod databases;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
@@ -18,6 +20,7 @@ use crate::table::Command;
 /// Every family's table; [`crate::table::all`] merges and sorts them once.
 pub(crate) const ALL: &[&[Command]] = &[
     connection::COMMANDS,
+    databases::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
     lists::COMMANDS,
