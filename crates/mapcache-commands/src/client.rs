@@ -87,16 +87,28 @@ impl ClientInfo {
         self.created.elapsed().as_secs()
     }
 
-    fn last_cmd_name(&self) -> &'static str {
-        let p = self.last_cmd.load(Ordering::Relaxed);
-        crate::table::all()
-            .iter()
-            .find(|c| std::ptr::eq(**c, p as *const Command))
-            .map_or("NULL", |c| c.name)
+    /// The last command's name as CLIENT LIST shows it (`get`, `client|list`).
+    fn last_cmd_name(&self) -> String {
+        let p = self.last_cmd.load(Ordering::Relaxed) as *const Command;
+        for c in crate::table::all() {
+            if std::ptr::eq(*c, p) {
+                return c.name.to_string();
+            }
+            if let Some(sub) = c.subcommands.iter().find(|s| std::ptr::eq(*s, p)) {
+                return format!("{}|{}", c.name, sub.name);
+            }
+        }
+        "NULL".to_string()
     }
 
     /// One line of CLIENT LIST / the reply of CLIENT INFO, in Redis 7.0's field order.
     pub fn describe(&self) -> String {
+        self.describe_with(0)
+    }
+
+    /// [`ClientInfo::describe`] with `qbuf` bytes in the query buffer (the calling
+    /// client's own line shows its running command there, as Redis does).
+    pub fn describe_with(&self, qbuf: usize) -> String {
         let names = self.names.lock().clone();
         let age = self.created.elapsed();
         let idle_ms = match self.last_active_ms.load(Ordering::Relaxed) {
@@ -112,7 +124,7 @@ impl ClientInfo {
         let _ = write!(
             s,
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
-             qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
+             qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
              cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
@@ -126,6 +138,7 @@ impl ClientInfo {
                 "N"
             },
             self.db.load(Ordering::Relaxed),
+            qbuf,
             self.last_cmd_name(),
             self.resp.load(Ordering::Relaxed),
             text(&names.lib_name),

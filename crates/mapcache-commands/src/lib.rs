@@ -399,7 +399,7 @@ fn dispatch(
         stat = sub;
     }
     let now = shared.store.now();
-    session.client.touch(cmd, now);
+    session.client.touch(stat, now);
     let failed = |error| Failure {
         cmd: Some(cmd),
         stat: Some(stat),

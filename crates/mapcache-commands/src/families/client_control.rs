@@ -137,6 +137,9 @@ pub(crate) fn client_kill(c: &mut Ctx<'_>) -> CmdResult {
             return Err(CmdError::Static("ERR No such client"));
         };
         victim.kill();
+        if victim.id != c.session.client.id {
+            c.shared.clients.unregister(victim.id);
+        }
         c.out.ok();
         return Ok(());
     }
@@ -206,6 +209,10 @@ pub(crate) fn client_kill(c: &mut Ctx<'_>) -> CmdResult {
             && !cl.is_killed();
         if matches {
             cl.kill();
+            // Gone from CLIENT LIST and INFO at once, as Redis frees it at once.
+            if cl.id != me {
+                c.shared.clients.unregister(cl.id);
+            }
             killed += 1;
         }
     }

@@ -424,8 +424,18 @@ fn client_setinfo(c: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// The bytes of `args` as a RESP multibulk (the running command's `qbuf`).
+fn query_len(args: &[Bytes]) -> usize {
+    let digits = |n: usize| n.to_string().len();
+    3 + digits(args.len())
+        + args
+            .iter()
+            .map(|a| 5 + digits(a.len()) + a.len())
+            .sum::<usize>()
+}
+
 fn client_info(c: &mut Ctx<'_>) -> CmdResult {
-    let mut line = c.session.client.describe();
+    let mut line = c.session.client.describe_with(query_len(c.args));
     line.push('\n');
     c.out.verbatim(b"txt", line.as_bytes());
     Ok(())
@@ -468,9 +478,15 @@ fn client_list(c: &mut Ctx<'_>) -> CmdResult {
     }
     let mut text = String::new();
     if only_normal {
+        let me = c.session.client.id;
         for client in c.shared.clients.snapshot() {
             if ids.as_ref().is_none_or(|v| v.contains(&client.id)) {
-                text.push_str(&client.describe());
+                let qbuf = if client.id == me {
+                    query_len(c.args)
+                } else {
+                    0
+                };
+                text.push_str(&client.describe_with(qbuf));
                 text.push('\n');
             }
         }

@@ -40,6 +40,26 @@ const COMMAND_SUBCOMMANDS: &[Command] = &[
             command_docs,
         )
     },
+    Command {
+        since: "2.8.13",
+        ..cmd(
+            "getkeys",
+            -4,
+            LOADING | STALE,
+            "Extract keys given a full Redis command",
+            command_getkeys,
+        )
+    },
+    Command {
+        since: "5.0.0",
+        ..cmd(
+            "help",
+            2,
+            LOADING | STALE,
+            "Show helpful text about the different subcommands",
+            command_help,
+        )
+    },
     cmd(
         "info",
         -2,
@@ -180,4 +200,73 @@ fn write_docs(c: &mut Ctx<'_>, cmd: &Command, parent: Option<&str>) {
             write_docs(c, sub, Some(cmd.name));
         }
     }
+}
+
+fn command_help(c: &mut Ctx<'_>) -> CmdResult {
+    c.out.help(&[
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "HELP",
+        "    Prints this help.",
+    ]);
+    Ok(())
+}
+
+/// COMMAND GETKEYS command arg...: the keys of a full command, by the table's key
+/// positions (the subcommand's for a container) or, for EVAL and FCALL, their numkeys.
+fn command_getkeys(c: &mut Ctx<'_>) -> CmdResult {
+    let full = &c.args[2..];
+    let Some(mut target) = table::lookup(&full[0]) else {
+        return Err(CmdError::Static("ERR Invalid command specified"));
+    };
+    if !target.subcommands.is_empty() && full.len() > 1 {
+        target = table::lookup_sub(target, &full[1])
+            .ok_or(CmdError::Static("ERR Invalid command specified"))?;
+    }
+    if !target.arity_ok(full.len()) {
+        return Err(CmdError::Static(
+            "ERR Invalid number of arguments specified for command",
+        ));
+    }
+    let keys: Vec<&[u8]> = if matches!(
+        target.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    ) {
+        let n = crate::args::int(&full[2]).unwrap_or(0);
+        match usize::try_from(n) {
+            Ok(n) if n <= full.len() - 3 => full[3..3 + n].iter().map(|k| &k[..]).collect(),
+            _ => Vec::new(),
+        }
+    } else {
+        let (first, last, step) = target.keys;
+        if first <= 0 {
+            return Err(CmdError::Static("ERR The command has no key arguments"));
+        }
+        let last = if last < 0 {
+            full.len() as isize + last as isize
+        } else {
+            last as isize
+        };
+        (first as isize..=last.min(full.len() as isize - 1))
+            .step_by(step.max(1) as usize)
+            .map(|i| &full[i as usize][..])
+            .collect()
+    };
+    c.out.bulks(keys);
+    Ok(())
 }
