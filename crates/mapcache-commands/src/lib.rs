@@ -112,6 +112,7 @@ impl Shared {
     pub fn new(mut store: Store, config: RuntimeConfig, info: ServerInfo) -> Self {
         store.set_path_keys(config.key_mode == KeyMode::Path);
         let slowlog = slowlog::SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len);
+        config::apply_limits(&store, &config);
         Shared {
             store,
             config: parking_lot::RwLock::new(config),
@@ -149,6 +150,9 @@ pub struct Session {
     pub transaction: Option<families::transactions::Transaction>,
     /// After WATCH, until EXEC, DISCARD or UNWATCH ([`watch`]).
     pub watch: Option<watch::SessionWatch>,
+    /// While EXEC runs its queue: the memory check was made at queue time and for
+    /// EXEC itself, not again per command (as in Redis).
+    pub in_exec: bool,
 }
 
 impl Session {
@@ -162,6 +166,7 @@ impl Session {
             rng,
             transaction: None,
             watch: None,
+            in_exec: false,
         }
     }
 
@@ -290,6 +295,9 @@ fn queue_in_transaction(
                 Some(_) => None,
             }
         }
+        Some(cmd) if !memory_ok(shared) => {
+            Some(rejected(Some(cmd), Some(cmd), CmdError::Static(error::OOM)))
+        }
         Some(_) => None,
     };
     let tx = session.transaction.as_mut()?;
@@ -379,6 +387,22 @@ fn dispatch(
         stat = sub;
     }
     let now = shared.store.now();
+    // Redis's processCommand: with a limit set, every command first lets the store
+    // make room; one that may grow memory is refused when it could not.
+    if shared.store.limits().maxmemory() != 0 && !session.in_exec {
+        let grows = cmd.has(table::flags::DENYOOM) || stat.has(table::flags::DENYOOM);
+        if shared.store.make_room(now).is_err() && grows {
+            return Err(rejected(
+                Some(cmd),
+                Some(stat),
+                CmdError::Static(error::OOM),
+            ));
+        }
+        if grows {
+            let bytes: usize = args.iter().map(|a| a.len()).sum();
+            shared.store.limits().note_write(bytes as u64);
+        }
+    }
     session.client.touch(cmd, now);
     let failed = |error| Failure {
         cmd: Some(cmd),
@@ -430,6 +454,11 @@ fn dispatch(
     }
     result.map_err(failed)?;
     Ok((cmd, stat))
+}
+
+/// Is there room for a command (no limit, under it, or room made by evicting)?
+pub fn memory_ok(shared: &Shared) -> bool {
+    shared.store.limits().maxmemory() == 0 || shared.store.make_room(shared.store.now()).is_ok()
 }
 
 /// Runs a write whose cache has triggers, inside the store's exclusive section: the

@@ -131,6 +131,7 @@ const CLIENT_SUBCOMMANDS: &[Command] = &[
             client_list,
         )
     },
+    super::memory::CLIENT_NO_EVICT,
     Command {
         since: "7.2.0",
         ..cmd(

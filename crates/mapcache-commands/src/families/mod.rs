@@ -7,6 +7,7 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod memory;
 pub mod programs;
 pub mod server;
 pub mod strings;
@@ -20,6 +21,7 @@ pub(crate) const ALL: &[&[Command]] = &[
     hashes::COMMANDS,
     keys::COMMANDS,
     lists::COMMANDS,
+    memory::COMMANDS,
     programs::COMMANDS,
     server::COMMANDS,
     server::command::COMMANDS,

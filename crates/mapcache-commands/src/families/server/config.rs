@@ -8,6 +8,7 @@ use crate::error::{truncate_lossy, CmdError, CmdResult};
 use crate::table::flags::*;
 use crate::table::Command;
 use crate::Ctx;
+use mapcache_store::evict::Policy;
 
 pub(crate) const COMMANDS: &[Command] = &[Command {
     subcommands: CONFIG_SUBCOMMANDS,
@@ -65,8 +66,11 @@ fn config_params(c: &Ctx<'_>) -> Vec<(&'static str, String)> {
         ("bind", cfg.bind.clone()),
         ("databases", cfg.databases.to_string()),
         ("maxclients", cfg.maxclients.to_string()),
+        ("lfu-decay-time", cfg.lfu_decay_time.to_string()),
+        ("lfu-log-factor", cfg.lfu_log_factor.to_string()),
         ("maxmemory", cfg.maxmemory.to_string()),
         ("maxmemory-policy", cfg.maxmemory_policy.clone()),
+        ("maxmemory-samples", cfg.maxmemory_samples.to_string()),
         ("port", cfg.port.to_string()),
         ("proto-max-bulk-len", cfg.proto_max_bulk_len.to_string()),
         (
@@ -125,8 +129,26 @@ fn config_set(c: &mut Ctx<'_>) -> CmdResult {
         match lname.as_str() {
             "maxclients" => next.maxclients = v.parse().map_err(|_| bad())?,
             "timeout" => next.timeout = v.parse().map_err(|_| bad())?,
-            "maxmemory" => next.maxmemory = v.parse().map_err(|_| bad())?,
-            "maxmemory-policy" => next.maxmemory_policy = v,
+            "maxmemory" => {
+                next.maxmemory = crate::config::parse_memory(value)
+                    .ok_or_else(|| failed(name, "argument must be a memory value"))?
+            }
+            "maxmemory-policy" => {
+                let policy = Policy::parse(value).ok_or_else(|| {
+                    let names: Vec<&str> = Policy::ALL.iter().map(|(_, n)| *n).collect();
+                    failed(
+                        name,
+                        &format!(
+                            "argument(s) must be one of the following: {}",
+                            names.join(", ")
+                        ),
+                    )
+                })?;
+                next.maxmemory_policy = policy.name().into();
+            }
+            "maxmemory-samples" => next.maxmemory_samples = int_config(name, &v, 1)?,
+            "lfu-log-factor" => next.lfu_log_factor = int_config(name, &v, 0)? as u32,
+            "lfu-decay-time" => next.lfu_decay_time = int_config(name, &v, 0)? as u32,
             "slowlog-log-slower-than" => {
                 next.slowlog_log_slower_than = v.parse().map_err(|_| bad())?
             }
@@ -144,9 +166,34 @@ fn config_set(c: &mut Ctx<'_>) -> CmdResult {
     c.shared
         .slowlog
         .configure(next.slowlog_log_slower_than, next.slowlog_max_len);
+    crate::config::apply_limits(&c.shared.store, &next);
     *c.shared.config.write() = next;
     c.out.ok();
     Ok(())
+}
+
+/// `ERR CONFIG SET failed (possibly related to argument '<name>') - <why>`.
+fn failed(name: &[u8], why: &str) -> CmdError {
+    CmdError::Owned(format!(
+        "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
+        truncate_lossy(name, 128)
+    ))
+}
+
+/// An int config as Redis checks one: an integer (else "couldn't be parsed into an
+/// integer") from `min` to `i32::MAX` (else "must be between ...").
+fn int_config(name: &[u8], text: &str, min: i64) -> Result<u64, CmdError> {
+    let n: i64 = text
+        .parse()
+        .map_err(|_| failed(name, "argument couldn't be parsed into an integer"))?;
+    if (min..=i64::from(i32::MAX)).contains(&n) {
+        Ok(n as u64)
+    } else {
+        Err(failed(
+            name,
+            &format!("argument must be between {min} and 2147483647 inclusive"),
+        ))
+    }
 }
 
 fn config_resetstat(c: &mut Ctx<'_>) -> CmdResult {

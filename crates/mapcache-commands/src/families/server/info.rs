@@ -98,9 +98,10 @@ fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
             write!(
                 t,
                 "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
-                 maxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:{allocator}\r\n",
+                 maxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:{allocator}\r\n",
                 human_bytes(used),
                 cfg.maxmemory,
+                human_bytes(cfg.maxmemory),
                 cfg.maxmemory_policy
             )
         }
@@ -119,7 +120,7 @@ fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
                  instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
                  instantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\n\
-                 expired_keys:{expired}\r\nevicted_keys:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\n\
+                 expired_keys:{expired}\r\nevicted_keys:{}\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\n\
                  total_error_replies:{}\r\n",
                 s.connections_received.load(Ordering::Relaxed),
                 s.commands_processed.load(Ordering::Relaxed),
@@ -129,6 +130,7 @@ fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
                 sh.rates.input_bytes.rate() / 1024.0,
                 sh.rates.output_bytes.rate() / 1024.0,
                 s.rejected_connections.load(Ordering::Relaxed),
+                sh.store.limits().evicted_keys(),
                 s.error_replies.load(Ordering::Relaxed),
             )
         }
