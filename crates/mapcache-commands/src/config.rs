@@ -23,9 +23,14 @@ pub struct RuntimeConfig {
     pub bind: String,
     pub port: u16,
     pub key_mode: KeyMode,
-    /// Bytes; 0 = no limit.
+    /// The memory limit in bytes (0: none) and what happens at it
+    /// (`mapcache_store::evict`); the store holds the live values ([`apply_limits`]),
+    /// these are what CONFIG GET reports and the flags set at start.
     pub maxmemory: u64,
     pub maxmemory_policy: String,
+    pub maxmemory_samples: u64,
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time: u32,
     /// Slow log threshold in microseconds (negative disables).
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
@@ -57,6 +62,9 @@ impl RuntimeConfig {
             "maxclients" => self.maxclients.to_string(),
             "maxmemory" => self.maxmemory.to_string(),
             "maxmemory-policy" => self.maxmemory_policy.clone(),
+            "maxmemory-samples" => self.maxmemory_samples.to_string(),
+            "lfu-log-factor" => self.lfu_log_factor.to_string(),
+            "lfu-decay-time" => self.lfu_decay_time.to_string(),
             "port" => self.port.to_string(),
             "proto-max-bulk-len" => self.proto_max_bulk_len.to_string(),
             "requirepass" => self
@@ -80,6 +88,9 @@ impl RuntimeConfig {
             "maxclients" => self.maxclients = num(&value).max(1) as usize,
             "maxmemory" => self.maxmemory = value.parse().unwrap_or(0),
             "maxmemory-policy" => self.maxmemory_policy = value,
+            "maxmemory-samples" => self.maxmemory_samples = num(&value).max(1) as u64,
+            "lfu-log-factor" => self.lfu_log_factor = num(&value).max(0) as u32,
+            "lfu-decay-time" => self.lfu_decay_time = num(&value).max(0) as u32,
             "port" => self.port = num(&value) as u16,
             "proto-max-bulk-len" => self.proto_max_bulk_len = num(&value) as u64,
             "requirepass" => {
@@ -107,11 +118,27 @@ impl Default for RuntimeConfig {
             key_mode: KeyMode::Flat,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
+            maxmemory_samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
             proto_max_bulk_len: 512 * 1024 * 1024,
             stored: Default::default(),
         }
+    }
+}
+
+/// Hands the memory settings of `cfg` to the store, which enforces them.
+pub fn apply_limits(store: &mapcache_store::Store, cfg: &RuntimeConfig) {
+    let limits = store.limits();
+    let policy = mapcache_store::evict::Policy::parse(cfg.maxmemory_policy.as_bytes())
+        .unwrap_or(mapcache_store::evict::Policy::NoEviction);
+    limits.set_policy(policy);
+    limits.set_samples(cfg.maxmemory_samples);
+    mapcache_store::evict::access::set_lfu_tuning(cfg.lfu_log_factor, cfg.lfu_decay_time);
+    if limits.maxmemory() != cfg.maxmemory {
+        limits.set_maxmemory(cfg.maxmemory);
     }
 }
 

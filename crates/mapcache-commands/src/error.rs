@@ -43,6 +43,9 @@ pub enum CmdError {
     Raw(Vec<u8>),
 }
 
+/// Redis's refusal of a command that may grow memory when the store is full.
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
 impl CmdError {
     /// The full error text, as sent after `-`.
     pub fn text(&self) -> Cow<'_, str> {

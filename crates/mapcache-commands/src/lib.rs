@@ -114,6 +114,7 @@ impl Shared {
     pub fn new(mut store: Store, config: RuntimeConfig, info: ServerInfo) -> Self {
         store.set_path_keys(config.key_mode == KeyMode::Path);
         let slowlog = slowlog::SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len);
+        config::apply_limits(&store, &config);
         Shared {
             store,
             config: parking_lot::RwLock::new(config),
@@ -153,6 +154,9 @@ pub struct Session {
     pub watch: Option<watch::SessionWatch>,
     /// CLIENT REPLY's state ([`families::client_control`]).
     pub reply: families::client_control::ReplyMode,
+    /// While EXEC runs its queue: the memory check was made at queue time and for
+    /// EXEC itself, not again per command (as in Redis).
+    pub in_exec: bool,
 }
 
 impl Session {
@@ -167,6 +171,7 @@ impl Session {
             transaction: None,
             watch: None,
             reply: Default::default(),
+            in_exec: false,
         }
     }
 
@@ -310,6 +315,9 @@ fn queue_in_transaction(
                 Some(_) => None,
             }
         }
+        Some(cmd) if !memory_ok(shared) => {
+            Some(rejected(Some(cmd), Some(cmd), CmdError::Static(error::OOM)))
+        }
         Some(_) => None,
     };
     let tx = session.transaction.as_mut()?;
@@ -399,6 +407,22 @@ fn dispatch(
         stat = sub;
     }
     let now = shared.store.now();
+    // Redis's processCommand: with a limit set, every command first lets the store
+    // make room; one that may grow memory is refused when it could not.
+    if shared.store.limits().maxmemory() != 0 && !session.in_exec {
+        let grows = cmd.has(table::flags::DENYOOM) || stat.has(table::flags::DENYOOM);
+        if shared.store.make_room(now).is_err() && grows {
+            return Err(rejected(
+                Some(cmd),
+                Some(stat),
+                CmdError::Static(error::OOM),
+            ));
+        }
+        if grows {
+            let bytes: usize = args.iter().map(|a| a.len()).sum();
+            shared.store.limits().note_write(bytes as u64);
+        }
+    }
     session.client.touch(stat, now);
     let failed = |error| Failure {
         cmd: Some(cmd),
@@ -450,6 +474,11 @@ fn dispatch(
     }
     result.map_err(failed)?;
     Ok((cmd, stat))
+}
+
+/// Is there room for a command (no limit, under it, or room made by evicting)?
+pub fn memory_ok(shared: &Shared) -> bool {
+    shared.store.limits().maxmemory() == 0 || shared.store.make_room(shared.store.now()).is_ok()
 }
 
 /// Runs a write whose cache has triggers, inside the store's exclusive section: the

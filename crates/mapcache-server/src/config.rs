@@ -44,8 +44,16 @@ pub struct Config {
     pub save_on_shutdown: bool,
     /// `/debug/pprof/profile` and `/debug/allocator` (off: they answer 404).
     pub debug_endpoints: bool,
-    /// The binary's allocator statistics for `/debug/allocator` (`None`: 404).
+    /// The binary's allocator statistics for `/debug/allocator` (`None`: 404); also
+    /// the memory figure `maxmemory` is checked against (without it there is no limit).
     pub allocator: Option<Arc<dyn crate::AllocatorStats>>,
+    /// The memory limit in bytes (0: none) and what happens at it
+    /// (`mapcache_store::evict`; CONFIG SET changes them at run time).
+    pub maxmemory: u64,
+    pub maxmemory_policy: mapcache_store::evict::Policy,
+    pub maxmemory_samples: u64,
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time: u32,
 }
 
 impl Default for Config {
@@ -71,6 +79,11 @@ impl Default for Config {
             save_on_shutdown: false,
             debug_endpoints: false,
             allocator: None,
+            maxmemory: 0,
+            maxmemory_policy: mapcache_store::evict::Policy::NoEviction,
+            maxmemory_samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
         }
     }
 }

@@ -53,6 +53,11 @@ pub trait AllocatorStats: Send + Sync + std::fmt::Debug {
     fn text(&self) -> Option<Result<String, String>> {
         None
     }
+    /// Bytes allocated now, refreshed (INFO's `used_memory`, what `maxmemory` is
+    /// checked against): override with a cheaper read than all of [`Self::figures`].
+    fn allocated(&self) -> Option<u64> {
+        self.figures().ok().map(|f| f.allocated)
+    }
 }
 
 /// INFO memory's view of the binary's allocator.
@@ -65,7 +70,14 @@ impl mapcache_commands::MemoryReport for AllocatorMemory {
     }
 
     fn allocated_bytes(&self) -> Option<u64> {
-        self.0.figures().ok().map(|f| f.allocated)
+        self.0.allocated()
+    }
+}
+
+/// The memory figure eviction works on: the same allocator reading as INFO's.
+impl mapcache_store::evict::MemoryGauge for AllocatorMemory {
+    fn used_bytes(&self) -> Option<u64> {
+        self.0.allocated()
     }
 }
 

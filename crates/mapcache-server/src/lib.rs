@@ -29,6 +29,8 @@ use tokio_util::task::TaskTracker;
 pub use api::openapi_operations;
 pub use config::Config;
 pub use debug::{AllocatorFigures, AllocatorStats};
+/// `maxmemory-policy`'s values, for the binary's flag.
+pub use mapcache_store::evict::Policy as EvictionPolicy;
 
 /// The version INFO and HELLO report as `redis_version`: the Redis release whose
 /// behaviour mapcache reproduces (clients gate features on it).
@@ -142,6 +144,11 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         port: resp_addr.port(),
         key_mode: config.key_mode,
         proto_max_bulk_len: config.proto_max_bulk_len as u64,
+        maxmemory: config.maxmemory,
+        maxmemory_policy: config.maxmemory_policy.name().into(),
+        maxmemory_samples: config.maxmemory_samples,
+        lfu_log_factor: config.lfu_log_factor,
+        lfu_decay_time: config.lfu_decay_time,
         ..RuntimeConfig::default()
     };
     let info = ServerInfo {
@@ -160,7 +167,13 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         let saver = persistence::Saver::new(weak.clone(), config.dir.clone());
         let _ = shared.persistence.set(Arc::new(saver));
         if let Some(stats) = config.allocator.clone() {
-            let _ = shared.memory.set(Arc::new(debug::AllocatorMemory(stats)));
+            let _ = shared
+                .memory
+                .set(Arc::new(debug::AllocatorMemory(stats.clone())));
+            shared
+                .store
+                .limits()
+                .set_gauge(Arc::new(debug::AllocatorMemory(stats)));
         }
         shared
     });

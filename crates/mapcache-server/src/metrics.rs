@@ -120,6 +120,8 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("mapcache_db_keys", "Keys in a database."),
     ("mapcache_db_keys_expiring", "Keys with a time to live in a database."),
     ("mapcache_expired_keys_total", "Keys removed because their time to live passed: on access (lazy) or by the sweeper (active)."),
+    ("mapcache_evicted_keys_total", "Keys removed to stay under maxmemory (INFO evicted_keys)."),
+    ("mapcache_maxmemory_bytes", "The maxmemory setting (0: no limit)."),
     ("mapcache_sweep_passes_total", "Passes of the expiry sweeper."),
     ("mapcache_sweep_removed_keys_total", "Keys the sweeper removed."),
     ("mapcache_sweep_duration_seconds", "Duration of one sweeper pass."),
@@ -266,6 +268,11 @@ impl Metrics {
                 Some(("mode", "active")),
                 active,
             );
+            counter(
+                "mapcache_evicted_keys_total",
+                None,
+                sh.store.limits().evicted_keys(),
+            );
 
             let mut gauge = |name: &'static str,
                              labels: &[(&'static str, String)],
@@ -293,6 +300,12 @@ impl Metrics {
                 gauge("mapcache_db_keys", &db, keys as f64, keys > 0);
                 gauge("mapcache_db_keys_expiring", &db, expires as f64, keys > 0);
             }
+            gauge(
+                "mapcache_maxmemory_bytes",
+                &[],
+                sh.store.limits().maxmemory() as f64,
+                true,
+            );
             gauge(
                 "mapcache_connected_clients",
                 &[],

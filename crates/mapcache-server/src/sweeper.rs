@@ -1,5 +1,6 @@
 //! The one sweeper: a dedicated thread that removes expired keys in bounded passes over
-//! every shard.
+//! every shard, and evicts keys in passes of the same length while the store is over
+//! `maxmemory`.
 //!
 //! # Why a thread at background priority, not a tokio task
 //! A pass is pure CPU work (at most 2 ms), and a storm of a million keys due at once
@@ -28,6 +29,9 @@ use crate::Inner;
 
 /// Longest sleep between passes when nothing is due soon.
 const MAX_IDLE: Duration = Duration::from_millis(100);
+
+/// With a memory limit set, the longest the sweeper goes without checking it.
+const EVICT_CHECK: Duration = Duration::from_millis(10);
 
 /// The pause after a pass that panicked.
 const PANIC_BACKOFF: Duration = Duration::from_secs(1);
@@ -121,7 +125,7 @@ fn run(inner: &Inner, stop: &AtomicBool) {
         // would still hide expired keys, but their memory would never come back.
         let pass = std::panic::catch_unwind(AssertUnwindSafe(|| {
             store.expire_caches();
-            store.with_sweep_shards(|shards| {
+            let wake = store.with_sweep_shards(|shards| {
                 let now = store.now();
                 let report = sweeper.pass(shards, now);
                 inner.metrics.sweep(&report);
@@ -133,7 +137,16 @@ fn run(inner: &Inner, stop: &AtomicBool) {
                     );
                 }
                 sweeper.next_wake(&report, shards, store.now(), MAX_IDLE)
-            })
+            });
+            // Over `maxmemory`: evict for one pass's time too, and come back at once
+            // while still over (writers evict in small steps of their own meanwhile).
+            if store.evict_background(PASS_TIME) {
+                Duration::ZERO
+            } else if store.limits().maxmemory() != 0 {
+                wake.min(EVICT_CHECK)
+            } else {
+                wake
+            }
         }));
         let wake = pass.unwrap_or_else(|_| {
             tracing::error!("a sweeper pass panicked; sweeping again in 1 s");

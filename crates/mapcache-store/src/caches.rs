@@ -27,7 +27,7 @@ pub const MAX_CACHE_NAME: usize = 128;
 /// A cache created by name over the HTTP API.
 #[derive(Debug)]
 pub struct NamedCache {
-    db: Db,
+    pub(crate) db: Db,
     /// Absolute Unix milliseconds after which the whole cache is gone.
     deadline: RwLock<Option<UnixMillis>>,
 }
@@ -41,7 +41,7 @@ impl NamedCache {
 /// The named caches of a store, in creation order.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    named: RwLock<IndexMap<String, Arc<NamedCache>>>,
+    pub(crate) named: RwLock<IndexMap<String, Arc<NamedCache>>>,
 }
 
 /// A cache handed out by [`Store::cache`]: a numbered database or a named cache.

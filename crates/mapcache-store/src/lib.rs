@@ -15,6 +15,7 @@
 pub mod caches;
 pub mod db;
 pub mod doc;
+pub mod evict;
 pub mod feed;
 pub mod gate;
 pub mod glob;
@@ -77,6 +78,8 @@ pub struct Store {
     feed: Arc<WriteFeed>,
     /// Every operation passes it; an exclusive section holds them all back ([`gate`]).
     gate: Arc<Gate>,
+    /// `maxmemory` and its policy ([`evict`]).
+    limits: evict::Limits,
 }
 
 impl Store {
@@ -113,6 +116,7 @@ impl Store {
             shard_bits: config.shard_bits,
             hasher,
             clock,
+            limits: evict::Limits::default(),
         }
     }
 
@@ -141,7 +145,103 @@ impl Store {
 
     /// The current time in Unix milliseconds, as every command of this store sees it.
     pub fn now(&self) -> UnixMillis {
-        self.clock.now_ms()
+        let now = self.clock.now_ms();
+        evict::access::observe_now(now);
+        now
+    }
+
+    /// The memory limit, its policy and the memory figure ([`evict`]).
+    pub fn limits(&self) -> &evict::Limits {
+        &self.limits
+    }
+
+    /// Before a command runs with a limit set: when the figure is over `maxmemory`,
+    /// evicts a bounded number of keys ([`evict::STEP_KEYS`], [`evict::STEP_TIME`]).
+    /// `Err` when the store is over and nothing was evicted (`noeviction`, or no key
+    /// the policy may take): a command that may grow memory is then refused.
+    pub fn make_room(&self, now: UnixMillis) -> Result<(), evict::OutOfMemory> {
+        let limits = &self.limits;
+        let max = limits.maxmemory();
+        if max == 0 {
+            return Ok(());
+        }
+        let Some(used) = limits.used(now) else {
+            return Ok(());
+        };
+        if used <= max {
+            return Ok(());
+        }
+        if limits.policy() == evict::Policy::NoEviction {
+            return Err(evict::OutOfMemory);
+        }
+        match self.evict_for(now, used - max, evict::STEP_KEYS, evict::STEP_TIME) {
+            0 => Err(evict::OutOfMemory),
+            _ => Ok(()),
+        }
+    }
+
+    /// The sweeper's share: while over the limit, evicts for up to `time`. Answers
+    /// whether the store is still over it.
+    pub fn evict_background(&self, time: std::time::Duration) -> bool {
+        let now = self.now();
+        let max = self.limits.maxmemory();
+        if max == 0 || self.limits.policy() == evict::Policy::NoEviction {
+            return false;
+        }
+        let Some(used) = self.limits.used(now) else {
+            return false;
+        };
+        if used <= max {
+            return false;
+        }
+        self.evict_for(now, used - max, usize::MAX, time) > 0 && self.limits.over(now)
+    }
+
+    /// Evicts keys until about `need` bytes are freed, `max_keys` are gone, `time` is
+    /// up or no shard has a candidate; answers how many went. Shards take turns.
+    fn evict_for(
+        &self,
+        now: UnixMillis,
+        need: u64,
+        max_keys: usize,
+        time: std::time::Duration,
+    ) -> usize {
+        let policy = self.limits.policy();
+        let samples = self.limits.samples() as usize;
+        let start = std::time::Instant::now();
+        let named = self.caches.named.read();
+        let dbs: Vec<&Db> = self
+            .dbs
+            .iter()
+            .chain(named.values().map(|c| &c.db))
+            .collect();
+        let per_db = 1usize << self.shard_bits;
+        let total = dbs.len() * per_db;
+        let (mut n, mut freed, mut misses) = (0usize, 0u64, 0usize);
+        while freed < need && n < max_keys && misses < total {
+            let at = self
+                .limits
+                .cursor
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                % total;
+            match dbs[at / per_db].evict_from_shard(at % per_db, policy, now, samples) {
+                Some(bytes) => {
+                    freed += bytes;
+                    n += 1;
+                    misses = 0;
+                    if n % 8 == 0 && start.elapsed() >= time {
+                        break;
+                    }
+                }
+                None => misses += 1,
+            }
+        }
+        drop(named);
+        self.limits.note_freed(freed);
+        self.limits
+            .evicted
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        n
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

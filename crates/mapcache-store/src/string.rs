@@ -6,7 +6,7 @@
 //! it: no heap block of its own, no pointer to follow on GET. Longer strings are a
 //! [`Bytes`], shared when cloned.
 //!
-//! Keys have their own, smaller counterpart (`key::StoredKey`, 24 bytes, 22 inline): a
+//! Keys have their own, smaller counterpart (`key::StoredKey`, 24 bytes, 19 inline): a
 //! key sits in the slot beside the value, and keys are rarely handed out whole.
 
 use std::borrow::Borrow;

@@ -67,6 +67,41 @@ struct Args {
     /// (they ask for the password like /metrics when requirepass is set).
     #[arg(long, env = "MAPCACHE_DEBUG_ENDPOINTS")]
     debug_endpoints: bool,
+    /// Memory limit as Redis writes it (100mb, 2gb, 500k; 0 = none); the allocator's
+    /// count of allocated bytes (INFO used_memory) is kept under it by --maxmemory-policy.
+    #[arg(long, env = "MAPCACHE_MAXMEMORY", default_value = "0", value_parser = memory_size)]
+    maxmemory: u64,
+    /// What happens at --maxmemory: noeviction (writes refused), allkeys-lru, allkeys-lfu,
+    /// allkeys-random, volatile-lru, volatile-lfu, volatile-random or volatile-ttl.
+    #[arg(long, env = "MAPCACHE_MAXMEMORY_POLICY", default_value = "noeviction", value_parser = eviction_policy)]
+    maxmemory_policy: mapcache_server::EvictionPolicy,
+    /// How much of the keyspace each eviction weighs (Redis's maxmemory-samples; here 16
+    /// slots read per sample per refill of a shard's candidate pool).
+    #[arg(long, env = "MAPCACHE_MAXMEMORY_SAMPLES", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=2147483647))]
+    maxmemory_samples: u64,
+    /// LFU policies: how slowly the access counter grows (Redis's lfu-log-factor).
+    #[arg(long, env = "MAPCACHE_LFU_LOG_FACTOR", default_value_t = 10)]
+    lfu_log_factor: u32,
+    /// LFU policies: minutes per decrement of an idle key's counter (Redis's lfu-decay-time).
+    #[arg(long, env = "MAPCACHE_LFU_DECAY_TIME", default_value_t = 1)]
+    lfu_decay_time: u32,
+}
+
+/// `--maxmemory`: a size in Redis's units (k=1000, kb=1024, m, mb, g, gb).
+fn memory_size(text: &str) -> Result<u64, String> {
+    mapcache_commands::config::parse_memory(text.as_bytes())
+        .ok_or_else(|| format!("'{text}' is not a memory size (e.g. 0, 100mb, 2gb, 500k)"))
+}
+
+/// `--maxmemory-policy`: one of Redis's eight names.
+fn eviction_policy(text: &str) -> Result<mapcache_server::EvictionPolicy, String> {
+    mapcache_server::EvictionPolicy::parse(text.as_bytes()).ok_or_else(|| {
+        let names: Vec<&str> = mapcache_server::EvictionPolicy::ALL
+            .iter()
+            .map(|(_, n)| *n)
+            .collect();
+        format!("'{text}' is not one of {}", names.join(", "))
+    })
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -118,6 +153,19 @@ impl mapcache_server::AllocatorStats for JemallocStats {
             retained: read(stats::retained::read())?,
             metadata: read(stats::metadata::read())?,
         })
+    }
+
+    /// One epoch advance and one read through MIBs looked up once: eviction reads this
+    /// about every 10 ms under writes (`mapcache_store::evict::REFRESH_MS`).
+    fn allocated(&self) -> Option<u64> {
+        use std::sync::OnceLock;
+        use tikv_jemalloc_ctl::{epoch, epoch_mib, stats};
+        static MIBS: OnceLock<Option<(epoch_mib, stats::allocated_mib)>> = OnceLock::new();
+        let (e, a) = MIBS
+            .get_or_init(|| Some((epoch::mib().ok()?, stats::allocated::mib().ok()?)))
+            .as_ref()?;
+        e.advance().ok()?;
+        a.read().ok().map(|v| v as u64)
     }
 
     fn text(&self) -> Option<Result<String, String>> {
@@ -242,6 +290,11 @@ fn run(args: Args) -> anyhow::Result<()> {
         save_on_shutdown: args.save_on_shutdown,
         debug_endpoints: args.debug_endpoints,
         allocator: allocator_stats(),
+        maxmemory: args.maxmemory,
+        maxmemory_policy: args.maxmemory_policy,
+        maxmemory_samples: args.maxmemory_samples,
+        lfu_log_factor: args.lfu_log_factor,
+        lfu_decay_time: args.lfu_decay_time,
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -153,6 +153,7 @@ const CLIENT_SUBCOMMANDS: &[Command] = &[
             client_list,
         )
     },
+    super::eviction::CLIENT_NO_EVICT,
     Command {
         since: "7.2.0",
         ..cmd(

@@ -118,9 +118,16 @@ fn exists(c: &mut Ctx<'_>) -> CmdResult {
     count_existing(c)
 }
 
-/// TOUCH: mapcache keeps no access times, so this is EXISTS.
+/// TOUCH: reads each key as Redis's `lookupKeyRead` does, which updates its access
+/// stamp (eviction's LRU clock or LFU counter) and counts a hit or miss.
 fn touch(c: &mut Ctx<'_>) -> CmdResult {
-    count_existing(c)
+    let db = db(c);
+    let n = c.args[1..]
+        .iter()
+        .filter(|k| db.get(k, c.now, |e| e.is_some()))
+        .count();
+    c.out.integer(n as i64);
+    Ok(())
 }
 
 fn type_(c: &mut Ctx<'_>) -> CmdResult {

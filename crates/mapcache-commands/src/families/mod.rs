@@ -9,6 +9,7 @@ pub mod databases;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod eviction;
 pub mod object;
 pub mod programs;
 pub mod server;

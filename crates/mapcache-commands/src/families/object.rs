@@ -60,7 +60,9 @@ pub(crate) const COMMANDS: &[Command] = &[
 #[rustfmt::skip]
 const OBJECT_SUBCOMMANDS: &[Command] = &[
     cmd("encoding", 3, READONLY, KEY2, "2.2.3", "Inspect the internal encoding of a Redis object", object_encoding),
+    cmd("freq", 3, READONLY, KEY2, "4.0.0", "Get the logarithmic access frequency counter of a Redis object", super::eviction::object_freq),
     cmd("help", 2, LOADING | STALE, NONE, "6.2.0", "Show helpful text about the different subcommands", object_help),
+    cmd("idletime", 3, READONLY, KEY2, "2.2.3", "Get the time since a Redis object was last accessed", super::eviction::object_idletime),
     cmd("refcount", 3, READONLY, KEY2, "2.2.3", "Get the number of references to the value of the key", object_refcount),
 ];
 

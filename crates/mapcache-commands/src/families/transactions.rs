@@ -104,6 +104,18 @@ fn exec(c: &mut Ctx<'_>) -> CmdResult {
     };
     // EXEC ends the watch, whatever it answers.
     let watched = c.session.watch.take();
+    // Redis refuses EXEC over the memory limit when a queued command may grow memory
+    // (the commands themselves are not checked again as they run).
+    if tx
+        .queue
+        .iter()
+        .any(|args| crate::lookup(&args[0]).is_some_and(|cmd| cmd.has(DENYOOM)))
+        && !crate::memory_ok(c.shared)
+    {
+        return Err(CmdError::Static(
+            "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.",
+        ));
+    }
     if tx.aborted {
         return Err(CmdError::Static(
             "EXECABORT Transaction discarded because of previous errors.",
@@ -117,9 +129,11 @@ fn exec(c: &mut Ctx<'_>) -> CmdResult {
             return;
         }
         out.array(tx.queue.len());
+        session.in_exec = true;
         for args in &tx.queue {
             crate::execute_traced(shared, session, args, out);
         }
+        session.in_exec = false;
     });
     Ok(())
 }

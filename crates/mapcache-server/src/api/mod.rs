@@ -261,6 +261,17 @@ pub(crate) fn owns(path: &str) -> bool {
 }
 
 /// Answers one API request (authentication already checked).
+/// Does this route write something that may grow memory (refused over `maxmemory`
+/// when nothing can be evicted, as Redis refuses its `denyoom` commands)? Every
+/// PUT, PATCH and POST but the ones that read or delete.
+fn may_grow(route: &Route) -> bool {
+    matches!(route.method, Method::PUT | Method::PATCH | Method::POST)
+        && !matches!(
+            route.pattern,
+            "/api/v1/keys/get" | "/api/v1/keys/delete" | "/admin/backup"
+        )
+}
+
 pub(crate) async fn dispatch(inner: &Arc<Inner>, req: Request<Incoming>) -> Resp {
     match dispatch_inner(inner, req).await {
         Ok(r) => r,
@@ -297,6 +308,13 @@ async fn dispatch_inner(inner: &Arc<Inner>, req: Request<Incoming>) -> Result<Re
         }
         return Ok(resp);
     };
+    if may_grow(route) && !mapcache_commands::memory_ok(&inner.shared) {
+        // Over maxmemory with nothing to evict: Redis's OOM refusal, as 507.
+        return Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            mapcache_commands::error::OOM,
+        ));
+    }
     let params = caught
         .iter()
         .map(|s| {

@@ -96,7 +96,8 @@ impl<'a> KeyMut<'a> {
                 garbage = slot.map(|s| s.entry);
                 expired.fetch_add(n as u64, Ordering::Relaxed);
             }
-            _ => {}
+            Some(s) => crate::evict::access::touch(s.key.access(), now),
+            None => {}
         }
         // Looked up before the handle is built, which is then returned as built: a
         // handle changed after its construction was copied out with a memmove (8% of

@@ -15,6 +15,7 @@
 mod access;
 mod batch;
 mod entry;
+mod evict;
 mod shard;
 
 use std::cell::OnceCell;
@@ -203,7 +204,11 @@ impl Db {
         let cell = &self.shards[self.shard_index(hash)];
         let shard = cell.lock.read();
         let mut purged = None;
-        let entry = live(shard.find(hash, root).map(|s| &s.entry), now, &mut purged);
+        let slot = shard.find(hash, root);
+        if let Some(s) = slot {
+            crate::evict::access::touch(s.key.access(), now);
+        }
+        let entry = live(slot.map(|s| &s.entry), now, &mut purged);
         let nested = rest.and_then(|rest| entry.and_then(|e| e.nested_entry(rest)));
         let entry = if rest.is_some() {
             nested.as_ref()
@@ -588,6 +593,48 @@ pub fn splitmix(state: &mut u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+// --- Eviction (crate::evict). ---
+impl Db {
+    /// Evicts one key from shard `i` under `policy`, reporting it to the write feed;
+    /// answers about how many bytes that freed, or `None` when the shard had no
+    /// candidate.
+    pub(crate) fn evict_from_shard(
+        &self,
+        i: usize,
+        policy: crate::evict::Policy,
+        now: UnixMillis,
+        samples: usize,
+    ) -> Option<u64> {
+        let _pass = self.origin.gate.pass();
+        let cell = &self.shards[i];
+        let slot = {
+            let mut shard = cell.lock.write();
+            let (_, slot) = shard.evict_one(policy, now, samples)?;
+            self.origin.report(&slot.key, None, ChangeKind::Evicted);
+            slot
+        };
+        let freed = evict::freed_bytes(&slot);
+        drop(slot); // freed after the lock is released
+        Some(freed)
+    }
+
+    /// The key's access stamp read as Redis's OBJECT IDLETIME (seconds) or OBJECT
+    /// FREQ (the decayed LFU counter) answer it; `None` for a missing key.
+    pub fn access_of(&self, key: &[u8], now: UnixMillis) -> Option<(u64, u32)> {
+        let _pass = self.origin.gate.pass();
+        let root = self.addressing.split(key).0;
+        let hash = self.hash(root);
+        let shard = self.shards[self.shard_index(hash)].lock.read();
+        let slot = shard.find(hash, root)?;
+        slot.entry.view(now)?;
+        let stamp = slot.key.access().get();
+        Some((
+            crate::evict::access::idle_ms(stamp, now) / 1000,
+            crate::evict::access::decayed(stamp, now),
+        ))
+    }
 }
 
 // --- Added for the strings/keys commands (append-only). ---

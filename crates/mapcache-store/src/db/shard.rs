@@ -15,7 +15,7 @@ use crate::path::{self, Path};
 /// One key's slot: 80 bytes, a jemalloc size class of its own. The key's hash is not
 /// kept (it would make the slot 88 bytes, rounded up to 96): a table that grows or
 /// shrinks, SCAN and the sweeper recompute it from the key, which is inline for keys up
-/// to 22 bytes and takes a few nanoseconds to hash.
+/// to 19 bytes and takes a few nanoseconds to hash.
 ///
 /// A shard table holds slots boxed ([`BoxedSlot`]): a table runs between 44% and 87%
 /// full, and an empty bucket then costs 8 bytes instead of a whole slot's 96 (with 1M
@@ -56,6 +56,10 @@ pub(super) struct Shard {
     pub(super) expiries: DeadlineIndex<IndexedKey>,
     /// Each root's earliest nested deadline ([`crate::nested`]).
     pub(super) nested_expiries: DeadlineIndex<IndexedKey>,
+    /// Eviction's candidates from this shard, best last, and where the next refill
+    /// reads the table ([`super::evict`]).
+    pub(super) evict_pool: Vec<super::evict::Candidate>,
+    pub(super) evict_at: usize,
 }
 
 /// A key's 64-bit hash: its top bits pick the shard ([`Db::shard_index`]), the rest
@@ -91,6 +95,8 @@ impl Shard {
             hasher,
             expiries: DeadlineIndex::new(),
             nested_expiries: DeadlineIndex::new(),
+            evict_pool: Vec::new(),
+            evict_at: 0,
         }
     }
 

@@ -168,6 +168,7 @@ fn config_set(c: &mut Ctx<'_>) -> CmdResult {
     c.shared
         .slowlog
         .configure(next.slowlog_log_slower_than, next.slowlog_max_len);
+    crate::config::apply_limits(&c.shared.store, &next);
     *c.shared.config.write() = next;
     c.out.ok();
     Ok(())

@@ -214,7 +214,7 @@ fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
                  instantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\n\
                  sync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n\
                  expired_keys:{expired}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n\
-                 expire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\nevicted_clients:0\r\n\
+                 expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\n\
                  total_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
                  keyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:0\r\npubsub_patterns:0\r\n\
                  pubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n\
@@ -233,6 +233,7 @@ fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
                 sh.rates.input_bytes.rate() / 1024.0,
                 sh.rates.output_bytes.rate() / 1024.0,
                 s.rejected_connections.load(Ordering::Relaxed),
+                sh.store.limits().evicted_keys(),
                 s.error_replies.load(Ordering::Relaxed),
                 s.commands_processed.load(Ordering::Relaxed),
                 s.commands_processed.load(Ordering::Relaxed),

@@ -1,0 +1,139 @@
+//! Eviction through a whole store, with a gauge the test sets.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use mapcache_expiry::ManualClock;
+
+use super::{MemoryGauge, OutOfMemory, Policy};
+use crate::feed::{ChangeKind, Recorder, WriteListener};
+use crate::{Store, StoreConfig, Value};
+
+#[derive(Debug, Default)]
+struct Gauge(AtomicU64);
+
+impl MemoryGauge for Gauge {
+    fn used_bytes(&self) -> Option<u64> {
+        Some(self.0.load(Ordering::Relaxed))
+    }
+}
+
+const T0: i64 = 1_700_000_000_000;
+
+fn store_with(keys: usize, ttl_every: usize) -> (Store, Arc<ManualClock>, Arc<Gauge>) {
+    let clock = Arc::new(ManualClock::new(T0));
+    let store = Store::with_clock(
+        StoreConfig {
+            databases: 2,
+            shard_bits: 4,
+        },
+        clock.clone(),
+    );
+    let gauge = Arc::new(Gauge::default());
+    store.limits().set_gauge(gauge.clone());
+    let now = store.now();
+    let db = store.db(0).unwrap();
+    for i in 0..keys {
+        let ttl = (ttl_every != 0 && i % ttl_every == 0).then_some(T0 + 3_600_000 + i as i64);
+        db.update(format!("k{i}").as_bytes(), now, |k| {
+            k.insert(Value::Str(b"v".as_slice().into()), ttl)
+        })
+        .unwrap();
+    }
+    (store, clock, gauge)
+}
+
+fn present(store: &Store, i: usize) -> bool {
+    let now = store.now();
+    store
+        .db(0)
+        .unwrap()
+        .peek(format!("k{i}").as_bytes(), now, |e| e.is_some())
+}
+
+#[test]
+fn noeviction_refuses_and_nothing_is_refused_under_the_limit() {
+    let (store, _clock, gauge) = store_with(100, 0);
+    let now = store.now();
+    assert_eq!(store.make_room(now), Ok(()), "no limit set");
+    store.limits().set_maxmemory(1_000_000);
+    gauge.0.store(999_999, Ordering::Relaxed);
+    assert_eq!(store.make_room(now), Ok(()));
+    gauge.0.store(1_000_001, Ordering::Relaxed);
+    store.limits().set_maxmemory(1_000_000); // forces a fresh reading
+    assert_eq!(store.make_room(now), Err(OutOfMemory));
+    assert_eq!(store.db(0).unwrap().len(now), 100);
+}
+
+#[test]
+fn allkeys_lru_evicts_the_keys_not_read_since_and_reports_them() {
+    let (store, clock, gauge) = store_with(2000, 0);
+    let rec = Arc::new(Recorder::default());
+    store
+        .feed()
+        .subscribe(rec.clone() as Arc<dyn WriteListener>);
+    clock.advance(10_000);
+    let now = store.now();
+    let db = store.db(0).unwrap();
+    for i in 0..1000 {
+        db.get(format!("k{i}").as_bytes(), now, |e| assert!(e.is_some()));
+    }
+    store.limits().set_policy(Policy::AllKeysLru);
+    store.limits().set_maxmemory(1_000_000);
+    // Over by about 100 keys' worth.
+    gauge.0.store(1_000_000 + 100 * 90, Ordering::Relaxed);
+    store.make_room(now).unwrap();
+    let evicted: Vec<usize> = (0..2000).filter(|&i| !present(&store, i)).collect();
+    assert!(
+        !evicted.is_empty() && evicted.len() <= super::STEP_KEYS,
+        "{evicted:?}"
+    );
+    assert!(
+        evicted.iter().all(|&i| i >= 1000),
+        "a key read since went: {evicted:?}"
+    );
+    assert_eq!(store.limits().evicted_keys(), evicted.len() as u64);
+    let changes = rec.take();
+    assert_eq!(changes.len(), evicted.len());
+    assert!(changes.iter().all(|c| c.kind == ChangeKind::Evicted));
+}
+
+#[test]
+fn volatile_policies_take_only_keys_with_a_ttl_and_then_refuse() {
+    for policy in [
+        Policy::VolatileLru,
+        Policy::VolatileRandom,
+        Policy::VolatileTtl,
+    ] {
+        let (store, _clock, gauge) = store_with(400, 4);
+        let now = store.now();
+        store.limits().set_policy(policy);
+        store.limits().set_maxmemory(1_000_000);
+        gauge.0.store(2_000_000, Ordering::Relaxed);
+        // The gauge never comes down: keep making room until nothing is left to take.
+        let mut rounds = 0;
+        while store.make_room(now).is_ok() {
+            rounds += 1;
+            store.limits().set_maxmemory(1_000_000);
+            assert!(rounds < 1000, "{policy:?} never ran out of candidates");
+        }
+        for i in 0..400 {
+            assert_eq!(present(&store, i), i % 4 != 0, "{policy:?} key {i}");
+        }
+    }
+}
+
+#[test]
+fn volatile_ttl_takes_the_nearest_deadline_first() {
+    let (store, _clock, gauge) = store_with(400, 2);
+    let now = store.now();
+    store.limits().set_policy(Policy::VolatileTtl);
+    store.limits().set_maxmemory(1_000_000);
+    gauge.0.store(1_000_000 + 20 * 90, Ordering::Relaxed);
+    store.make_room(now).unwrap();
+    let gone: Vec<usize> = (0..400).filter(|&i| !present(&store, i)).collect();
+    assert!(!gone.is_empty());
+    // Deadlines grow with i and shards take turns, each giving up its earliest: what
+    // went are TTL keys from the early part (100 keys per shard on average, 1-2 each).
+    assert!(gone.iter().all(|&i| i % 2 == 0 && i < 200), "{gone:?}");
+}

@@ -1,0 +1,372 @@
+//! maxmemory and eviction against redis-server: the same commands to both servers.
+//! The OOM refusals (plain, at MULTI's queue time, at EXEC) and the CONFIG, OBJECT and
+//! CLIENT NO-EVICT answers must be byte-identical; under a fill every policy must keep
+//! `used_memory` near `maxmemory` and evict, `volatile-*` never a key without a TTL;
+//! reads and deletes work when full; HTTP writes answer 507. Scenarios from Redis's
+//! `tests/unit/maxmemory.tcl` (7.0.15) that apply here.
+
+#[path = "support/http.rs"]
+mod http;
+mod support;
+
+#[path = "differential/client.rs"]
+#[allow(dead_code)]
+mod client;
+
+use std::net::SocketAddr;
+
+use client::{Conn, RedisServer};
+use mapcache_resp::Frame;
+use support::Server;
+
+fn mapcache_addr(server: &Server) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], server.port()))
+}
+
+fn args(cmd: &[&str]) -> Vec<Vec<u8>> {
+    cmd.iter().map(|a| a.as_bytes().to_vec()).collect()
+}
+
+fn raw(c: &mut Conn, cmd: &[&str]) -> String {
+    match c.call(&args(cmd)) {
+        Ok(r) => String::from_utf8_lossy(&r.raw).into_owned(),
+        Err(e) => format!("connection error: {e}"),
+    }
+}
+
+fn info_u64(c: &mut Conn, field: &str) -> u64 {
+    let Ok(Frame::Bulk(b)) = c.call_strs(&[b"INFO", b"all"]) else {
+        panic!("{}: INFO did not answer a bulk string", c.who)
+    };
+    let text = String::from_utf8_lossy(&b).into_owned();
+    support::info_field(&text, field)
+        .unwrap_or_else(|| panic!("{}: INFO has no {field}", c.who))
+        .parse()
+        .unwrap()
+}
+
+const OOM: &str = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+
+/// A step: which client (0 or 1) sends which command.
+type Step = (usize, &'static [&'static str]);
+
+const SCRIPT: &[Step] = &[
+    (0, &["FLUSHALL"]),
+    (0, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]),
+    (0, &["SET", "a", "1"]),
+    (0, &["RPUSH", "l", "x", "y"]),
+    (0, &["CONFIG", "SET", "maxmemory", "1"]),
+    (0, &["CONFIG", "GET", "maxmemory"]),
+    // Writes that may grow memory are refused; reads and deletes still work.
+    (0, &["SET", "b", "1"]),
+    (0, &["INCR", "a"]),
+    (0, &["APPEND", "a", "more"]),
+    (0, &["LPUSH", "l", "z"]),
+    (0, &["HSET", "h", "f", "v"]),
+    (0, &["MSET", "m1", "1", "m2", "2"]),
+    (0, &["GET", "a"]),
+    (0, &["LRANGE", "l", "0", "-1"]),
+    (0, &["EXISTS", "a", "b"]),
+    (0, &["EXPIRE", "a", "100"]),
+    (0, &["PERSIST", "a"]),
+    (0, &["LPOP", "l"]),
+    (0, &["DEL", "a"]),
+    (0, &["GET", "a"]),
+    (0, &["PING"]),
+    // Inside MULTI every queued command is refused (the transaction is then aborted).
+    (0, &["MULTI"]),
+    (0, &["SET", "x", "1"]),
+    (0, &["GET", "x"]),
+    (0, &["EXEC"]),
+    // Queued while there was room, EXEC over the limit: refused when a queued command
+    // may grow memory, run when all only read.
+    (0, &["CONFIG", "SET", "maxmemory", "0"]),
+    (0, &["MULTI"]),
+    (0, &["SET", "q", "1"]),
+    (0, &["GET", "q"]),
+    (1, &["CONFIG", "SET", "maxmemory", "1"]),
+    (0, &["EXEC"]),
+    (0, &["GET", "q"]),
+    (1, &["CONFIG", "SET", "maxmemory", "0"]),
+    (0, &["MULTI"]),
+    (0, &["LRANGE", "l", "0", "-1"]),
+    (0, &["DEL", "l"]),
+    (1, &["CONFIG", "SET", "maxmemory", "1"]),
+    (0, &["EXEC"]),
+    // An evicting policy with nothing to evict refuses too.
+    (0, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]),
+    (0, &["SET", "b", "1"]),
+    (0, &["CONFIG", "SET", "maxmemory-policy", "volatile-lru"]),
+    (0, &["SET", "b", "1"]),
+    (0, &["CONFIG", "SET", "maxmemory", "0"]),
+    (0, &["SET", "b", "1"]),
+    // The settings and their errors.
+    (0, &["CONFIG", "SET", "maxmemory", "100mb"]),
+    (0, &["CONFIG", "GET", "maxmemory"]),
+    (0, &["CONFIG", "SET", "maxmemory", "10Kb"]),
+    (0, &["CONFIG", "GET", "maxmemory"]),
+    (0, &["CONFIG", "SET", "maxmemory", "3G"]),
+    (0, &["CONFIG", "GET", "maxmemory"]),
+    (0, &["CONFIG", "SET", "maxmemory", "1.5mb"]),
+    (0, &["CONFIG", "SET", "maxmemory", "-1"]),
+    (0, &["CONFIG", "SET", "maxmemory", "0"]),
+    (0, &["CONFIG", "SET", "maxmemory-policy", "lru"]),
+    (0, &["CONFIG", "SET", "maxmemory-policy", "ALLKEYS-LFU"]),
+    (0, &["CONFIG", "GET", "maxmemory-policy"]),
+    (0, &["CONFIG", "SET", "maxmemory-samples", "0"]),
+    (0, &["CONFIG", "SET", "maxmemory-samples", "x"]),
+    (0, &["CONFIG", "SET", "maxmemory-samples", "10"]),
+    (0, &["CONFIG", "GET", "maxmemory-samples"]),
+    (0, &["CONFIG", "SET", "lfu-log-factor", "-1"]),
+    (0, &["CONFIG", "SET", "lfu-decay-time", "abc"]),
+    (
+        0,
+        &[
+            "CONFIG",
+            "SET",
+            "lfu-log-factor",
+            "10",
+            "lfu-decay-time",
+            "1",
+        ],
+    ),
+    (0, &["CONFIG", "GET", "lfu-*"]),
+    // OBJECT FREQ under LFU: a new key starts at 5, one read lifts it to 6.
+    (0, &["SET", "f", "v"]),
+    (0, &["OBJECT", "FREQ", "f"]),
+    (0, &["GET", "f"]),
+    (0, &["OBJECT", "FREQ", "f"]),
+    (0, &["OBJECT", "FREQ", "nokey"]),
+    (0, &["OBJECT", "IDLETIME", "f"]),
+    (0, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]),
+    (0, &["OBJECT", "FREQ", "f"]),
+    (0, &["OBJECT", "IDLETIME", "nokey"]),
+    (0, &["OBJECT", "NOSUCH", "f"]),
+    (0, &["OBJECT", "FREQ"]),
+    (0, &["CLIENT", "NO-EVICT", "on"]),
+    (0, &["CLIENT", "NO-EVICT", "OFF"]),
+    (0, &["CLIENT", "NO-EVICT", "maybe"]),
+    (0, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]),
+];
+
+#[test]
+fn oom_refusals_and_settings_answer_exactly_as_redis() {
+    let redis = RedisServer::start();
+    let server = Server::start(&[]);
+    let mut r = [
+        Conn::connect(redis.addr, "redis"),
+        Conn::connect(redis.addr, "redis"),
+    ];
+    let mut m = [
+        Conn::connect(mapcache_addr(&server), "mapcache"),
+        Conn::connect(mapcache_addr(&server), "mapcache"),
+    ];
+    let mut saw_oom = 0;
+    for (who, cmd) in SCRIPT {
+        let want = raw(&mut r[*who], cmd);
+        let got = raw(&mut m[*who], cmd);
+        assert_eq!(got, want, "{cmd:?}");
+        saw_oom += usize::from(want == OOM);
+    }
+    // The transcript did exercise the refusal (so the comparison could fail).
+    assert!(saw_oom >= 10, "{saw_oom}");
+}
+
+/// Fills `c` with `n` keys of `value_len` bytes (with a TTL when `ttl`), pipelined,
+/// answering how many writes were refused with OOM.
+fn fill(c: &mut Conn, prefix: &str, n: usize, value_len: usize, ttl: bool) -> usize {
+    let value = "v".repeat(value_len);
+    let mut refused = 0;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(200) {
+        for i in chunk {
+            let key = format!("{prefix}:{i}");
+            let mut cmd = vec![b"SET".to_vec(), key.into_bytes(), value.as_bytes().to_vec()];
+            if ttl {
+                cmd.extend([b"EX".to_vec(), b"100000".to_vec()]);
+            }
+            c.send(&cmd).unwrap();
+        }
+        for _ in chunk {
+            let reply = c.read().unwrap();
+            if reply.raw == OOM.as_bytes() {
+                refused += 1;
+            } else {
+                assert_eq!(reply.raw, b"+OK\r\n", "{}", c.who);
+            }
+        }
+    }
+    refused
+}
+
+/// Sets `maxmemory` to what the empty server uses plus `room` bytes.
+fn limit(c: &mut Conn, policy: &str, room: u64) -> u64 {
+    raw(c, &["FLUSHALL"]);
+    raw(c, &["CONFIG", "SET", "maxmemory", "0"]);
+    let base = info_u64(c, "used_memory");
+    let max = base + room;
+    let max_s = max.to_string();
+    assert_eq!(
+        raw(c, &["CONFIG", "SET", "maxmemory-policy", policy]),
+        "+OK\r\n"
+    );
+    assert_eq!(raw(c, &["CONFIG", "SET", "maxmemory", &max_s]), "+OK\r\n");
+    max
+}
+
+#[test]
+fn every_policy_under_a_fill_evicts_and_keeps_used_memory_near_the_limit() {
+    let redis = RedisServer::start();
+    let server = Server::start(&[]);
+    let mut conns = [
+        Conn::connect(redis.addr, "redis"),
+        Conn::connect(mapcache_addr(&server), "mapcache"),
+    ];
+    const ROOM: u64 = 4 << 20;
+    for policy in [
+        "allkeys-lru",
+        "allkeys-lfu",
+        "allkeys-random",
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
+        for c in conns.iter_mut() {
+            let evicted_before = info_u64(c, "evicted_keys");
+            let max = limit(c, policy, ROOM);
+            // About 3x the room: 40,000 keys of 100 bytes.
+            let refused = fill(c, "k", 40_000, 100, policy.starts_with("volatile"));
+            assert_eq!(refused, 0, "{} {policy}: writes refused", c.who);
+            let used = info_u64(c, "used_memory");
+            let Ok(Frame::Integer(dbsize)) = c.call_strs(&[b"DBSIZE"]) else {
+                panic!("DBSIZE")
+            };
+            // Read after DBSIZE: background eviction may go on in between, never back.
+            let evicted = info_u64(c, "evicted_keys") - evicted_before;
+            assert!(evicted > 10_000, "{} {policy}: evicted {evicted}", c.who);
+            assert!(dbsize as u64 + evicted >= 40_000, "{} {policy}", c.who);
+            assert!(dbsize > 10_000, "{} {policy}: {dbsize} keys left", c.who);
+            // Within 5% of the limit (plus 256 KiB for the allocator's caches).
+            assert!(
+                used <= max + max / 20 + (256 << 10),
+                "{} {policy}: used_memory {used} against maxmemory {max}",
+                c.who
+            );
+            // Reads still work while full; the latest keys are there.
+            assert_eq!(
+                raw(c, &["EXISTS", "k:39999"]),
+                ":1\r\n",
+                "{} {policy}",
+                c.who
+            );
+            eprintln!(
+                "{} {policy}: used {used} of {max}, evicted {evicted}",
+                c.who
+            );
+        }
+    }
+}
+
+#[test]
+fn volatile_policies_never_evict_a_key_without_a_ttl() {
+    let redis = RedisServer::start();
+    let server = Server::start(&[]);
+    let mut conns = [
+        Conn::connect(redis.addr, "redis"),
+        Conn::connect(mapcache_addr(&server), "mapcache"),
+    ];
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
+        for c in conns.iter_mut() {
+            limit(c, policy, 3 << 20);
+            // Persistent keys first (about a third of the room), then TTL keys past it.
+            assert_eq!(fill(c, "p", 8_000, 100, false), 0, "{} {policy}", c.who);
+            assert_eq!(fill(c, "t", 30_000, 100, true), 0, "{} {policy}", c.who);
+            let p: Vec<String> = (0..8_000).map(|i| format!("p:{i}")).collect();
+            let mut exists = vec!["EXISTS"];
+            exists.extend(p.iter().map(String::as_str));
+            assert_eq!(raw(c, &exists), ":8000\r\n", "{} {policy}", c.who);
+            assert!(info_u64(c, "evicted_keys") > 0, "{} {policy}", c.who);
+            // Persistent keys only from here: once no TTL key is left, writes are refused.
+            let refused = fill(c, "q", 40_000, 100, false);
+            assert!(refused > 0, "{} {policy}: never refused", c.who);
+            assert_eq!(raw(c, &exists), ":8000\r\n", "{} {policy}", c.who);
+            assert_eq!(raw(c, &["GET", "p:1"]).len(), 100 + 8, "{} {policy}", c.who);
+        }
+    }
+}
+
+#[test]
+fn a_transaction_that_overflows_runs_whole_and_later_writes_evict() {
+    let redis = RedisServer::start();
+    let server = Server::start(&[]);
+    let mut conns = [
+        Conn::connect(redis.addr, "redis"),
+        Conn::connect(mapcache_addr(&server), "mapcache"),
+    ];
+    let big = "x".repeat(100_000);
+    let mut replies = Vec::new();
+    for c in conns.iter_mut() {
+        let max = limit(c, "allkeys-lru", 8 << 20);
+        assert_eq!(fill(c, "old", 5_000, 100, false), 0);
+        // 40 values of 100 kB in one transaction (queued within the room: Redis counts
+        // the queue itself). Nothing inside EXEC is refused: Redis checks at queue time
+        // and at EXEC only, and mapcache's copies of the values may overshoot meanwhile.
+        assert_eq!(raw(c, &["MULTI"]), "+OK\r\n");
+        for i in 0..40 {
+            let key = format!("big:{i}");
+            assert_eq!(raw(c, &["SET", &key, &big]), "+QUEUED\r\n", "{}", c.who);
+        }
+        let exec = raw(c, &["EXEC"]);
+        assert_eq!(
+            exec,
+            format!("*40\r\n{}", "+OK\r\n".repeat(40)),
+            "{}",
+            c.who
+        );
+        // The next writes go past the limit and evict until the store is back under it.
+        assert_eq!(fill(c, "new", 60_000, 100, false), 0, "{}", c.who);
+        let mut used = info_u64(c, "used_memory");
+        for _ in 0..100 {
+            if used <= max + max / 20 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            raw(c, &["SET", "tick", "1"]);
+            used = info_u64(c, "used_memory");
+        }
+        assert!(used <= max + max / 20, "{}: used {used} of {max}", c.who);
+        assert!(info_u64(c, "evicted_keys") > 0, "{}", c.who);
+        replies.push(exec);
+    }
+    assert_eq!(replies[0], replies[1]);
+}
+
+#[test]
+fn http_writes_answer_507_when_full_and_reads_and_deletes_still_work() {
+    let server = Server::start(&[]);
+    let http = http::Http::new(server.http);
+    http.put("/api/v1/keys/k", "1").is(200, "1");
+    http.put("/api/v1/keys/gone", "2").is(200, "2");
+    let mut c = Conn::connect(mapcache_addr(&server), "mapcache");
+    assert_eq!(raw(&mut c, &["CONFIG", "SET", "maxmemory", "1"]), "+OK\r\n");
+    let refused = http.put("/api/v1/keys/k2", "2");
+    refused.is_error(
+        507,
+        "OOM command not allowed when used memory > 'maxmemory'.",
+    );
+    http.patch("/api/v1/keys/k", "3").is_error(507, "maxmemory");
+    http.post("/api/v1/commands/execute", r#"{"commands":"SET a 1"}"#)
+        .is_error(507, "maxmemory");
+    http.get("/api/v1/keys/k").is(200, "1");
+    assert_eq!(http.delete("/api/v1/keys/gone").status, 204);
+    http.get("/api/v1/keys/gone").is_error(404, "");
+    // Over RESP the same refusal; once there is room again, writes go through.
+    assert_eq!(raw(&mut c, &["SET", "x", "1"]), OOM);
+    assert_eq!(raw(&mut c, &["CONFIG", "SET", "maxmemory", "0"]), "+OK\r\n");
+    http.put("/api/v1/keys/k2", "2").is(200, "2");
+}
