@@ -8,6 +8,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod programs;
+pub mod scripting;
 pub mod server;
 pub mod strings;
 pub mod transactions;
@@ -21,6 +22,7 @@ pub(crate) const ALL: &[&[Command]] = &[
     keys::COMMANDS,
     lists::COMMANDS,
     programs::COMMANDS,
+    scripting::COMMANDS,
     server::COMMANDS,
     server::command::COMMANDS,
     server::config::COMMANDS,

@@ -63,7 +63,15 @@ fn config_params(c: &Ctx<'_>) -> Vec<(&'static str, String)> {
     vec![
         ("appendonly", "no".into()),
         ("bind", cfg.bind.clone()),
+        (
+            "busy-reply-threshold",
+            c.shared.scripting.busy.time_limit_ms().to_string(),
+        ),
         ("databases", cfg.databases.to_string()),
+        (
+            "lua-time-limit",
+            c.shared.scripting.busy.time_limit_ms().to_string(),
+        ),
         ("maxclients", cfg.maxclients.to_string()),
         ("maxmemory", cfg.maxmemory.to_string()),
         ("maxmemory-policy", cfg.maxmemory_policy.clone()),
@@ -112,6 +120,7 @@ fn config_set(c: &mut Ctx<'_>) -> CmdResult {
     }
     // Validate every pair first, then apply all: CONFIG SET is all or nothing.
     let mut next = c.shared.config.read().clone();
+    let mut busy_threshold: Option<i64> = None;
     for pair in c.args[2..].chunks(2) {
         let (name, value) = (&pair[0], &pair[1]);
         let v = String::from_utf8_lossy(value).into_owned();
@@ -131,6 +140,10 @@ fn config_set(c: &mut Ctx<'_>) -> CmdResult {
                 next.slowlog_log_slower_than = v.parse().map_err(|_| bad())?
             }
             "slowlog-max-len" => next.slowlog_max_len = v.parse().map_err(|_| bad())?,
+            // Scripts' BUSY threshold (scripting::busy); Redis 7's alias is busy-reply-threshold.
+            "lua-time-limit" | "busy-reply-threshold" => {
+                busy_threshold = Some(v.parse().map_err(|_| bad())?)
+            }
             "requirepass" => next.requirepass = (!value.is_empty()).then(|| value.clone()),
             "save" | "appendonly" if value.is_empty() || is(value, "no") => {}
             _ => {
@@ -145,6 +158,9 @@ fn config_set(c: &mut Ctx<'_>) -> CmdResult {
         .slowlog
         .configure(next.slowlog_log_slower_than, next.slowlog_max_len);
     *c.shared.config.write() = next;
+    if let Some(ms) = busy_threshold {
+        c.shared.scripting.busy.set_time_limit_ms(ms);
+    }
     c.out.ok();
     Ok(())
 }
