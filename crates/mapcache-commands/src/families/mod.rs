@@ -4,6 +4,7 @@
 
 pub(crate) mod common;
 pub mod connection;
+pub mod functions;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
@@ -18,6 +19,7 @@ use crate::table::Command;
 /// Every family's table; [`crate::table::all`] merges and sorts them once.
 pub(crate) const ALL: &[&[Command]] = &[
     connection::COMMANDS,
+    functions::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
     lists::COMMANDS,

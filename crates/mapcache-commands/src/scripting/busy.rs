@@ -27,9 +27,11 @@ pub const BUSY_FUNCTION: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
 /// What is known of the script that runs now.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Running {
     since: Instant,
+    /// The script's name (SHA or function) and the command that runs it (FUNCTION STATS).
+    name: Option<std::sync::Arc<(String, Vec<bytes::Bytes>)>>,
     /// EVAL (true) or FCALL (false): which KILL ends it, which BUSY text.
     eval: bool,
     thread: ThreadId,
@@ -104,9 +106,19 @@ impl Busy {
 
     /// Marks a script (EVAL when `eval`) as running on this thread.
     pub fn start(&self, eval: bool) -> RunGuard<'_> {
+        self.start_named(eval, None)
+    }
+
+    /// [`Busy::start`], saying which function runs and the command that runs it.
+    pub fn start_named(
+        &self,
+        eval: bool,
+        name: Option<(String, Vec<bytes::Bytes>)>,
+    ) -> RunGuard<'_> {
         self.killed.store(false, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
         *self.running.lock() = Some(Running {
+            name: name.map(std::sync::Arc::new),
             since: Instant::now(),
             eval,
             thread: std::thread::current().id(),
@@ -125,7 +137,7 @@ impl Busy {
         }
         let mut running = self.running.lock();
         let eval = loop {
-            let Some(run) = *running else {
+            let Some(run) = running.clone() else {
                 return None;
             };
             if run.thread == std::thread::current().id() {
@@ -157,7 +169,7 @@ impl Busy {
     /// SCRIPT KILL (`eval`) or FUNCTION KILL: flags the running script to stop.
     pub fn kill(&self, eval: bool) -> Result<(), KillRefusal> {
         let running = self.running.lock();
-        let Some(run) = *running else {
+        let Some(run) = running.as_ref() else {
             return Err(KillRefusal::NotBusy);
         };
         if self.wrote.load(Ordering::Acquire) {
@@ -176,6 +188,26 @@ impl Busy {
 
     /// Milliseconds the running script has run, if one runs (INFO, tests).
     pub fn running_for_ms(&self) -> Option<u128> {
-        self.running.lock().map(|r| r.since.elapsed().as_millis())
+        self.running
+            .lock()
+            .as_ref()
+            .map(|r| r.since.elapsed().as_millis())
+    }
+
+    /// Whether the running script is an EVAL (`Some(true)`) or a function.
+    pub fn running_eval(&self) -> Option<bool> {
+        self.running.lock().as_ref().map(|r| r.eval)
+    }
+
+    /// The running function's name, command and duration (FUNCTION STATS).
+    pub fn running_info(&self) -> Option<(String, Vec<bytes::Bytes>, u128)> {
+        let running = self.running.lock();
+        let r = running.as_ref()?;
+        let named = r.name.as_ref()?;
+        Some((
+            named.0.clone(),
+            named.1.clone(),
+            r.since.elapsed().as_millis(),
+        ))
     }
 }

@@ -89,8 +89,14 @@ pub struct Engine {
     pub(crate) lua: Lua,
     /// The read-only globals scripts run in.
     pub(crate) env: Table,
-    invoke: Function,
-    handler: Function,
+    pub(crate) invoke: Function,
+    pub(crate) handler: Function,
+    /// FUNCTION libraries' environment, its load-mode switch, the load API's `redis`.
+    pub(crate) fenv: Table,
+    pub(crate) set_loading: Function,
+    pub(crate) load_redis: Table,
+    /// FUNCTION libraries.
+    pub libraries: super::functions::Libraries,
     /// The real `redis` table: the running script's `redis.call`, `redis.pcall` and
     /// `redis.setresp` are put in it for the run.
     pub(crate) redis: Table,
@@ -131,7 +137,7 @@ fn install_hook(lua: &Lua, busy: Arc<Busy>, every_line: bool) {
 }
 
 /// The innermost message of an error raised by Rust code or the VM.
-fn error_message(e: &mlua::Error) -> String {
+pub(crate) fn error_message(e: &mlua::Error) -> String {
     if let Some(se) = script_err(e) {
         return String::from_utf8_lossy(&se.text).into_owned();
     }
@@ -408,7 +414,13 @@ impl Engine {
             .load(super::sandbox::PRELUDE)
             .set_name("=mapcache")
             .into_function()?;
-        let (env, invoke): (Table, Function) = prelude.call((g, raw))?;
+        let (env, invoke, fenv, set_loading, load_redis): (
+            Table,
+            Function,
+            Table,
+            Function,
+            Table,
+        ) = prelude.call((g, raw))?;
         let b2 = busy.clone();
         let handler = lua.create_function(move |lua, err: Value| handle_error(lua, &b2, err))?;
         install_hook(&lua, busy.clone(), false);
@@ -418,6 +430,10 @@ impl Engine {
             invoke,
             handler,
             redis,
+            fenv,
+            set_loading,
+            load_redis,
+            libraries: Default::default(),
             scripts: HashMap::new(),
             busy,
         })
@@ -577,7 +593,7 @@ fn version_num(v: &str) -> i64 {
 }
 
 /// The error reply of a failed script: `<err> script: <name>, on <source>:<line>.`
-fn format_error(e: &Value, name: &str) -> Vec<u8> {
+pub(crate) fn format_error(e: &Value, name: &str) -> Vec<u8> {
     let Value::Table(t) = e else {
         return format!("ERR Error running script {name}, execution failure").into_bytes();
     };

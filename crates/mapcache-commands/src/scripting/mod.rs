@@ -52,7 +52,9 @@ pub struct Scripting {
     /// The VM, made on first use (a server that never runs a script pays nothing).
     engine: Mutex<Option<Engine>>,
     pub busy: Arc<Busy>,
-    pub functions: Mutex<functions::Libraries>,
+    /// Libraries and functions loaded, kept outside the VM's lock for FUNCTION STATS
+    /// (which answers while a function runs and holds the VM).
+    counts: Mutex<(usize, usize)>,
 }
 
 impl Scripting {
@@ -70,9 +72,21 @@ impl Scripting {
             *guard = Some(engine);
         }
         match guard.as_mut() {
-            Some(engine) => Ok(f(engine)),
+            Some(engine) => {
+                let r = f(engine);
+                *self.counts.lock() = (
+                    engine.libraries.libraries.len(),
+                    engine.libraries.functions.len(),
+                );
+                Ok(r)
+            }
             None => Err(crate::CmdError::Static("ERR Lua engine unavailable")),
         }
+    }
+
+    /// (libraries, functions) loaded.
+    pub fn function_counts(&self) -> (usize, usize) {
+        *self.counts.lock()
     }
 
     /// SCRIPT FLUSH: forgets every EVAL script. The VM is rebuilt (Redis resets its

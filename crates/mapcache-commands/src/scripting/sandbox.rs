@@ -18,8 +18,10 @@
 
 /// The prelude, run once per VM with the real globals table and the table of Rust
 /// functions (`raw`, with the real `redis` table in `raw.redis`). Returns the proxy
-/// the scripts run in, and `invoke(f, handler, ...)`, which calls `f(...)` under
-/// `xpcall`.
+/// the scripts run in, `invoke(f, handler, ...)`, which calls `f(...)` under
+/// `xpcall`, and for FUNCTION libraries their environment, `set_loading(on)` that
+/// switches it between the load API and the globals, and the load API's `redis`
+/// table (where FUNCTION LOAD puts `register_function`).
 pub(crate) const PRELUDE: &str = r#"
 local G, raw = ...
 local error, type, tostring, select, unpack = error, type, tostring, select, unpack
@@ -126,6 +128,28 @@ setmetatable_(G, {
   __metatable = false,
 })
 
+-- FUNCTION libraries run in an environment of their own whose globals are, while a
+-- library loads, only the load API (redis.register_function, redis.log, the log
+-- levels and versions), and afterwards the ordinary globals (Redis 7.0's
+-- luaEngineCreate switches the same way).
+local function missing(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+local load_redis = {
+  log = raw.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = raw.version, REDIS_VERSION_NUM = raw.version_num,
+}
+setmetatable_(load_redis, {__index = missing, __newindex = deny, __metatable = false})
+local load_G = {redis = setmetatable_({}, {__index = load_redis, __newindex = deny, __metatable = false})}
+setmetatable_(load_G, {__index = missing, __newindex = deny, __metatable = false})
+local fmeta = {__index = G, __newindex = deny, __metatable = false}
+local fenv = setmetatable_({}, fmeta)
+protected[fenv] = true
+local function set_loading(on)
+  if on then fmeta.__index = load_G else fmeta.__index = G end
+end
+
 local function invoke(f, handler, ...)
   local n = select('#', ...)
   if n == 0 then
@@ -135,5 +159,5 @@ local function invoke(f, handler, ...)
   return xpcall_(function() return f(unpack(args, 1, n)) end, handler)
 end
 
-return env, invoke
+return env, invoke, fenv, set_loading, load_redis
 "#;
