@@ -19,6 +19,7 @@ pub mod path_mode;
 pub mod process;
 pub mod programs;
 pub mod reply;
+pub mod scripting;
 pub mod slowlog;
 pub mod table;
 pub mod watch;
@@ -107,6 +108,8 @@ pub struct Shared {
     pub programs: programs::Programs,
     /// The keys sessions WATCH ([`watch`]).
     pub watches: watch::Watches,
+    /// Lua scripts and functions, and the script running now ([`scripting`]).
+    pub scripting: scripting::Scripting,
 }
 
 impl Shared {
@@ -130,6 +133,7 @@ impl Shared {
             memory: std::sync::OnceLock::new(),
             programs: programs::Programs::default(),
             watches: watch::Watches::default(),
+            scripting: scripting::Scripting::default(),
         }
     }
 }
@@ -247,6 +251,20 @@ pub fn execute_traced(
 }
 
 fn run_traced(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut Reply) -> Outcome {
+    // While a script runs: wait, or answer BUSY past lua-time-limit (scripting::busy).
+    if shared.scripting.busy.is_running() {
+        if let Some(text) = shared.scripting.busy.check(|| allowed_when_busy(args)) {
+            let f = rejected(lookup(&args[0]), None, CmdError::Static(text));
+            shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            shared.errorstats.record(f.error.kind());
+            mapcache_resp::encode::error(&mut out.buf, &f.error.bytes());
+            return Outcome {
+                cmd: f.cmd,
+                stat: f.stat,
+                status: f.status,
+            };
+        }
+    }
     if session.transaction.is_some() {
         if let Some(outcome) = queue_in_transaction(shared, session, args, out) {
             return outcome;
@@ -269,6 +287,21 @@ fn run_traced(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut 
             }
         }
     }
+}
+
+/// May this command run while a script is busy past its time limit? Those flagged
+/// `allow_busy` (for a container, its subcommand: SCRIPT KILL, FUNCTION KILL...).
+fn allowed_when_busy(args: &[Bytes]) -> bool {
+    let Some(cmd) = lookup(&args[0]) else {
+        return false;
+    };
+    if !cmd.subcommands.is_empty() {
+        return args
+            .get(1)
+            .and_then(|a| table::lookup_sub(cmd, a))
+            .is_some_and(|sub| sub.has(table::flags::ALLOW_BUSY));
+    }
+    cmd.has(table::flags::ALLOW_BUSY)
 }
 
 /// Inside MULTI: checks `args` as Redis does before queueing (a known command, its

@@ -177,9 +177,18 @@ async fn serve(mut stream: TcpStream, mut session: Session, inner: &Inner) -> st
                         wait_while_paused(shared, &session, &args).await;
                         obs.resume();
                     }
-                    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        execute_traced(shared, &mut session, &args, &mut reply)
-                    }));
+                    let mut run = || {
+                        std::panic::catch_unwind(AssertUnwindSafe(|| {
+                            execute_traced(shared, &mut session, &args, &mut reply)
+                        }))
+                    };
+                    // A script may run for long (and wait for SCRIPT KILL from another
+                    // connection): off the worker, so other connections' tasks move on.
+                    let ran = if mapcache_commands::scripting::may_run_script(&args) {
+                        tokio::task::block_in_place(run)
+                    } else {
+                        run()
+                    };
                     let Ok(outcome) = ran else {
                         // A bug, not the client's fault: answer, log, and drop only this client.
                         tracing::error!("command panicked; closing this connection");

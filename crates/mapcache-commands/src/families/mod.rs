@@ -6,12 +6,14 @@ pub mod client_control;
 pub(crate) mod common;
 pub mod connection;
 pub mod databases;
+pub mod functions;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod eviction;
 pub mod object;
 pub mod programs;
+pub mod scripting;
 pub mod server;
 pub mod strings;
 pub mod transactions;
@@ -22,11 +24,13 @@ use crate::table::Command;
 pub(crate) const ALL: &[&[Command]] = &[
     connection::COMMANDS,
     databases::COMMANDS,
+    functions::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
     lists::COMMANDS,
     object::COMMANDS,
     programs::COMMANDS,
+    scripting::COMMANDS,
     server::COMMANDS,
     server::command::COMMANDS,
     server::config::COMMANDS,

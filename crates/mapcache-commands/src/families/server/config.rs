@@ -169,6 +169,13 @@ fn config_set(c: &mut Ctx<'_>) -> CmdResult {
         .slowlog
         .configure(next.slowlog_log_slower_than, next.slowlog_max_len);
     crate::config::apply_limits(&c.shared.store, &next);
+    // Scripts' BUSY threshold (scripting::busy); lua-time-limit is its alias.
+    if let Some(ms) = next
+        .param("busy-reply-threshold")
+        .and_then(|v| v.parse().ok())
+    {
+        c.shared.scripting.busy.set_time_limit_ms(ms);
+    }
     *c.shared.config.write() = next;
     c.out.ok();
     Ok(())
