@@ -81,6 +81,23 @@ impl Programs {
             .is_some_and(|t| !t.read_recursive().is_empty())
     }
 
+    /// The nodes of `targets` some trigger of the cache called `name` matches (by the
+    /// index of their patterns' fixed segments): the only ones a write must fire for.
+    /// Empty when the cache has no triggers.
+    pub fn watched(&self, name: &str, targets: Vec<Target>) -> Vec<Target> {
+        let Some(registry) = self.caches.lock().get(name).cloned() else {
+            return Vec::new();
+        };
+        let triggers = registry.read_recursive();
+        if triggers.is_empty() {
+            return Vec::new();
+        }
+        targets
+            .into_iter()
+            .filter(|t| !triggers.matching(&t.path).is_empty())
+            .collect()
+    }
+
     /// Forgets a cache's triggers (the cache was deleted).
     pub fn drop_cache(&self, name: &str) {
         if let Some(t) = self.caches.lock().remove(name) {
