@@ -382,7 +382,7 @@ fn result_of(
     r.elapsed_s = elapsed.as_secs_f64();
     r.ops_per_s = t.ops as f64 / r.elapsed_s.max(1e-9);
     r.latency_us = Quantiles::of(&t.all);
-    if t.completing.len() > 0 {
+    if !t.completing.is_empty() {
         r.extra.insert(
             "completing_p50_us".into(),
             t.completing.value_at_quantile(0.50) as f64 / 1e3,

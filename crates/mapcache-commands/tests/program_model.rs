@@ -896,6 +896,10 @@ impl Rng {
         self.below(100) < p
     }
 
+    fn word(&mut self, words: &[&'static str]) -> &'static str {
+        words[self.below(words.len())]
+    }
+
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
@@ -918,7 +922,7 @@ fn scalar(r: &mut Rng) -> J {
         0 => J::Null,
         1 => J::Bool(r.percent(50)),
         2..=5 => J::Num(number(r)),
-        _ => s(*r.pick(&STRINGS)),
+        _ => s(r.word(&STRINGS)),
     }
 }
 
@@ -1025,7 +1029,7 @@ fn operand(r: &mut Rng, caps: usize, depth: usize) -> E {
     match r.below(if depth == 0 { 4 } else { 6 }) {
         0 | 1 => E::Var(path(r, false, caps)),
         2 => E::Lit(J::Num(number(r)), false),
-        3 => E::Lit(s(*r.pick(&STRINGS)), r.percent(50)),
+        3 => E::Lit(s(r.word(&STRINGS)), r.percent(50)),
         4 => E::Bin(
             *r.pick(&[Op::Add, Op::Sub, Op::Mul]),
             Box::new(operand(r, caps, depth - 1)),
@@ -1049,7 +1053,7 @@ fn condition(r: &mut Rng, caps: usize, depth: usize) -> E {
             rhs: if r.percent(60) {
                 J::Num(number(r))
             } else {
-                s(*r.pick(&["x", "complete", "7"]))
+                s(r.word(&["x", "complete", "7"]))
             },
         },
         3 => match r.below(4) {
