@@ -82,8 +82,9 @@ pub fn stress_problems(v: &Value) -> Vec<String> {
                         .is_some_and(|n| n == *s || n.starts_with(&format!("{s}-")))
             });
             // The self-test server does not run the three that need real semantics.
-            let exempt =
-                *target == "selftest" && matches!(*s, "ttl-storm" | "connections" | "memory");
+            let exempt = (*target == "selftest"
+                && matches!(*s, "ttl-storm" | "connections" | "memory"))
+                || (*target != "mapcache" && scenarios::MAPCACHE_ONLY.contains(s));
             if !present && !exempt {
                 problems.push(format!("{s} on {target}: missing"));
             }

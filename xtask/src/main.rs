@@ -18,6 +18,7 @@ mod check;
 mod http_bench;
 mod load;
 mod profile;
+mod programs;
 mod report;
 mod scenarios;
 mod server;
@@ -93,7 +94,8 @@ struct BinaryArgs {
 #[derive(Debug, clap::Args)]
 struct StressArgs {
     /// Scenarios to run (default: all): concurrent, sustained, pipeline, mixed,
-    /// ttl-storm, connections.
+    /// ttl-storm, connections, memory, programs, trigger-cost (the last two on
+    /// mapcache only).
     scenarios: Vec<String>,
     /// Every scenario at a small size (about 20 s per server).
     #[arg(long)]
@@ -152,6 +154,12 @@ struct StressArgs {
     /// Value size in bytes.
     #[arg(long)]
     value_size: Option<usize>,
+    /// programs: pipelines counted down over each protocol.
+    #[arg(long)]
+    pipelines: Option<usize>,
+    /// trigger-cost: triggers on other paths.
+    #[arg(long)]
+    cost_triggers: Option<usize>,
     /// Tokio worker threads of the load generator.
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -336,6 +344,8 @@ fn stress(a: StressArgs, command: &str) -> Result<()> {
     sizes.conn_counts = a.connections.unwrap_or(sizes.conn_counts);
     sizes.memory_keys = a.memory_keys.unwrap_or(sizes.memory_keys);
     sizes.value_size = a.value_size.unwrap_or(sizes.value_size);
+    sizes.pipelines = a.pipelines.unwrap_or(sizes.pipelines);
+    sizes.cost_triggers = a.cost_triggers.unwrap_or(sizes.cost_triggers);
     let names: Vec<String> = if a.scenarios.is_empty() {
         scenarios::ALL.iter().map(|s| s.to_string()).collect()
     } else {
@@ -356,12 +366,14 @@ fn stress(a: StressArgs, command: &str) -> Result<()> {
 
     // Servers: dropped (so killed) at the end of this function, also on every error path.
     let mut servers: Vec<Server> = Vec::new();
+    let mut bin = None;
     if !a.self_test_only {
         match a.addr {
             Some(addr) => servers.push(Server::external(addr, a.pid)?),
             None => {
-                let bin = server::mapcache_binary(a.binary.bin.as_deref(), a.binary.no_build)?;
-                servers.push(Server::start_mapcache(&bin, pin)?);
+                let b = server::mapcache_binary(a.binary.bin.as_deref(), a.binary.no_build)?;
+                servers.push(Server::start_mapcache(&b, pin)?);
+                bin = Some(b);
             }
         }
         match a.vs.as_deref() {
@@ -384,6 +396,8 @@ fn stress(a: StressArgs, command: &str) -> Result<()> {
     let env = scenarios::Env {
         rt: &rt,
         sizes: &sizes,
+        bin: bin.as_deref(),
+        pin,
     };
     let mut results = Vec::new();
     let mut dead = vec![false; servers.len()];

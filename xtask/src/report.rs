@@ -245,6 +245,42 @@ pub fn storm_table(results: &[RunResult]) -> String {
     extras_table(results, "ttl-storm", STORM_ROWS)
 }
 
+const PROGRAM_ROWS: Rows = &[
+    ("pipelines", "pipelines (5 stages each)", 0),
+    ("triggers", "triggers", 0),
+    ("firings_per_s", "trigger firings per s", 0),
+    (
+        "completing_p50_us",
+        "HINCRBY completing a pipeline, p50 µs",
+        0,
+    ),
+    (
+        "completing_p99_us",
+        "HINCRBY completing a pipeline, p99 µs",
+        0,
+    ),
+    (
+        "completing_max_us",
+        "HINCRBY completing a pipeline, max µs",
+        0,
+    ),
+];
+
+const COST_ROWS: Rows = &[
+    ("triggers", "triggers on other paths", 0),
+    ("cpu_vs_none", "server CPU per request vs no triggers", 2),
+];
+
+/// The programs scenario's figures (ops/s in the results table: HINCRBYs or programs).
+pub fn programs_table(results: &[RunResult]) -> String {
+    extras_table(results, "programs", PROGRAM_ROWS)
+}
+
+/// The trigger-cost scenario's figures.
+pub fn cost_table(results: &[RunResult]) -> String {
+    extras_table(results, "trigger-cost", COST_ROWS)
+}
+
 /// The connections figures of every target, side by side.
 pub fn connections_table(results: &[RunResult]) -> String {
     extras_table(results, "connections", CONNECTION_ROWS)
@@ -406,6 +442,14 @@ pub fn write(dir: &Path, report: &Report) -> Result<String> {
     let memory = memory_table(&report.results);
     if !memory.is_empty() {
         let _ = writeln!(md, "## memory\n\n{memory}");
+    }
+    let programs = programs_table(&report.results);
+    if !programs.is_empty() {
+        let _ = writeln!(md, "## programs\n\n{programs}");
+    }
+    let cost = cost_table(&report.results);
+    if !cost.is_empty() {
+        let _ = writeln!(md, "## trigger-cost\n\n{cost}");
     }
     let notes: Vec<String> = report
         .results

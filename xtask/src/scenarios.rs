@@ -23,7 +23,13 @@ pub const ALL: &[&str] = &[
     "ttl-storm",
     "connections",
     "memory",
+    "programs",
+    "trigger-cost",
 ];
+
+/// The scenarios only a mapcache server runs (map-cache's programs and triggers), on
+/// servers of their own that they start.
+pub const MAPCACHE_ONLY: &[&str] = &["programs", "trigger-cost"];
 
 /// Sizes of every scenario.
 #[derive(Clone, Debug)]
@@ -47,6 +53,12 @@ pub struct Sizes {
     /// memory: keys of each shape.
     pub memory_keys: u64,
     pub value_size: usize,
+    /// programs: pipelines counted down over each protocol, and connections.
+    pub pipelines: usize,
+    pub program_conns: usize,
+    /// trigger-cost: triggers on other paths, and time per run.
+    pub cost_triggers: usize,
+    pub cost_time: Duration,
 }
 
 impl Sizes {
@@ -64,6 +76,10 @@ impl Sizes {
             conn_counts: vec![1_000, 10_000],
             memory_keys: 100_000,
             value_size: 32,
+            pipelines: 1_000,
+            program_conns: 8,
+            cost_triggers: 10_000,
+            cost_time: Duration::from_secs(5),
         }
     }
 
@@ -82,6 +98,10 @@ impl Sizes {
             conn_counts: vec![200, 1_000],
             memory_keys: 20_000,
             value_size: 32,
+            pipelines: 100,
+            program_conns: 4,
+            cost_triggers: 10_000,
+            cost_time: Duration::from_secs(1),
         }
     }
 }
@@ -91,6 +111,11 @@ impl Sizes {
 pub struct Env<'a> {
     pub rt: &'a Runtime,
     pub sizes: &'a Sizes,
+    /// The mapcache binary, for the scenarios that start servers of their own
+    /// ([`MAPCACHE_ONLY`]); `None` with `--addr`.
+    pub bin: Option<&'a std::path::Path>,
+    /// The CPU servers are pinned to (`--taskset`).
+    pub pin: Option<u32>,
 }
 
 /// Runs scenario `name` against `server`.
@@ -98,6 +123,18 @@ pub fn run(env: &Env<'_>, name: &str, server: &mut Server) -> Result<Vec<RunResu
     let selftest = server.kind == Kind::Selftest;
     if selftest && matches!(name, "ttl-storm" | "connections" | "memory") {
         return Ok(Vec::new()); // they need a real server's semantics
+    }
+    if MAPCACHE_ONLY.contains(&name) {
+        if server.kind != Kind::Mapcache {
+            return Ok(Vec::new()); // map-cache's programs: mapcache only
+        }
+        let Some(bin) = env.bin else {
+            bail!("{name} starts mapcache servers of its own: it needs a binary, not --addr");
+        };
+        return match name {
+            "programs" => crate::programs::programs(env, bin, env.pin),
+            _ => crate::programs::trigger_cost(env, bin, env.pin),
+        };
     }
     if !selftest {
         flushall(server)?;

@@ -470,11 +470,17 @@ fn dispatch(
     let mark = out.buf.len();
     // map-cache's triggers (docs/programs.md): one relaxed load when no cache has any.
     if shared.programs.armed() && cmd.has(table::flags::WRITE) {
-        let targets = programs::targets(cmd.name, args, shared.store.path_keys());
         let db = shared.store.db(session.db);
-        if let Some(db) =
-            db.filter(|db| !targets.is_empty() && shared.programs.has_triggers(db.name()))
-        {
+        // Only nodes some trigger watches: a write no trigger can match runs as if its
+        // cache had none (no exclusive section, no batch), and a write to a cache
+        // without triggers does not even name its nodes.
+        let watched = match db {
+            Some(db) => shared.programs.watched(db.name(), || {
+                programs::targets(cmd.name, args, shared.store.path_keys())
+            }),
+            None => Vec::new(),
+        };
+        if let (Some(db), false) = (db, watched.is_empty()) {
             let mut ctx = Ctx {
                 shared,
                 session,
@@ -484,7 +490,7 @@ fn dispatch(
             };
             let result = shared
                 .store
-                .exclusive(|| with_triggers(&mut ctx, cmd, handler, db, targets));
+                .exclusive(|| with_triggers(&mut ctx, cmd, handler, db, watched));
             if result.is_err() {
                 out.buf.truncate(mark);
             }

@@ -20,6 +20,7 @@ use bytes::Bytes;
 use std::time::{Duration, Instant};
 
 use mapcache_programs::{execute, fire, Command, ExecError, Limits, Triggers};
+use mapcache_store::db::Batch;
 use mapcache_store::{Db, Value};
 use parking_lot::{Mutex, RwLock};
 
@@ -81,6 +82,23 @@ impl Programs {
             .is_some_and(|t| !t.read_recursive().is_empty())
     }
 
+    /// The nodes of `targets()` some trigger of the cache called `name` matches (by the
+    /// index of their patterns' fixed segments): the only ones a write must fire for.
+    /// Empty, without calling `targets`, when the cache has no triggers.
+    pub fn watched(&self, name: &str, targets: impl FnOnce() -> Vec<Target>) -> Vec<Target> {
+        let Some(registry) = self.caches.lock().get(name).cloned() else {
+            return Vec::new();
+        };
+        let triggers = registry.read_recursive();
+        if triggers.is_empty() {
+            return Vec::new();
+        }
+        targets()
+            .into_iter()
+            .filter(|t| !triggers.matching(&t.path).is_empty())
+            .collect()
+    }
+
     /// Forgets a cache's triggers (the cache was deleted).
     pub fn drop_cache(&self, name: &str) {
         if let Some(t) = self.caches.lock().remove(name) {
@@ -93,15 +111,7 @@ impl Programs {
     /// cascade after another, as one batch: when any fails, none of their writes
     /// remains.
     pub fn fire_all(&self, db: &Db, paths: &[String], now: i64) -> Result<(), ExecError> {
-        let triggers = self.triggers(db.name());
-        let triggers = triggers.read_recursive();
-        let limits = limits();
-        db.batch_all(b'/', now, |b| {
-            for p in paths {
-                fire(p, b, &triggers, &limits)?;
-            }
-            Ok(())
-        })
+        self.batch_firing(db, now, |b, fire| paths.iter().try_for_each(|p| fire(b, p)))
     }
 
     /// Runs `program` on `db` as one batch; answers the array of its top-level
@@ -122,19 +132,35 @@ impl Programs {
         db: &Db,
         path: &str,
         now: i64,
-        set: impl FnOnce(&mut mapcache_store::db::Batch<'_>) -> Result<bool, E>,
+        set: impl FnOnce(&mut Batch<'_>) -> Result<bool, E>,
     ) -> Result<(), E> {
-        let triggers = self.triggers(db.name());
-        let triggers = triggers.read_recursive();
-        let limits = limits();
-        db.batch_all(b'/', now, |b| {
+        self.batch_firing(db, now, |b, fire| {
             if set(b)? {
-                fire(path, b, &triggers, &limits)?;
+                fire(b, path)?;
             }
             Ok(())
         })
     }
+
+    /// Runs `f` as one batch over the whole of `db` (`/` paths), handing it `fire`,
+    /// which runs the cache's triggers for one replaced node and its cascade: what
+    /// [`Programs::fire_all`] and [`Programs::write_and_fire`] share.
+    fn batch_firing<E: From<ExecError>>(
+        &self,
+        db: &Db,
+        now: i64,
+        f: impl FnOnce(&mut Batch<'_>, &Fire<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let triggers = self.triggers(db.name());
+        let triggers = triggers.read_recursive();
+        let limits = limits();
+        let fire_one = |b: &mut Batch<'_>, path: &str| fire(path, b, &triggers, &limits);
+        db.batch_all(b'/', now, |b| f(b, &fire_one))
+    }
 }
+
+/// Runs the triggers of one replaced node inside a batch ([`Programs::batch_firing`]).
+type Fire<'a> = dyn Fn(&mut Batch<'_>, &str) -> Result<(), ExecError> + 'a;
 
 /// A node a RESP write may replace, and whether its triggers fire whether or not it
 /// existed before (the INCR family and HINCRBY: Go fires them always).

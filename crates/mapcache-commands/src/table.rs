@@ -57,6 +57,32 @@ pub struct Command {
     pub subcommands: &'static [Command],
 }
 
+/// A table entry without subcommands: the one constructor the families' own short
+/// `cmd` helpers (each fixing its group and what its commands share) call.
+#[allow(clippy::too_many_arguments)]
+pub(crate) const fn cmd(
+    group: &'static str,
+    name: &'static str,
+    arity: i16,
+    flags: u16,
+    keys: (i8, i8, i8),
+    since: &'static str,
+    summary: &'static str,
+    handler: Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys,
+        group,
+        since,
+        summary,
+        handler,
+        subcommands: &[],
+    }
+}
+
 impl Command {
     pub fn has(&self, flag: u16) -> bool {
         self.flags & flag != 0

@@ -1,5 +1,6 @@
 //! The seam to the store: [`Document`], the operations a program needs on one cache,
-//! and [`MemoryDocument`], a plain in-memory implementation for tests and examples.
+//! and [`MemoryDocument`], a document in a small store of its own for tests and
+//! examples (the store reads its paths: nothing here splits them).
 //!
 //! Paths are `/`-separated text; the implementation parses them. A segment names an
 //! object field, or indexes an array when the node is an array and the segment is a
@@ -7,9 +8,11 @@
 //! segment. The store implements this trait inside one all-or-nothing batch, so the
 //! interpreter never undoes anything itself.
 
-use std::collections::VecDeque;
+use std::fmt;
 
-use mapcache_store::{Hash, Value};
+use mapcache_store::db::Batch;
+use mapcache_store::doc::DocError as StoreError;
+use mapcache_store::{Db, Hash, Store, StoreConfig, Value};
 
 use crate::error::DocError;
 
@@ -47,26 +50,43 @@ pub trait Document {
     fn delete(&mut self, path: &str) -> Result<Option<Value>, DocError>;
 }
 
-/// A document kept as one object of top-level keys, following the store's rules:
-/// only objects and arrays have children, and a decimal segment indexes an array.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A document kept in a small store of its own (one database of four shards): every
+/// operation is one [`Db::batch_all`] through the store's [`Document`] implementation
+/// for [`Batch`], so its paths are read by the store's `path.rs` and `doc.rs` exactly
+/// as the server reads them, and a root left an empty object or array goes, as a
+/// batch's commit removes it. For tests and examples: each operation commits on its
+/// own, so a failing program leaves what it wrote before; [`MemoryDocument::batch`]
+/// runs a whole program as one all-or-nothing batch, as the server does.
 pub struct MemoryDocument {
-    root: Hash,
+    store: Store,
 }
 
 impl MemoryDocument {
     /// An empty document.
     pub fn new() -> MemoryDocument {
-        MemoryDocument::default()
+        MemoryDocument {
+            store: Store::new(StoreConfig {
+                databases: 1,
+                shard_bits: 2,
+            }),
+        }
     }
 
     /// A document whose top-level keys are the fields of `value`; any other value
     /// gives an empty document.
     pub fn from_value(value: Value) -> MemoryDocument {
-        match value {
-            Value::Hash(hash) => MemoryDocument { root: *hash },
-            _ => MemoryDocument::default(),
+        let doc = MemoryDocument::new();
+        if let Value::Hash(hash) = value {
+            let stored: Result<(), StoreError> = doc.db().batch_all(b'/', doc.store.now(), |b| {
+                for (key, value) in hash.iter() {
+                    b.set(key, value.clone())?;
+                }
+                Ok(())
+            });
+            // A top-level key may hold anything: setting a root never fails.
+            debug_assert!(stored.is_ok(), "{stored:?}");
         }
+        doc
     }
 
     /// Parses JSON text (an object) into a document.
@@ -76,170 +96,81 @@ impl MemoryDocument {
         Ok(MemoryDocument::from_value(value))
     }
 
-    /// The whole tree as one object.
+    /// The whole tree as one object, its top-level keys sorted (the store keeps no
+    /// order among roots).
     pub fn to_value(&self) -> Value {
-        Value::hash(self.root.clone())
+        let mut roots: Vec<(Vec<u8>, Value)> = self
+            .read(|b| b.matches(b"*"))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| (m.key.to_vec(), m.value))
+            .collect();
+        roots.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut hash = Hash::new();
+        for (key, value) in roots {
+            hash.insert(&key, value);
+        }
+        Value::hash(hash)
     }
 
-    fn node(&self, path: &str) -> Option<&Value> {
-        let mut segments = path.split('/');
-        let mut node = self.root.get(segments.next()?.as_bytes())?;
-        for segment in segments {
-            node = child(node, segment)?;
-        }
-        Some(node)
+    /// Runs `f` over the whole document as one all-or-nothing batch of the store (what
+    /// the server does for a program or a write with its triggers): `Ok` commits
+    /// everything `f` wrote, `Err` keeps none of it.
+    pub fn batch<R, E>(&mut self, f: impl FnOnce(&mut Batch<'_>) -> Result<R, E>) -> Result<R, E> {
+        self.db().batch_all(b'/', self.store.now(), f)
     }
 
-    /// The container holding `path`'s last segment, and that segment.
-    fn parent_mut<'a>(&mut self, path: &'a str) -> Option<(Parent<'_>, &'a str)> {
-        let (parent_path, last) = match path.rsplit_once('/') {
-            None => return Some((Parent::Root(&mut self.root), path)),
-            Some(split) => split,
-        };
-        let mut segments = parent_path.split('/');
-        let mut node = self.root.get_mut(segments.next()?.as_bytes())?;
-        for segment in segments {
-            node = child_mut(node, segment)?;
-        }
-        Some((Parent::Node(node), last))
+    fn db(&self) -> &Db {
+        self.store.db(0).expect("a store has database 0")
+    }
+
+    fn read<R, E>(&self, f: impl FnOnce(&mut Batch<'_>) -> Result<R, E>) -> Result<R, E> {
+        self.db().batch_all(b'/', self.store.now(), f)
     }
 }
 
-enum Parent<'a> {
-    Root(&'a mut Hash),
-    Node(&'a mut Value),
-}
-
-fn index(segment: &str, len: usize) -> Option<usize> {
-    if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    segment.parse::<usize>().ok().filter(|&i| i < len)
-}
-
-fn child<'a>(node: &'a Value, segment: &str) -> Option<&'a Value> {
-    match node {
-        Value::Hash(hash) => hash.get(segment.as_bytes()),
-        Value::List(list) => list.get(index(segment, list.len())?),
-        _ => None,
+impl Default for MemoryDocument {
+    fn default() -> MemoryDocument {
+        MemoryDocument::new()
     }
 }
 
-fn child_mut<'a>(node: &'a mut Value, segment: &str) -> Option<&'a mut Value> {
-    match node {
-        Value::Hash(hash) => hash.get_mut(segment.as_bytes()),
-        Value::List(list) => {
-            let i = index(segment, list.len())?;
-            list.get_mut(i)
-        }
-        _ => None,
+impl Clone for MemoryDocument {
+    fn clone(&self) -> MemoryDocument {
+        MemoryDocument::from_value(self.to_value())
     }
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+impl PartialEq for MemoryDocument {
+    fn eq(&self, other: &MemoryDocument) -> bool {
+        self.to_value() == other.to_value()
+    }
 }
 
-/// Walks `segments` from `node`, appending every non-null match to `out`.
-fn collect(
-    node: &Value,
-    segments: &[&str],
-    path: &mut Vec<String>,
-    captures: &mut Vec<String>,
-    out: &mut Vec<Match>,
-) {
-    if matches!(node, Value::Null) {
-        return;
-    }
-    let Some((first, rest)) = segments.split_first() else {
-        out.push(Match {
-            path: path.join("/"),
-            captures: captures.clone(),
-            value: node.clone(),
-        });
-        return;
-    };
-    let mut visit = |name: String, next: &Value, captured: bool| {
-        path.push(name.clone());
-        if captured {
-            captures.push(name);
-        }
-        collect(next, rest, path, captures, out);
-        if captured {
-            captures.pop();
-        }
-        path.pop();
-    };
-    if *first == "*" {
-        match node {
-            Value::Hash(hash) => hash.iter().for_each(|(k, v)| visit(text(k), v, true)),
-            Value::List(list) => list
-                .iter()
-                .enumerate()
-                .for_each(|(i, v)| visit(i.to_string(), v, true)),
-            _ => {}
-        }
-    } else if let Some(next) = child(node, first) {
-        visit(first.to_string(), next, false);
+impl fmt::Debug for MemoryDocument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("MemoryDocument")
+            .field(&self.to_value())
+            .finish()
     }
 }
 
 impl Document for MemoryDocument {
     fn get(&self, path: &str) -> Result<Option<Value>, DocError> {
-        Ok(self.node(path).cloned())
+        self.read(|b| Document::get(b, path))
     }
 
     fn matches(&self, pattern: &str) -> Result<Vec<Match>, DocError> {
-        let segments: Vec<&str> = pattern.split('/').collect();
-        let mut out = Vec::new();
-        let Some((first, rest)) = segments.split_first() else {
-            return Ok(out);
-        };
-        // The root is an object of top-level keys, walked like any other object.
-        let mut visit = |name: &[u8], node: &Value, captured: bool| {
-            let name = text(name);
-            let mut captures = if captured {
-                vec![name.clone()]
-            } else {
-                Vec::new()
-            };
-            collect(node, rest, &mut vec![name], &mut captures, &mut out);
-        };
-        if *first == "*" {
-            self.root.iter().for_each(|(k, v)| visit(k, v, true));
-        } else if let Some(node) = self.root.get(first.as_bytes()) {
-            visit(first.as_bytes(), node, false);
-        }
-        Ok(out)
+        self.read(|b| Document::matches(b, pattern))
     }
 
     fn replace(&mut self, path: &str, value: Value) -> Result<Value, DocError> {
-        let not_found = || DocError::NotFound(path.to_string());
-        let (parent, last) = self.parent_mut(path).ok_or_else(not_found)?;
-        let slot = match parent {
-            Parent::Root(hash) => hash.get_mut(last.as_bytes()),
-            Parent::Node(node) => child_mut(node, last),
-        };
-        let slot = slot.ok_or_else(not_found)?;
-        Ok(std::mem::replace(slot, value))
+        self.batch(|b| Document::replace(b, path, value))
     }
 
     fn delete(&mut self, path: &str) -> Result<Option<Value>, DocError> {
-        let Some((parent, last)) = self.parent_mut(path) else {
-            return Ok(None);
-        };
-        Ok(match parent {
-            Parent::Root(hash) => hash.remove(last.as_bytes()),
-            Parent::Node(Value::Hash(hash)) => hash.remove(last.as_bytes()),
-            Parent::Node(Value::List(list)) => remove_item(list, last),
-            Parent::Node(_) => None,
-        })
+        self.batch(|b| Document::delete(b, path))
     }
-}
-
-fn remove_item(list: &mut VecDeque<Value>, segment: &str) -> Option<Value> {
-    let i = index(segment, list.len())?;
-    list.remove(i)
 }
 
 #[cfg(test)]
@@ -279,13 +210,21 @@ mod tests {
         let d = doc();
         assert_eq!(paths(&d, "a/*"), ["a/x", "a/z"]);
         assert_eq!(paths(&d, "list/*"), ["list/0", "list/2"]);
-        assert_eq!(paths(&d, "*/*/q"), ["a/z/q", "list/2/q"]);
-        assert_eq!(paths(&d, "*"), ["a", "list", "s"]);
+        // Document order within a root; the store keeps no order among roots.
+        let mut across = paths(&d, "*/*/q");
+        across.sort();
+        assert_eq!(across, ["a/z/q", "list/2/q"]);
+        let mut roots = paths(&d, "*");
+        roots.sort();
+        assert_eq!(roots, ["a", "list", "s"]);
         assert_eq!(paths(&d, "a/x"), ["a/x"]);
         assert!(paths(&d, "a/y").is_empty());
+        let m = d.matches("list/*/q").unwrap();
+        assert_eq!(m[0].captures, ["2"]);
+        assert_eq!(m[0].value, Value::Number(3.0));
         let m = d.matches("*/*/q").unwrap();
-        assert_eq!(m[1].captures, ["list", "2"]);
-        assert_eq!(m[1].value, Value::Number(3.0));
+        let list = m.iter().find(|m| m.path.starts_with("list")).unwrap();
+        assert_eq!(list.captures, ["list", "2"]);
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! - [`run`]: the interpreter, [`execute`] and [`fire`], over the [`Document`] trait.
 //! - [`triggers`]: the per-cache trigger registry, indexed by pattern segments.
 //! - [`document`]: the [`Document`] trait the store implements ([`store`]: a batch of
-//!   the document engine is a document), and [`MemoryDocument`] for tests.
+//!   the document engine is a document), and [`MemoryDocument`] (a small store of
+//!   its own) for tests.
 //!
 //! Entry points: [`parse_request`] and [`Command::from_value`] read programs,
 //! [`execute`] runs one, [`fire`] runs the triggers of a write, [`Triggers`] keeps a

@@ -1,5 +1,6 @@
-//! Each command type through `execute` on a `MemoryDocument`: answers, effects and
-//! errors (with the failing command's position).
+//! Each command type through `execute` on a `MemoryDocument` (a store of its own, each
+//! program one batch as on the server): answers, effects and errors (with the failing
+//! command's position).
 
 mod support;
 
@@ -79,7 +80,9 @@ fn delete_with_a_wildcard_removes_every_match() {
         at(&doc, "users"),
         r#"{"u1":{"name":"Ann"},"u2":{"name":"Bob"}}"#
     );
-    assert_eq!(at(&doc, "list"), "[]");
+    // A top-level array left empty goes, as the store keeps no empty hash or list at
+    // the top level.
+    assert_eq!(at(&doc, "list"), "missing");
 }
 
 #[test]
@@ -155,7 +158,19 @@ fn commands_run_in_order_and_stop_at_the_first_error() {
         answer.unwrap_err(),
         "command 1 (COMMANDS): command 2 (GET): key not found: x"
     );
-    // The caller discards the batch; the interpreter itself stopped after the error.
+    // The program ran as one batch: nothing of it remains.
+    assert_eq!(at(&doc, "n"), "5");
+    // Outside a batch every write stays: the interpreter stopped after the error.
+    let mut doc = MemoryDocument::from_json(DOC).unwrap();
+    let failed = execute(
+        &program(
+            r#"[{"type":"COMMANDS","commands":[{"type":"INC","key":"n","value":1},{"type":"GET","key":"x"},{"type":"INC","key":"n","value":1}]}]"#,
+        ),
+        &mut doc,
+        &Triggers::new(),
+        &Limits::default(),
+    );
+    assert!(failed.is_err());
     assert_eq!(at(&doc, "n"), "6");
 }
 

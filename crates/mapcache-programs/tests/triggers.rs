@@ -3,7 +3,7 @@
 
 mod support;
 
-use mapcache_programs::{fire, Document, Limits, MemoryDocument, Triggers};
+use mapcache_programs::{execute, fire, Document, Limits, MemoryDocument, Triggers};
 use mapcache_store::Value;
 use support::{at, command, run_with, text};
 
@@ -172,11 +172,16 @@ fn a_self_triggering_loop_is_stopped() {
     assert!(answer
         .unwrap_err()
         .contains("trigger recursion depth limit exceeded"));
-    assert_eq!(
-        at(&doc, "c"),
-        "12",
-        "1 + 11 nested writes before the refusal"
+    assert_eq!(at(&doc, "c"), "0", "the batch is discarded");
+    // Outside a batch every write stays: 1 + 11 nested writes before the refusal.
+    let failed = execute(
+        &support::program(r#"[{"type":"INC","key":"c","value":1}]"#),
+        &mut doc,
+        &triggers,
+        &Limits::default(),
     );
+    assert!(failed.is_err());
+    assert_eq!(at(&doc, "c"), "12");
 }
 
 #[test]

@@ -20,17 +20,16 @@ const fn cmd(
     summary: &'static str,
     handler: crate::table::Handler,
 ) -> Command {
-    Command {
+    crate::table::cmd(
+        "connection",
         name,
         arity,
         flags,
-        keys: (0, 0, 0),
-        group: "connection",
-        since: "1.0.0",
+        (0, 0, 0),
+        "1.0.0",
         summary,
         handler,
-        subcommands: &[],
-    }
+    )
 }
 
 pub(crate) const COMMANDS: &[Command] = &[

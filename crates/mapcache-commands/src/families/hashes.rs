@@ -29,17 +29,16 @@ const fn cmd(
     summary: &'static str,
     handler: crate::table::Handler,
 ) -> Command {
-    Command {
+    crate::table::cmd(
+        "hash",
         name,
         arity,
         flags,
-        keys: (1, 1, 1),
-        group: "hash",
+        (1, 1, 1),
         since,
         summary,
         handler,
-        subcommands: &[],
-    }
+    )
 }
 
 #[rustfmt::skip]

@@ -26,17 +26,16 @@ const fn cmd(
     summary: &'static str,
     handler: crate::table::Handler,
 ) -> Command {
-    Command {
+    crate::table::cmd(
+        "list",
         name,
         arity,
         flags,
-        keys: (1, 1, 1),
-        group: "list",
+        (1, 1, 1),
         since,
         summary,
         handler,
-        subcommands: &[],
-    }
+    )
 }
 
 #[rustfmt::skip]

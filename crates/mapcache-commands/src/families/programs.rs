@@ -25,17 +25,16 @@ const fn cmd(
     summary: &'static str,
     handler: crate::table::Handler,
 ) -> Command {
-    Command {
+    crate::table::cmd(
+        "mapcache",
         name,
         arity,
         flags,
-        keys: (0, 0, 0),
-        group: "mapcache",
-        since: "0.1.0",
+        (0, 0, 0),
+        "0.1.0",
         summary,
         handler,
-        subcommands: &[],
-    }
+    )
 }
 
 pub(crate) const COMMANDS: &[Command] = &[

@@ -21,17 +21,16 @@ const fn cmd(
     summary: &'static str,
     handler: crate::table::Handler,
 ) -> Command {
-    Command {
+    crate::table::cmd(
+        "server",
         name,
         arity,
         flags,
-        keys: (0, 0, 0),
-        group: "server",
-        since: "1.0.0",
+        (0, 0, 0),
+        "1.0.0",
         summary,
         handler,
-        subcommands: &[],
-    }
+    )
 }
 
 pub(crate) const COMMANDS: &[Command] = &[

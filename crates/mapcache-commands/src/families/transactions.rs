@@ -25,17 +25,16 @@ const fn cmd(
     summary: &'static str,
     handler: crate::table::Handler,
 ) -> Command {
-    Command {
+    crate::table::cmd(
+        "transactions",
         name,
         arity,
         flags,
-        keys: (0, 0, 0),
-        group: "transactions",
+        (0, 0, 0),
         since,
         summary,
         handler,
-        subcommands: &[],
-    }
+    )
 }
 
 #[rustfmt::skip]

@@ -34,14 +34,16 @@ pub fn program(text: &str) -> Vec<Command> {
     }
 }
 
-/// Runs `program_json` over `doc` with `triggers`: the answer as JSON text, or the
-/// error's message.
+/// Runs `program_json` over `doc` with `triggers` as one batch of the store, as the
+/// server runs a program: the answer as JSON text, or the error's message (and then
+/// nothing the program wrote remains).
 pub fn run_with(
     doc: &mut MemoryDocument,
     triggers: &Triggers,
     program_json: &str,
 ) -> Result<String, String> {
-    execute(&program(program_json), doc, triggers, &Limits::default())
+    let program = program(program_json);
+    doc.batch(|b| execute(&program, b, triggers, &Limits::default()))
         .map(|v| text(&v))
         .map_err(|e: ExecError| e.message().to_string())
 }
