@@ -43,7 +43,10 @@ use hashbrown::DefaultHashBuilder;
 pub use json::JsonError;
 use mapcache_expiry::{Clock, SystemClock, UnixMillis};
 pub use path::{Path, PathFault};
-pub use snapshot::{parse_snapshot, Snapshot, SnapshotEntry, SnapshotError, SnapshotWriter};
+pub use snapshot::{
+    parse_any, parse_snapshot, GoBackupWriter, Snapshot, SnapshotEntry, SnapshotError,
+    SnapshotWriter,
+};
 pub use value::{Hash, Kind, List, Str, Value};
 
 /// How a [`Store`] is laid out.
