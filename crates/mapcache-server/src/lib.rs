@@ -165,9 +165,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         shared
     });
     if !config.load_snapshot.is_empty() {
-        let (files, keys) =
-            persistence::load(&shared.store, &config.load_snapshot, config.max_depth)
-                .map_err(Error::Snapshot)?;
+        let (files, keys) = persistence::load(&shared, &config.load_snapshot, config.max_depth)
+            .map_err(Error::Snapshot)?;
         tracing::info!(files, keys, "snapshots loaded");
     }
     let config_metrics = config.metrics;
