@@ -137,7 +137,7 @@ impl Store {
             return Err(CacheError::Exists(name.to_owned()));
         }
         let mut db = Db::new(self.shard_bits, self.hasher, self.origin(name));
-        db.set_path_keys(self.path_keys());
+        db.set_addressing(self.dbs[0].addressing());
         let cache = NamedCache {
             db,
             deadline: RwLock::new(deadline),
