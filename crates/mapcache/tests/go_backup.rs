@@ -210,11 +210,8 @@ fn file_names_that_leave_the_directory_are_refused_without_effect() {
     std::os::unix::fs::symlink(&outside, inside.join("linkdir")).unwrap();
     let server = Server::start(&["--dir", inside.to_str().unwrap()]);
     let h = Http::new(server.http);
-    assert_eq!(
-        h.put("/api/v1/keys/keep", "\"me\"").status / 100,
-        2,
-        "a key to keep"
-    );
+    let mut c = Conn::open(&server);
+    assert_eq!(c.cmd(&["SET", "keep", "me"]), Resp::Simple("OK".into()));
     let abs_out = outside.join("abs.json");
     let names = [
         "../x",
@@ -254,9 +251,8 @@ fn file_names_that_leave_the_directory_are_refused_without_effect() {
         evil,
         "the link's target is untouched"
     );
-    assert_eq!(h.get("/api/v1/keys/evil").status, 404, "nothing read");
-    let r = h.get("/api/v1/keys/keep");
-    assert_eq!((r.status, r.text().as_str()), (200, "\"me\""));
+    assert_eq!(c.cmd(&["EXISTS", "evil"]), Resp::Int(0), "nothing read");
+    assert_eq!(c.cmd(&["GET", "keep"]), bulk("me"));
     // A missing file is refused too (400, as Go), and a plain name works.
     assert_eq!(restore(&h, "default", "missing.json").status, 400);
     assert_eq!(backup(&h, "default", "ok.json").status, 200);
@@ -284,10 +280,11 @@ fn triggers_survive_a_snapshot_round_trip() {
     let d = dir.0.to_str().unwrap();
     let trigger = r#"{"key":"a","command":{"type":"REPLACE","key":"b","value":"fired"}}"#;
     {
-        let server = Server::start(&["--dir", d]);
+        let server = Server::start(&["--key-mode", "path", "--dir", d]);
         let h = Http::new(server.http);
-        assert_eq!(h.put("/api/v1/keys/a", "1").status / 100, 2);
-        assert_eq!(h.put("/api/v1/keys/b", "\"no\"").status / 100, 2);
+        let mut c = Conn::open(&server);
+        assert_eq!(c.cmd(&["SET", "a", "1"]), Resp::Simple("OK".into()));
+        assert_eq!(c.cmd(&["SET", "b", "no"]), Resp::Simple("OK".into()));
         assert_eq!(h.post("/api/v1/triggers", trigger).status, 200);
         // The HTTP snapshot document carries them, into another cache.
         let doc = h.post("/admin/backup", "");
@@ -299,10 +296,11 @@ fn triggers_survive_a_snapshot_round_trip() {
         );
         let other = Http::new(server.http).with_header("X-Cache-Name", "other");
         assert_eq!(other.post("/admin/restore", &doc.text()).status, 200);
-        assert_eq!(other.put("/api/v1/keys/a", "2").status / 100, 2);
-        let r = other.get("/api/v1/keys/b");
-        assert_eq!((r.status, r.text().as_str()), (200, "\"fired\""));
-        let mut c = Conn::open(&server);
+        assert_eq!(c.cmd(&["SELECT", "other"]), Resp::Simple("OK".into()));
+        assert_eq!(c.cmd(&["SET", "a", "2"]), Resp::Simple("OK".into()));
+        assert_eq!(c.cmd(&["GET", "b"]), bulk("fired"));
+        assert_eq!(c.cmd(&["SELECT", "0"]), Resp::Simple("OK".into()));
+        assert_eq!(c.cmd(&["GET", "b"]), bulk("no"));
         assert_eq!(c.cmd(&["SAVE"]), Resp::Simple("OK".into()));
         // Deleting a named cache drops its triggers: a new cache of that name has none.
         assert_eq!(h.delete("/api/v1/caches/other").status / 100, 2);
@@ -311,6 +309,9 @@ fn triggers_survive_a_snapshot_round_trip() {
             2
         );
         assert!(!other.get("/api/v1/triggers").text().contains("\"a\""));
+        assert_eq!(c.cmd(&["SELECT", "other"]), Resp::Simple("OK".into()));
+        assert_eq!(c.cmd(&["SET", "a", "3"]), Resp::Simple("OK".into()));
+        assert_eq!(c.cmd(&["EXISTS", "b"]), Resp::Int(0), "no trigger fired");
     }
     // SAVE wrote them; --load-snapshot brings them back, and they fire.
     let saved = std::fs::read_to_string(dir.0.join("default.snapshot.json")).unwrap();
@@ -319,6 +320,7 @@ fn triggers_survive_a_snapshot_round_trip() {
     let h = Http::new(server.http);
     assert!(h.get("/api/v1/triggers").text().contains("\"a\""));
     let mut c = Conn::open(&server);
+    assert_eq!(c.cmd(&["GET", "b"]), bulk("no"));
     assert_eq!(c.cmd(&["SET", "a", "3"]), Resp::Simple("OK".into()));
     assert_eq!(c.cmd(&["GET", "b"]), bulk("fired"));
 }
