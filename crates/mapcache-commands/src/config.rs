@@ -8,8 +8,29 @@ pub enum KeyMode {
     /// Keys are opaque byte strings, exactly like Redis.
     #[default]
     Flat,
-    /// `a:b:c` addresses the path `b/c` inside the stored key `a`.
+    /// `a:b:c` addresses the path `b/c` inside the stored key `a` (the Go map-cache's
+    /// `translate` mode).
     Path,
+    /// The Go map-cache's `preserve` mode: keys are not translated, `/` separates the
+    /// segments (`user/100` addresses `100` inside `user`) and `:` is an ordinary byte.
+    Preserve,
+}
+
+impl KeyMode {
+    /// The map-cache key modes (path, preserve): SELECT takes cache names and KEYS
+    /// matches whole segments there.
+    pub fn is_map_cache(self) -> bool {
+        self != KeyMode::Flat
+    }
+
+    /// How RESP keys address the store in this mode.
+    pub fn addressing(self) -> mapcache_store::Addressing {
+        match self {
+            KeyMode::Flat => mapcache_store::Addressing::Flat,
+            KeyMode::Path => mapcache_store::Addressing::RESP_PATH,
+            KeyMode::Preserve => mapcache_store::Addressing::HTTP,
+        }
+    }
 }
 
 /// Settings that can change while the server runs.
@@ -23,6 +44,9 @@ pub struct RuntimeConfig {
     pub bind: String,
     pub port: u16,
     pub key_mode: KeyMode,
+    /// The cache a connection starts in and `SELECT 0` selects in the map-cache key
+    /// modes (the Go server's `RESP_DEFAULT_CACHE`).
+    pub default_cache: String,
     /// The memory limit in bytes (0: none) and what happens at it
     /// (`mapcache_store::evict`); the store holds the live values ([`apply_limits`]),
     /// these are what CONFIG GET reports and the flags set at start.
@@ -116,6 +140,7 @@ impl Default for RuntimeConfig {
             bind: "127.0.0.1".into(),
             port: 6379,
             key_mode: KeyMode::Flat,
+            default_cache: mapcache_store::DEFAULT_CACHE.to_owned(),
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             maxmemory_samples: 5,

@@ -113,9 +113,10 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Puts the store in the key mode `config` names ([`KeyMode::Path`]: path keys).
+    /// Puts the store in the key mode `config` names ([`KeyMode::Path`] and
+    /// [`KeyMode::Preserve`]: path keys).
     pub fn new(mut store: Store, config: RuntimeConfig, info: ServerInfo) -> Self {
-        store.set_path_keys(config.key_mode == KeyMode::Path);
+        store.set_addressing(config.key_mode.addressing());
         let slowlog = slowlog::SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len);
         config::apply_limits(&store, &config);
         Shared {
@@ -145,6 +146,9 @@ pub struct Session {
     pub client: Arc<ClientInfo>,
     /// The selected database.
     pub db: usize,
+    /// The named cache selected with `SELECT name` (map-cache key modes), looked up
+    /// by name for each command; `None`: database `db`.
+    pub cache: Option<String>,
     /// False until AUTH succeeds, when a password is configured.
     pub authenticated: bool,
     /// Set by QUIT: the server flushes the replies and closes the connection.
@@ -169,6 +173,7 @@ impl Session {
         Session {
             client,
             db: 0,
+            cache: None,
             authenticated,
             close: false,
             rng,
@@ -176,6 +181,21 @@ impl Session {
             watch: None,
             reply: Default::default(),
             in_exec: false,
+        }
+    }
+
+    /// Selects the cache a connection starts in: `RESP_DEFAULT_CACHE` in the map-cache
+    /// key modes (when it exists), database 0 otherwise.
+    pub fn select_default(&mut self, shared: &Shared) {
+        let config = shared.config.read();
+        if config.key_mode.is_map_cache() {
+            match shared.store.cache(&config.default_cache) {
+                Some(mapcache_store::CacheRef::Numbered(i, _)) => self.db = i,
+                Some(mapcache_store::CacheRef::Named(_)) => {
+                    self.cache = Some(config.default_cache.clone());
+                }
+                None => {}
+            }
         }
     }
 
@@ -195,15 +215,29 @@ pub struct Ctx<'a> {
     pub out: &'a mut Reply,
     /// The time this command runs at: one clock read per command.
     pub now: UnixMillis,
+    /// The named cache the session selected (`Session::cache`), looked up for this
+    /// command; `None`: database `session.db`.
+    pub named: Option<&'a Db>,
+}
+
+impl<'a> Ctx<'a> {
+    /// The selected database or named cache, borrowed for the whole command (not
+    /// through `self`, so that closures may write to `out` meanwhile).
+    pub fn selected(&self) -> &'a Db {
+        let shared: &'a Shared = self.shared;
+        self.named.unwrap_or_else(|| {
+            shared
+                .store
+                .db(self.session.db)
+                .expect("SELECT only accepts existing databases")
+        })
+    }
 }
 
 impl Ctx<'_> {
     /// The selected database.
     pub fn db(&self) -> &Db {
-        self.shared
-            .store
-            .db(self.session.db)
-            .expect("SELECT only accepts existing databases")
+        self.selected()
     }
 
     /// Argument `i` (0 is the command name).
@@ -463,21 +497,37 @@ fn dispatch(
         status: cmdstats::Status::Failed,
         error,
     };
+    // A named cache selected with SELECT (map-cache key modes), looked up by name as
+    // the Go server does for each command: gone, it answers its error.
+    let named = match &session.cache {
+        None => None,
+        Some(name) => match shared.store.cache(name) {
+            Some(c) => Some(c),
+            None if uses_cache(cmd) => {
+                return Err(failed(CmdError::Static("ERR cache not found")));
+            }
+            None => None,
+        },
+    };
+    let named: Option<&Db> = named.as_deref();
     // Path key mode (docs/key-modes.md): one branch here; flat mode pays nothing more.
     if shared.store.path_keys() && cmd.keys.0 != 0 {
-        path_mode::precheck(cmd, args).map_err(failed)?;
+        path_mode::precheck(cmd, args, shared.store.dbs()[0].addressing()).map_err(failed)?;
     }
     let mark = out.buf.len();
     // map-cache's triggers (docs/programs.md): one relaxed load when no cache has any.
     if shared.programs.armed() && cmd.has(table::flags::WRITE) {
-        let db = shared.store.db(session.db);
+        // `:` separates segments in path mode only (preserve mode keys are `/` paths).
+        let translate =
+            shared.store.dbs()[0].addressing() == mapcache_store::Addressing::RESP_PATH;
+        let db = named.or_else(|| shared.store.db(session.db));
         // Only nodes some trigger watches: a write no trigger can match runs as if its
         // cache had none (no exclusive section, no batch), and a write to a cache
         // without triggers does not even name its nodes.
         let watched = match db {
-            Some(db) => shared.programs.watched(db.name(), || {
-                programs::targets(cmd.name, args, shared.store.path_keys())
-            }),
+            Some(db) => shared
+                .programs
+                .watched(db.name(), || programs::targets(cmd.name, args, translate)),
             None => Vec::new(),
         };
         if let (Some(db), false) = (db, watched.is_empty()) {
@@ -487,6 +537,7 @@ fn dispatch(
                 args,
                 out,
                 now,
+                named,
             };
             let result = shared
                 .store
@@ -504,6 +555,7 @@ fn dispatch(
         args,
         out,
         now,
+        named,
     };
     let result = handler(&mut ctx);
     if result.is_err() {
@@ -518,6 +570,16 @@ fn dispatch(
 /// Is there room for a command (no limit, under it, or room made by evicting)?
 pub fn memory_ok(shared: &Shared) -> bool {
     shared.store.limits().maxmemory() == 0 || shared.store.make_room(shared.store.now()).is_ok()
+}
+
+/// Does `cmd` read or write the selected cache (rather than the connection or the
+/// server)? Such commands fail when the named cache selected has gone.
+fn uses_cache(cmd: &Command) -> bool {
+    cmd.keys.0 != 0
+        || matches!(
+            cmd.name,
+            "keys" | "scan" | "randomkey" | "dbsize" | "flushdb" | "mc.exec" | "mc.trigger"
+        )
 }
 
 /// Runs a write whose cache has triggers, inside the store's exclusive section: the

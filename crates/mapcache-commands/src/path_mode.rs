@@ -1,4 +1,5 @@
-//! The command layer of path key mode (`--key-mode path`, docs/key-modes.md).
+//! The command layer of the path key modes (`--key-mode path` and `preserve`,
+//! docs/key-modes.md).
 //!
 //! The store does the addressing ([`mapcache_store::path`]): in path mode every
 //! `Db::get`/`update`/... call splits its key into a root and a path, so handlers are
@@ -13,6 +14,7 @@
 
 use bytes::Bytes;
 use mapcache_store::path::{self, PathFault};
+use mapcache_store::Addressing;
 
 use crate::error::CmdError;
 use crate::table::Command;
@@ -36,8 +38,8 @@ pub fn key_positions(cmd: &Command, argc: usize) -> impl Iterator<Item = usize> 
         .map(|i| i as usize)
 }
 
-fn is_nested(key: &[u8]) -> bool {
-    path::split(key, path::SEP).1.is_some()
+fn is_nested(key: &[u8], sep: u8) -> bool {
+    path::split(key, sep).1.is_some()
 }
 
 /// `ERR path '<key>' crosses a non-object value at '<prefix>'`
@@ -77,14 +79,17 @@ impl From<PathFault> for CmdError {
     }
 }
 
-/// Refusals known before the handler runs.
-pub fn precheck(cmd: &Command, args: &[Bytes]) -> Result<(), CmdError> {
+/// Refusals known before the handler runs (`addressing`: the key mode's).
+pub fn precheck(cmd: &Command, args: &[Bytes], addressing: Addressing) -> Result<(), CmdError> {
+    let Addressing::Path(sep) = addressing else {
+        return Ok(());
+    };
     let refusal = match cmd.name {
         "rename" | "renamenx" | "copy" | "move" => Some(NESTED_MOVE),
         _ => None,
     };
     if let Some(text) = refusal {
-        if key_positions(cmd, args.len()).any(|i| is_nested(&args[i])) {
+        if key_positions(cmd, args.len()).any(|i| is_nested(&args[i], sep)) {
             return Err(CmdError::Static(text));
         }
     }

@@ -133,25 +133,29 @@ fn del_removes_subtrees_and_prunes_empty_objects() {
     h.check("EXISTS l", ":0\r\n");
 }
 
-/// Rule 4: KEYS lists leaf paths in `:` form, glob-matched on that form; DBSIZE counts
-/// roots; SCAN pages over roots and answers their leaves.
+/// Rule 4: KEYS follows the Go map-cache: each `*` is one whole segment and the answer
+/// is the existing nodes at the pattern's depth, in `:` form; DBSIZE counts roots;
+/// SCAN pages over roots and answers their leaves.
 #[test]
 fn keys_lists_leaf_paths_and_dbsize_counts_roots() {
     let mut h = path_harness();
     h.check("HSET user:100 name Alice email x", ":2\r\n");
     h.check("RPUSH user:200:tags t", ":1\r\n");
     h.check("SET plain v", "+OK\r\n");
+    h.check("KEYS user:*", &bulks(&["user:100", "user:200"]));
+    h.check("KEYS user:*:name", &bulks(&["user:100:name"]));
     h.check(
-        "KEYS user:*",
+        "KEYS user:*:*",
         &bulks(&["user:100:name", "user:100:email", "user:200:tags"]),
     );
-    h.check("KEYS user:*:name", &bulks(&["user:100:name"]));
+    h.check("KEYS user:200:tags:*", &bulks(&["user:200:tags:0"]));
+    h.check("KEYS user:100", &bulks(&["user:100"]));
+    // Only a whole `*` segment is a wildcard; other segments are names.
     h.check("KEYS nothing*", "*0\r\n");
+    h.check("KEYS user:1*", "*0\r\n");
+    h.check("KEYS plain:*", "*0\r\n");
     let all = h.run(&[b"KEYS", b"*"]);
-    assert_eq!(
-        sorted_bulks(&all),
-        ["plain", "user:100:email", "user:100:name", "user:200:tags"]
-    );
+    assert_eq!(sorted_bulks(&all), ["plain", "user"]);
     h.check("DBSIZE", ":2\r\n");
     let scanned = h.run(&[b"SCAN", b"0", b"MATCH", b"user:1*", b"COUNT", b"1000"]);
     let text = String::from_utf8_lossy(&scanned);
@@ -224,7 +228,8 @@ fn empty_segments_are_ordinary_names() {
     h.check("SET t: w", "+OK\r\n");
     h.check("HGETALL t", &bulks(&["", "w"]));
     h.check("GET t:", &bulk("w"));
-    h.check("KEYS *:", &bulks(&["t:"]));
+    let both = h.run(&[b"KEYS", b"*:"]);
+    assert_eq!(sorted_bulks(&both), ["a:", "t:"]);
     h.check("SET :x y", "+OK\r\n");
     h.run(&[b"HGETALL", b""]);
     assert_eq!(h.out.buf[..], bulks(&["x", "y"]).as_bytes()[..]);
@@ -279,7 +284,8 @@ fn nested_paths_expire_as_subtrees() {
         "HGETALL user",
         "*2\r\n$1\r\n2\r\n$16\r\n{\"name\":\"again\"}\r\n",
     );
-    h.check("KEYS *", "*1\r\n$11\r\nuser:2:name\r\n");
+    h.check("KEYS *", "*1\r\n$4\r\nuser\r\n");
+    h.check("KEYS *:*:*", "*1\r\n$11\r\nuser:2:name\r\n");
     h.check("PEXPIRE user:2 1", ":1\r\n");
     h.advance_ms(2);
     h.check("DBSIZE", ":0\r\n");
@@ -490,4 +496,104 @@ fn store_api_in_path_mode() {
     // Removing the last leaf prunes up to the root.
     db.update(b"user:100:age", now, |km| km.remove()).unwrap();
     assert!(db.peek(b"user", now, |e| e.is_none()));
+}
+
+/// The Go map-cache's `preserve` key mode: keys are not translated, `/` separates the
+/// segments and `:` is an ordinary byte of a name.
+#[test]
+fn preserve_mode_splits_on_slash_and_keeps_colons() {
+    let mut h = Harness::with_config(RuntimeConfig {
+        key_mode: KeyMode::Preserve,
+        ..Default::default()
+    });
+    h.check("HSET user/100 name Alice", ":1\r\n");
+    h.check("GET user/100/name", &bulk("Alice"));
+    h.check("HGET user/100 name", &bulk("Alice"));
+    h.check("TYPE user", "+hash\r\n");
+    // `:` is literal: `user:100` is a root of its own, not a path into `user`.
+    h.check("SET user:100 flat", "+OK\r\n");
+    h.check("GET user:100", &bulk("flat"));
+    h.check("EXISTS user:100:name", ":0\r\n");
+    h.check("HGET user/100 name", &bulk("Alice"));
+    let all = h.run(&[b"KEYS", b"*"]);
+    assert_eq!(sorted_bulks(&all), ["user", "user:100"]);
+    h.check("KEYS user/*", &bulks(&["user/100"]));
+    h.check("KEYS user/*/name", &bulks(&["user/100/name"]));
+    h.check("RPUSH list/items a b", ":2\r\n");
+    h.check(
+        "KEYS list/items/*",
+        &bulks(&["list/items/0", "list/items/1"]),
+    );
+    h.check("GET list/items/1", &bulk("b"));
+    // The store sees the HTTP API's `/` paths: the same node.
+    let db = h.shared.store.db(0).unwrap();
+    let name = db.peek_with(
+        mapcache_store::Addressing::HTTP,
+        b"user/100/name",
+        h.shared.store.now(),
+        |e| e.map(|e| e.value.clone()),
+    );
+    assert_eq!(name, Some(Value::string(b"Alice")));
+    h.check(
+        "RENAME user/100 x",
+        "-ERR RENAME and COPY of a nested path are not supported yet\r\n",
+    );
+}
+
+/// `SELECT name` in the map-cache key modes: `0` is `RESP_DEFAULT_CACHE`, any other
+/// argument names a cache that must exist (Go's error text); in flat mode SELECT is
+/// Redis's.
+#[test]
+fn select_names_a_cache_in_the_map_cache_modes() {
+    for mode in [KeyMode::Path, KeyMode::Preserve] {
+        let sep = if mode == KeyMode::Path { ":" } else { "/" };
+        let mut h = Harness::with_config(RuntimeConfig {
+            key_mode: mode,
+            default_cache: "sessions".into(),
+            ..Default::default()
+        });
+        h.shared.store.create_cache("sessions", None).unwrap();
+        h.shared.store.create_cache("users", None).unwrap();
+        h.check(&format!("SET in{sep}default 1"), "+OK\r\n");
+        h.check("SELECT users", "+OK\r\n");
+        h.check(&format!("HSET user{sep}1 name Ann"), ":1\r\n");
+        h.check(
+            &format!("KEYS user{sep}*"),
+            &bulks(&[&format!("user{sep}1")]),
+        );
+        h.check("DBSIZE", ":1\r\n");
+        h.check("SELECT nope", "-ERR cache not found\r\n");
+        h.check("DBSIZE", ":1\r\n");
+        // `0` is RESP_DEFAULT_CACHE, here a named cache.
+        h.check("SELECT 0", "+OK\r\n");
+        h.check("DBSIZE", ":0\r\n");
+        h.check("SELECT 3", "+OK\r\n");
+        h.check("DBSIZE", ":0\r\n");
+        h.check("SELECT default", "+OK\r\n");
+        h.check(&format!("GET in{sep}default"), &bulk("1"));
+        let users = h.shared.store.cache("users").unwrap();
+        let now = h.shared.store.now();
+        let stored = users.peek_with(mapcache_store::Addressing::HTTP, b"user/1/name", now, |e| {
+            e.map(|e| e.value.clone())
+        });
+        assert_eq!(stored, Some(Value::string(b"Ann")), "{mode:?}");
+        // A selected cache that goes away answers Go's error for its commands.
+        h.check("SELECT users", "+OK\r\n");
+        h.shared.store.delete_cache("users").unwrap();
+        h.check("DBSIZE", "-ERR cache not found\r\n");
+        h.check(&format!("GET user{sep}1"), "-ERR cache not found\r\n");
+        h.check("PING", "+PONG\r\n");
+        h.check("SELECT sessions", "+OK\r\n");
+    }
+    // Flat mode: Redis's SELECT, untouched.
+    let mut h = Harness::new();
+    h.check(
+        "SELECT users",
+        "-ERR value is not an integer or out of range\r\n",
+    );
+    h.check("SELECT 16", "-ERR DB index is out of range\r\n");
+    h.check("SELECT 15", "+OK\r\n");
+    h.check("KEYS *", "*0\r\n");
+    h.check("SET a:b 1", "+OK\r\n");
+    h.check("KEYS a:*", &bulks(&["a:b"]));
 }

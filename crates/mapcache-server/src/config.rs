@@ -9,10 +9,14 @@ use mapcache_commands::KeyMode;
 /// Everything `run` needs. `Default` is what `mapcache` with no flags runs.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Address both listeners bind to.
+    /// Address the RESP listener binds to (and the HTTP one unless `http_bind` is set).
     pub bind: IpAddr,
+    /// Address the HTTP listener binds to; `None`: `bind`.
+    pub http_bind: Option<IpAddr>,
     /// RESP port; 0 picks a free one (tests).
     pub port: u16,
+    /// Whether the RESP listener runs at all (the Go server's `RESP_ENABLED`).
+    pub resp_enabled: bool,
     /// HTTP port (health, metrics, JSON API); 0 picks a free one.
     pub http_port: u16,
     pub requirepass: Option<String>,
@@ -21,6 +25,11 @@ pub struct Config {
     pub timeout: u64,
     pub databases: usize,
     pub key_mode: KeyMode,
+    /// The cache RESP connections start in and `SELECT 0` selects, in the map-cache
+    /// key modes (`RESP_DEFAULT_CACHE`); created at start when it does not exist.
+    pub default_cache: String,
+    /// How long a command program (or request) may run (`COMMAND_TIMEOUT_MS`).
+    pub command_timeout: Duration,
     /// log2 of shards per database.
     pub shard_bits: u32,
     /// Largest bulk argument accepted (Redis's proto-max-bulk-len).
@@ -60,13 +69,17 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             bind: IpAddr::from([127, 0, 0, 1]),
+            http_bind: None,
             port: 6379,
+            resp_enabled: true,
             http_port: 8080,
             requirepass: None,
             maxclients: 10_000,
             timeout: 0,
             databases: 16,
             key_mode: KeyMode::Flat,
+            default_cache: mapcache_store::DEFAULT_CACHE.to_owned(),
+            command_timeout: Duration::from_secs(10),
             shard_bits: 8,
             proto_max_bulk_len: 512 * 1024 * 1024,
             query_buffer_limit: 1024 * 1024 * 1024,

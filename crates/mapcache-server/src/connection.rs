@@ -82,7 +82,8 @@ fn admit(mut stream: TcpStream, peer: SocketAddr, inner: &Arc<Inner>) {
     let client = shared.clients.register(peer.to_string(), laddr);
     let span = tracing::info_span!("conn", id = client.id, %peer);
     let authenticated = shared.config.read().requirepass.is_none();
-    let session = Session::new(client, authenticated);
+    let mut session = Session::new(client, authenticated);
+    session.select_default(&shared);
     let inner2 = inner.clone();
     inner.tracker.spawn(
         async move {

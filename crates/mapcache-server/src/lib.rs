@@ -50,6 +50,8 @@ pub enum Error {
     Sweeper(std::io::Error),
     #[error("cannot load a snapshot: {0}")]
     Snapshot(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }
 
 /// State shared by every task of one server.
@@ -68,6 +70,7 @@ pub(crate) struct Inner {
 /// A started server.
 #[derive(Debug)]
 pub struct Running {
+    /// The RESP listener's address (the configured one, unbound, when RESP is off).
     pub resp_addr: SocketAddr,
     pub http_addr: SocketAddr,
     inner: Arc<Inner>,
@@ -112,20 +115,22 @@ impl Running {
 /// Binds both listeners and spawns the accept loops and the sweeper.
 pub async fn start(config: Config) -> Result<Running, Error> {
     let resp_addr = SocketAddr::new(config.bind, config.port);
-    let http_addr = SocketAddr::new(config.bind, config.http_port);
-    let resp = TcpListener::bind(resp_addr)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: resp_addr,
-            source,
-        })?;
-    let http = TcpListener::bind(http_addr)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: http_addr,
-            source,
-        })?;
-    let resp_addr = resp.local_addr().unwrap_or(resp_addr);
+    let http_addr = SocketAddr::new(config.http_bind.unwrap_or(config.bind), config.http_port);
+    let bind = |addr: SocketAddr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind { addr, source })
+    };
+    // No RESP listener when it is off (the Go server's default: RESP_ENABLED unset).
+    let resp = match config.resp_enabled {
+        true => Some(bind(resp_addr).await?),
+        false => None,
+    };
+    let http = bind(http_addr).await?;
+    let resp_addr = resp
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .unwrap_or(resp_addr);
     let http_addr = http.local_addr().unwrap_or(http_addr);
 
     let store = Store::new(StoreConfig {
@@ -143,6 +148,7 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         bind: config.bind.to_string(),
         port: resp_addr.port(),
         key_mode: config.key_mode,
+        default_cache: config.default_cache.clone(),
         proto_max_bulk_len: config.proto_max_bulk_len as u64,
         maxmemory: config.maxmemory,
         maxmemory_policy: config.maxmemory_policy.name().into(),
@@ -178,10 +184,18 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         shared
     });
     if !config.load_snapshot.is_empty() {
-        let (files, keys) =
-            persistence::load(&shared.store, &config.load_snapshot, config.max_depth)
-                .map_err(Error::Snapshot)?;
+        let (files, keys) = persistence::load(&shared, &config.load_snapshot, config.max_depth)
+            .map_err(Error::Snapshot)?;
         tracing::info!(files, keys, "snapshots loaded");
+    }
+    // RESP connections start in the default cache (map-cache key modes): make it.
+    if config.key_mode != mapcache_commands::KeyMode::Flat
+        && shared.store.cache(&config.default_cache).is_none()
+    {
+        shared
+            .store
+            .create_cache(&config.default_cache, None)
+            .map_err(|e| Error::Config(format!("RESP default cache: {e}")))?;
     }
     let config_metrics = config.metrics;
     let (stop, shutdown) = watch::channel(false);
@@ -194,11 +208,17 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         ready: std::sync::atomic::AtomicBool::new(true),
         metrics: metrics::Metrics::new(config_metrics),
     });
-    tokio::spawn(connection::accept_loop(resp, inner.clone()));
+    if let Some(resp) = resp {
+        tokio::spawn(connection::accept_loop(resp, inner.clone()));
+    }
     tokio::spawn(http::accept_loop(http, inner.clone()));
     let sweeper = sweeper::spawn(inner.clone()).map_err(Error::Sweeper)?;
     tokio::spawn(metrics::Metrics::sampler(inner.clone()));
-    tracing::info!(%resp_addr, %http_addr, "mapcache ready");
+    if inner.config.resp_enabled {
+        tracing::info!(%resp_addr, %http_addr, "mapcache ready");
+    } else {
+        tracing::info!(resp_addr = "off", %http_addr, "mapcache ready");
+    }
     Ok(Running {
         resp_addr,
         http_addr,

@@ -124,7 +124,10 @@ fn run(inner: &Inner, stop: &AtomicBool) {
         // sweeper goes on a second later rather than stopping for good: lazy expiry
         // would still hide expired keys, but their memory would never come back.
         let pass = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            store.expire_caches();
+            // An expired cache's triggers go with it.
+            for name in store.expire_caches_named() {
+                inner.shared.programs.drop_cache(&name);
+            }
             let wake = store.with_sweep_shards(|shards| {
                 let now = store.now();
                 let report = sweeper.pass(shards, now);

@@ -137,7 +137,7 @@ impl Store {
             return Err(CacheError::Exists(name.to_owned()));
         }
         let mut db = Db::new(self.shard_bits, self.hasher, self.origin(name));
-        db.set_path_keys(self.path_keys());
+        db.set_addressing(self.dbs[0].addressing());
         let cache = NamedCache {
             db,
             deadline: RwLock::new(deadline),
@@ -226,25 +226,31 @@ impl Store {
     /// Removes the named caches whose deadline has passed; answers how many. The
     /// sweeper calls it every pass. Their contents are freed outside the registry lock.
     pub fn expire_caches(&self) -> usize {
+        self.expire_caches_named().len()
+    }
+
+    /// [`Store::expire_caches`], answering the names of the caches it removed (their
+    /// triggers go with them).
+    pub fn expire_caches_named(&self) -> Vec<String> {
         let now = self.now();
-        let gone: Vec<Arc<NamedCache>> = {
+        let gone: Vec<(String, Arc<NamedCache>)> = {
             let named = self.caches.named.read();
             if !named.values().any(|c| c.expired(now)) {
-                return 0;
+                return Vec::new();
             }
             drop(named);
             let mut named = self.caches.named.write();
             let mut gone = Vec::new();
-            named.retain(|_, c| {
+            named.retain(|name, c| {
                 let keep = !c.expired(now);
                 if !keep {
-                    gone.push(c.clone());
+                    gone.push((name.clone(), c.clone()));
                 }
                 keep
             });
             gone
         };
-        gone.len()
+        gone.into_iter().map(|(name, _)| name).collect()
     }
 
     /// Runs `f` over every shard of every cache, numbered and named, for the sweeper.

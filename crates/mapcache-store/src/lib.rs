@@ -44,7 +44,10 @@ use hashbrown::DefaultHashBuilder;
 pub use json::JsonError;
 use mapcache_expiry::{Clock, SystemClock, UnixMillis};
 pub use path::{Path, PathFault};
-pub use snapshot::{parse_snapshot, Snapshot, SnapshotEntry, SnapshotError, SnapshotWriter};
+pub use snapshot::{
+    parse_any, parse_snapshot, GoBackupWriter, Snapshot, SnapshotEntry, SnapshotError,
+    SnapshotWriter,
+};
 pub use value::{Hash, Kind, List, Str, Value};
 
 /// How a [`Store`] is laid out.
@@ -269,7 +272,15 @@ impl Store {
         }
     }
 
-    /// Is the store in path key mode?
+    /// Sets how RESP keys address every database (flat, path mode `:`, preserve mode
+    /// `/`). Set once, before the store is shared; named caches created later follow.
+    pub fn set_addressing(&mut self, addressing: Addressing) {
+        for db in self.dbs.iter_mut() {
+            db.set_addressing(addressing);
+        }
+    }
+
+    /// Is the store in a path key mode (path or preserve)?
     pub fn path_keys(&self) -> bool {
         self.dbs[0].path_keys()
     }

@@ -123,6 +123,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
             cache,
             created_at_ms,
             entries,
+            ..Snapshot::default()
         }
     })
 }
@@ -172,6 +173,7 @@ proptest! {
                 expires_at: None,
                 nested: vec![],
             }],
+            ..Snapshot::default()
         };
         let doc = String::from_utf8(written(&s)).unwrap();
         prop_assert!(!doc.contains("encoding"));
@@ -236,6 +238,7 @@ fn values_as_deep_as_the_limit() {
             expires_at: Some(i64::MAX),
             nested: vec![(vec![Bytes::from_static(b"1")], i64::MIN)],
         }],
+        ..Snapshot::default()
     };
     let mut doc = written(&s);
     let back = parse_snapshot(&mut doc.clone(), DEFAULT_MAX_DEPTH).unwrap();

@@ -1,26 +1,39 @@
 //! The mapcache binary: command line and environment -> config -> `mapcache_server::run`.
+//! The Go map-cache's environment variables are read too (`goenv.rs`).
+
+mod goenv;
 
 use std::net::IpAddr;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{CommandFactory as _, Parser, ValueEnum};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, ValueEnum};
 use mapcache_commands::KeyMode;
 use mapcache_server::Config;
 
 /// A Redis-compatible in-memory cache server.
 ///
-/// Every flag can also be set through the environment variable named beside it.
+/// Every flag can also be set through the environment variable named beside it; the Go
+/// map-cache's variables (LISTEN_ADDRESS, RESP_ENABLED, RESP_ADDRESS, RESP_KEY_MODE,
+/// RESP_DEFAULT_CACHE, RESP_MAX_CONNECTIONS, KEY_DELIMITER, LOG_FORMAT,
+/// COMMAND_TIMEOUT_MS) are read with their Go meaning where no flag or MAPCACHE_*
+/// variable sets the same thing (docs/migrating-from-map-cache.md).
 /// With no flags: RESP on 127.0.0.1:6379, HTTP (health, metrics, JSON API) on 127.0.0.1:8080.
 #[derive(Debug, Parser)]
 #[command(name = "mapcache", version, about, long_about = None)]
 struct Args {
-    /// Address to listen on (RESP and HTTP).
+    /// Address to listen on (RESP, and HTTP unless --http-bind is given).
     #[arg(long, env = "MAPCACHE_BIND", default_value = "127.0.0.1")]
     bind: IpAddr,
+    /// Address the HTTP listener binds to (default: --bind).
+    #[arg(long, env = "MAPCACHE_HTTP_BIND")]
+    http_bind: Option<IpAddr>,
     /// RESP (Redis protocol) port.
     #[arg(long, env = "MAPCACHE_PORT", default_value_t = 6379)]
     port: u16,
+    /// The RESP listener: on, or off for HTTP only (the Go server's RESP_ENABLED).
+    #[arg(long, env = "MAPCACHE_RESP", value_enum, default_value_t = Switch::On)]
+    resp: Switch,
     /// HTTP port for /healthz, /readyz, /metrics and the JSON API (/api/v1, /admin).
     #[arg(long, env = "MAPCACHE_HTTP_PORT", default_value_t = 8080)]
     http_port: u16,
@@ -36,9 +49,17 @@ struct Args {
     /// Number of databases (SELECT 0..N-1).
     #[arg(long, env = "MAPCACHE_DATABASES", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     databases: u16,
-    /// How RESP keys map onto the store: flat (exactly like Redis) or path (a:b:c addresses b/c inside key a).
+    /// How RESP keys map onto the store: flat (exactly like Redis), path (a:b:c addresses b/c
+    /// inside key a; map-cache's translate) or preserve (map-cache's: a/b/c, ':' literal).
     #[arg(long, env = "MAPCACHE_KEY_MODE", value_enum, default_value_t = Mode::Flat)]
     key_mode: Mode,
+    /// The cache RESP connections start in and SELECT 0 selects, in the path and
+    /// preserve key modes (created at start if missing).
+    #[arg(long, env = "MAPCACHE_DEFAULT_CACHE", default_value = "default")]
+    default_cache: String,
+    /// How long a command program may run, in milliseconds (the Go server's COMMAND_TIMEOUT_MS).
+    #[arg(long, env = "MAPCACHE_COMMAND_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    command_timeout_ms: u64,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG overrides.
     #[arg(long, env = "MAPCACHE_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -119,7 +140,9 @@ enum Switch {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Mode {
     Flat,
+    #[value(alias = "translate")]
     Path,
+    Preserve,
 }
 
 /// jemalloc, chosen by measurement: see docs/PERFORMANCE.md ("Allocator").
@@ -208,15 +231,31 @@ fn main() -> ExitCode {
 /// The flags, or the exit code after `--help` / `--version` (printed as clap prints
 /// them) or after a usage error (printed as one line).
 fn parse_args() -> Result<Args, ExitCode> {
-    let error = match Args::try_parse() {
-        Ok(args) if args.port != 0 && args.port == args.http_port => Args::command().error(
-            clap::error::ErrorKind::ArgumentConflict,
-            format!(
-                "--port and --http-port are both {}: RESP and HTTP need a port each",
-                args.port
-            ),
-        ),
-        Ok(args) => return Ok(args),
+    let parsed = Args::command()
+        .try_get_matches()
+        .and_then(|m| Args::from_arg_matches(&m).map(|a| (a, m)));
+    let error = match parsed {
+        Ok((mut args, matches)) => match go_environment(&mut args, &matches) {
+            Err(e) => {
+                eprintln!("mapcache: {e}");
+                return Err(ExitCode::from(2));
+            }
+            Ok(())
+                if args.resp == Switch::On
+                    && args.port != 0
+                    && args.port == args.http_port
+                    && args.http_bind.is_none_or(|h| h == args.bind) =>
+            {
+                Args::command().error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--port and --http-port are both {}: RESP and HTTP need a port each",
+                        args.port
+                    ),
+                )
+            }
+            Ok(()) => return Ok(args),
+        },
         Err(e) => e,
     };
     if !error.use_stderr() {
@@ -229,6 +268,47 @@ fn parse_args() -> Result<Args, ExitCode> {
         usage_error_line(&error.render().to_string())
     );
     Err(ExitCode::from(exit_status(error.exit_code())))
+}
+
+/// Applies the Go map-cache's environment variables (`goenv.rs`) to `args`.
+fn go_environment(args: &mut Args, matches: &clap::ArgMatches) -> Result<(), String> {
+    let mut s = goenv::Settings {
+        bind: args.bind,
+        http_bind: args.http_bind,
+        port: args.port,
+        http_port: args.http_port,
+        resp: args.resp == Switch::On,
+        key_mode: match args.key_mode {
+            Mode::Flat => goenv::KeyModeName::Flat,
+            Mode::Path => goenv::KeyModeName::Path,
+            Mode::Preserve => goenv::KeyModeName::Preserve,
+        },
+        default_cache: args.default_cache.clone(),
+        maxclients: args.maxclients,
+        log_json: matches!(args.log_format, LogFormat::Json),
+        command_timeout_ms: args.command_timeout_ms,
+    };
+    let explicit = goenv::Explicit::from_matches(matches);
+    goenv::apply(&mut s, explicit, &|name| std::env::var(name).ok())?;
+    args.bind = s.bind;
+    args.http_bind = s.http_bind;
+    args.port = s.port;
+    args.http_port = s.http_port;
+    args.resp = if s.resp { Switch::On } else { Switch::Off };
+    args.key_mode = match s.key_mode {
+        goenv::KeyModeName::Flat => Mode::Flat,
+        goenv::KeyModeName::Path => Mode::Path,
+        goenv::KeyModeName::Preserve => Mode::Preserve,
+    };
+    args.default_cache = s.default_cache;
+    args.maxclients = s.maxclients;
+    args.log_format = if s.log_json {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    };
+    args.command_timeout_ms = s.command_timeout_ms;
+    Ok(())
 }
 
 fn exit_status(code: i32) -> u8 {
@@ -272,7 +352,11 @@ fn run(args: Args) -> anyhow::Result<()> {
     let (port, http_port) = (args.port, args.http_port);
     let config = Config {
         bind: args.bind,
+        http_bind: args.http_bind,
         port: args.port,
+        resp_enabled: args.resp == Switch::On,
+        default_cache: args.default_cache,
+        command_timeout: std::time::Duration::from_millis(args.command_timeout_ms),
         http_port: args.http_port,
         requirepass: args.requirepass,
         maxclients: args.maxclients,
@@ -281,6 +365,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         key_mode: match args.key_mode {
             Mode::Flat => KeyMode::Flat,
             Mode::Path => KeyMode::Path,
+            Mode::Preserve => KeyMode::Preserve,
         },
         metrics: args.metrics == Switch::On,
         max_body: args.max_body,

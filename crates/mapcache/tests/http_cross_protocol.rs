@@ -275,7 +275,9 @@ const PATH_ROWS: &[Row] = &[
             (&["HGETALL", "user:100"], "[email|x]"),
             (&["HGETALL", "user"], r#"[100|{"email":"x"}]"#),
             (&["TYPE", "user:100"], "hash"),
-            (&["KEYS", "*"], "[user:100:email]"),
+            // KEYS as the Go server answers it: the nodes at the pattern's depth.
+            (&["KEYS", "*"], "[user]"),
+            (&["KEYS", "user:*:*"], "[user:100:email]"),
         ],
     },
     Row {

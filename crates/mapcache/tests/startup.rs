@@ -112,7 +112,7 @@ fn a_bad_flag_value_is_one_line_and_clap_s_exit_status_2() {
     let line = only_line(&err);
     assert!(
         line.starts_with("mapcache: invalid value 'tree' for '--key-mode <KEY_MODE>'")
-            && line.contains("[possible values: flat, path]"),
+            && line.contains("[possible values: flat, path, preserve]"),
         "{line}"
     );
 }

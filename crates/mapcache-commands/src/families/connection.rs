@@ -236,6 +236,9 @@ fn quit(c: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn select(c: &mut Ctx<'_>) -> CmdResult {
+    if c.shared.config.read().key_mode.is_map_cache() {
+        return select_cache(c);
+    }
     // Redis parses a C int: non-integers and integers outside i32 fail differently.
     let n = args::int(&c.args[1])?;
     let n = i32::try_from(n).map_err(|_| {
@@ -246,7 +249,34 @@ fn select(c: &mut Ctx<'_>) -> CmdResult {
         return Err(CmdError::DbIndexOutOfRange);
     }
     c.session.db = n;
+    c.session.cache = None;
     c.session.client.db.store(n, Ordering::Relaxed);
+    c.out.ok();
+    Ok(())
+}
+
+/// SELECT in the map-cache key modes, as the Go server reads it: `0` is the cache
+/// `RESP_DEFAULT_CACHE` names, any other argument the name of a cache (a numbered
+/// database's name, `1` ... `15`, or a named cache), which must exist (Go accepts any
+/// name and fails the next command with the same error).
+fn select_cache(c: &mut Ctx<'_>) -> CmdResult {
+    const NOT_FOUND: CmdError = CmdError::Static("ERR cache not found");
+    let name = if &c.args[1][..] == b"0" {
+        c.shared.config.read().default_cache.clone()
+    } else {
+        String::from_utf8(c.args[1].to_vec()).map_err(|_| NOT_FOUND)?
+    };
+    match c.shared.store.cache(&name).ok_or(NOT_FOUND)? {
+        mapcache_store::CacheRef::Numbered(i, _) => {
+            c.session.db = i;
+            c.session.cache = None;
+            c.session.client.db.store(i, Ordering::Relaxed);
+        }
+        mapcache_store::CacheRef::Named(_) => {
+            c.session.db = 0;
+            c.session.cache = Some(name);
+        }
+    }
     c.out.ok();
     Ok(())
 }

@@ -68,10 +68,7 @@ pub(crate) const COMMANDS: &[Command] = &[
 /// The selected database, borrowed for the whole command (not through `c`, so that
 /// closures may write to `c.out` meanwhile).
 fn db<'a>(c: &Ctx<'a>) -> &'a Db {
-    c.shared
-        .store
-        .db(c.session.db)
-        .expect("SELECT only accepts existing databases")
+    c.selected()
 }
 
 use super::common::field_bytes;

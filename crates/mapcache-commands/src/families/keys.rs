@@ -57,10 +57,7 @@ pub(crate) const COMMANDS: &[Command] = &[
 /// The selected database, borrowed for the whole command (not through `c`, so that
 /// closures may write to `c.out` meanwhile).
 fn db<'a>(c: &Ctx<'a>) -> &'a Db {
-    c.shared
-        .store
-        .db(c.session.db)
-        .expect("SELECT only accepts existing databases")
+    c.selected()
 }
 
 fn key_list(args: &[Bytes]) -> Vec<&[u8]> {
@@ -393,7 +390,14 @@ fn pexpiretime(c: &mut Ctx<'_>) -> CmdResult {
 // ---------------------------------------------------------------------------------
 
 fn keys(c: &mut Ctx<'_>) -> CmdResult {
-    let found = db(c).keys(&c.args[1], c.now);
+    // The map-cache key modes follow the Go server: whole segments, nodes at the
+    // pattern's depth (`Db::keys_by_segment`); flat mode is Redis's glob over keys.
+    let db = db(c);
+    let found = if db.path_keys() {
+        db.keys_by_segment(&c.args[1], c.now)
+    } else {
+        db.keys(&c.args[1], c.now)
+    };
     c.out.bulks(found.iter());
     Ok(())
 }

@@ -78,9 +78,7 @@ fn watch(c: &mut Ctx<'_>) -> CmdResult {
         return Err(CmdError::Static("ERR WATCH inside MULTI is not allowed"));
     }
     let shared = c.shared;
-    let Some(db) = shared.store.db(c.session.db) else {
-        return Err(CmdError::DbIndexOutOfRange);
-    };
+    let db = c.selected();
     for key in &c.args[1..] {
         let root = db.addressing().split(key).0;
         shared

@@ -90,7 +90,7 @@ pub(crate) static ROUTES: &[Route] = &[
     route(Method::POST, "/api/v1/triggers", programs::create),
     route(Method::PUT, "/api/v1/triggers/{id}", programs::replace),
     route(Method::DELETE, "/api/v1/triggers/{id}", programs::delete),
-    route(Method::POST, "/admin/backup", admin::backup),
+    blocking(Method::POST, "/admin/backup", admin::backup),
     blocking(Method::POST, "/admin/restore", admin::restore),
     route(Method::GET, "/api/v1/docs", admin::docs_page),
     route(Method::GET, "/api/v1/docs/openapi.yaml", admin::openapi),

@@ -147,6 +147,12 @@ impl Db {
         };
     }
 
+    /// How RESP keys address this database (before it is shared): flat, path mode
+    /// (`:`) or map-cache's preserve mode (`/`).
+    pub(crate) fn set_addressing(&mut self, addressing: Addressing) {
+        self.addressing = addressing;
+    }
+
     /// Is this database in path key mode ([`crate::path`])?
     #[inline]
     pub fn path_keys(&self) -> bool {
@@ -481,6 +487,34 @@ impl Db {
         out
     }
 
+    /// KEYS as the Go map-cache answers it (path and preserve key modes): `pattern`
+    /// is split on the key mode's separator, each segment that is exactly `*` matches
+    /// one existing node at that depth (an object's field or an array's index), any
+    /// other segment names one; the answer is the existing nodes at the pattern's depth,
+    /// joined with the separator. Null nodes match nothing, as in Go. `KEYS *` is the
+    /// root keys, `KEYS user:*` the children of `user`. In flat mode: [`Db::keys`].
+    pub fn keys_by_segment(&self, pattern: &[u8], now: UnixMillis) -> Vec<Bytes> {
+        let Addressing::Path(sep) = self.addressing else {
+            return self.keys(pattern, now);
+        };
+        let _pass = self.origin.gate.pass();
+        let segs: Vec<&[u8]> = pattern.split(|&b| b == sep).collect();
+        let (first, rest) = (segs[0], &segs[1..]);
+        let mut out = Vec::new();
+        for c in self.shards.iter() {
+            let shard = c.lock.read();
+            for s in shard.table.iter() {
+                if first != b"*" && &s.key[..] != first {
+                    continue;
+                }
+                let Some(e) = s.entry.view(now) else { continue };
+                let mut prefix = s.key.to_vec();
+                walk_segments(&e.value, rest, sep, &mut prefix, &mut out);
+            }
+        }
+        out
+    }
+
     /// One SCAN step from `cursor`, visiting about `count` keys.
     ///
     /// The cursor is a position in hash space: a call returns keys whose hash is at
@@ -762,5 +796,56 @@ impl Db {
         self.origin.report(b"", None, ChangeKind::Cleared);
         drop(guards);
         drop((old, replaced));
+    }
+}
+
+/// The nodes below `value` that `segs` reach ([`Db::keys_by_segment`]); `prefix` is
+/// the path so far (restored on return).
+fn walk_segments(
+    value: &Value,
+    segs: &[&[u8]],
+    sep: u8,
+    prefix: &mut Vec<u8>,
+    out: &mut Vec<Bytes>,
+) {
+    if matches!(value, Value::Null) {
+        return;
+    }
+    let Some((seg, rest)) = segs.split_first() else {
+        out.push(Bytes::copy_from_slice(prefix));
+        return;
+    };
+    let len = prefix.len();
+    let mut visit = |name: &[u8], child: &Value, prefix: &mut Vec<u8>| {
+        prefix.push(sep);
+        prefix.extend_from_slice(name);
+        walk_segments(child, rest, sep, prefix, out);
+        prefix.truncate(len);
+    };
+    match value {
+        Value::Hash(h) if *seg == b"*" => {
+            for (name, child) in h.iter() {
+                visit(name, child, prefix);
+            }
+        }
+        Value::Hash(h) => {
+            if let Some(child) = h.get(seg) {
+                visit(seg, child, prefix);
+            }
+        }
+        Value::List(l) if *seg == b"*" => {
+            for (i, child) in l.iter().enumerate() {
+                visit(itoa::Buffer::new().format(i).as_bytes(), child, prefix);
+            }
+        }
+        Value::List(l) => {
+            let index = std::str::from_utf8(seg)
+                .ok()
+                .and_then(|t| t.parse::<usize>().ok());
+            if let Some(child) = index.and_then(|i| l.get(i)) {
+                visit(seg, child, prefix);
+            }
+        }
+        _ => {}
     }
 }

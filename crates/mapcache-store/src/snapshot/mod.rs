@@ -29,6 +29,9 @@
 //! - `ttls`: deadlines of nested nodes, each `{"path":[segment, ...],"expires_at_ms":ms}`
 //!   with the path's segments below the root as byte strings (at least one). They are
 //!   kept as given: the parser checks their form, not that the path exists in the value.
+//! - After `entries`, optionally: `expires_at_ms`, the cache's own deadline (Unix
+//!   milliseconds; a named cache's TTL), and `triggers`, the cache's triggers in the
+//!   shape Go's backup uses (`{pattern: [{"id","key","command"}]}`), kept as a JSON value.
 //! - `non_finite`: JSON has no NaN or infinities, so a non-finite number is written as
 //!   `null` in the value and listed here as `{"path":[...],"value":"NaN"|"Infinity"|
 //!   "-Infinity"}`, its path addressing the node from the root (field names, and list
@@ -47,9 +50,11 @@
 //! `base64.rs` (the `base64` crate, canonical standard form).
 
 mod base64;
+mod go;
 mod parse;
 mod write;
 
+pub use go::{parse_any, parse_go_backup, GoBackupWriter};
 pub use parse::parse_snapshot;
 pub use write::SnapshotWriter;
 
@@ -63,12 +68,18 @@ pub const FORMAT: &str = "mapcache-snapshot";
 /// The version this build writes and reads.
 pub const VERSION: u64 = 1;
 
-/// A parsed snapshot.
-#[derive(Debug, Clone, PartialEq)]
+/// A parsed snapshot (of either format: [`parse_any`] reads both).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Snapshot {
     pub cache: String,
     pub created_at_ms: i64,
     pub entries: Vec<SnapshotEntry>,
+    /// The cache's own deadline, Unix milliseconds (a named cache's TTL).
+    pub expires_at: Option<i64>,
+    /// The cache's triggers in Go's backup shape (`{pattern: [{"id","key","command"}]}`),
+    /// as `mapcache_programs::Triggers::from_value` reads them; the store does not
+    /// interpret them.
+    pub triggers: Option<Value>,
 }
 
 /// One root key of a snapshot.

@@ -34,11 +34,19 @@ pub fn parse_snapshot(input: &mut [u8], max_depth: usize) -> Result<Snapshot, Sn
         Node::Object { .. } => doc.object(0, "the document")?,
         _ => return Err(SnapshotError::NotASnapshot("the document is not an object")),
     };
-    let mut fields = Fields::new(["format", "version", "cache", "created_at_ms", "entries"]);
+    let mut fields = Fields::new([
+        "format",
+        "version",
+        "cache",
+        "created_at_ms",
+        "entries",
+        "expires_at_ms",
+        "triggers",
+    ]);
     for (name, at) in root {
         fields.set(name, at, "")?;
     }
-    let [format, version, cache, created_at_ms, entries] = fields.found;
+    let [format, version, cache, created_at_ms, entries, cache_expires_at, triggers] = fields.found;
     match format.map(|i| doc.node(i)).transpose()? {
         Some(Node::String(s)) if *s == FORMAT => {}
         _ => {
@@ -81,10 +89,34 @@ pub fn parse_snapshot(input: &mut [u8], max_depth: usize) -> Result<Snapshot, Sn
         }
         entries.push(entry);
     }
+    let expires_at = match cache_expires_at {
+        None => None,
+        Some(i) if matches!(doc.node(i)?, Node::Static(StaticNode::Null)) => None,
+        Some(i) => Some(doc.integer(i, || "expires_at_ms".to_owned())?),
+    };
+    let triggers = match triggers {
+        None => None,
+        Some(at) => {
+            let (value, _) = json::read_tree(
+                doc.nodes,
+                at,
+                doc.max_depth,
+                Duplicates::Refuse,
+                |s: &str| Ok(Str::copy_from_slice(s.as_bytes())),
+            )
+            .map_err(|e| match e {
+                TreeError::TooDeep => SnapshotError::Json(JsonError::TooDeep { max_depth }),
+                _ => invalid("triggers", "malformed"),
+            })?;
+            (value != Value::Null).then_some(value)
+        }
+    };
     Ok(Snapshot {
         cache,
         created_at_ms,
         entries,
+        expires_at,
+        triggers,
     })
 }
 

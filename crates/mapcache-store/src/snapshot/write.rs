@@ -72,7 +72,22 @@ impl SnapshotWriter {
 
     /// Appends the document's tail.
     pub fn finish(self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"\n]}\n");
+        self.finish_with(out, None, None);
+    }
+
+    /// Appends the document's tail with the cache's own deadline (Unix milliseconds)
+    /// and its triggers (Go's backup shape, written as JSON), each when given.
+    pub fn finish_with(self, out: &mut Vec<u8>, expires_at: Option<i64>, triggers: Option<&Value>) {
+        out.extend_from_slice(b"\n]");
+        if let Some(at) = expires_at {
+            out.extend_from_slice(b",\"expires_at_ms\":");
+            out.extend_from_slice(itoa::Buffer::new().format(at).as_bytes());
+        }
+        if let Some(t) = triggers {
+            out.extend_from_slice(b",\"triggers\":");
+            json::write(t, out);
+        }
+        out.extend_from_slice(b"}\n");
     }
 }
 
@@ -83,7 +98,7 @@ impl Snapshot {
         for e in &self.entries {
             w.entry(out, &e.key, &e.value, e.expires_at, &e.nested);
         }
-        w.finish(out);
+        w.finish_with(out, self.expires_at, self.triggers.as_ref());
     }
 }
 

@@ -125,6 +125,7 @@ fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
                 match cfg.key_mode {
                     config::KeyMode::Flat => "flat",
                     config::KeyMode::Path => "path",
+                    config::KeyMode::Preserve => "preserve",
                 },
             )
         }
