@@ -134,6 +134,27 @@ impl Programs {
             Ok(())
         })
     }
+
+    /// Runs `f` as one batch over the whole of `db`, giving it a way to run the cache's
+    /// triggers for a node it replaced (a `/` path, root first), inside the batch: a
+    /// failing trigger, or `f` failing, leaves nothing written. HTTP PATCH fires after
+    /// each of its REPLACE and INC operations so.
+    pub fn batch_firing<R, E: From<ExecError>>(
+        &self,
+        db: &Db,
+        now: i64,
+        f: impl FnOnce(
+            &mut mapcache_store::db::Batch<'_>,
+            &mut dyn FnMut(&mut mapcache_store::db::Batch<'_>, &str) -> Result<(), ExecError>,
+        ) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let triggers = self.triggers(db.name());
+        let triggers = triggers.read_recursive();
+        let limits = limits();
+        db.batch_all(b'/', now, |b| {
+            f(b, &mut |b, path| fire(path, b, &triggers, &limits))
+        })
+    }
 }
 
 /// A node a RESP write may replace, and whether its triggers fire whether or not it

@@ -34,6 +34,9 @@ pub struct Config {
     pub metrics: bool,
     /// Largest HTTP request body accepted (413 beyond).
     pub max_body: usize,
+    /// How long an HTTP API request may take before it is answered 408 (the Go
+    /// server's `COMMAND_TIMEOUT_MS`).
+    pub command_timeout: Duration,
     /// Deepest nesting of objects and arrays in a value read over HTTP (400 beyond).
     pub max_depth: usize,
     /// Where SAVE, BGSAVE and `save_on_shutdown` write snapshot files.
@@ -65,6 +68,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(5),
             metrics: true,
             max_body: 64 * 1024 * 1024,
+            command_timeout: Duration::from_millis(10_000),
             max_depth: mapcache_store::json::DEFAULT_MAX_DEPTH,
             dir: std::path::PathBuf::from("."),
             load_snapshot: Vec::new(),

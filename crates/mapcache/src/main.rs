@@ -51,6 +51,10 @@ struct Args {
     /// Largest HTTP request body in bytes; a larger one answers 413.
     #[arg(long, env = "MAPCACHE_MAX_BODY", default_value_t = 64 * 1024 * 1024)]
     max_body: usize,
+    /// Milliseconds an HTTP API request may take before it is answered 408 (the Go
+    /// server's COMMAND_TIMEOUT_MS).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    command_timeout_ms: u64,
     /// Deepest nesting of objects and arrays in a JSON value read over HTTP; deeper answers 400.
     #[arg(long, env = "MAPCACHE_MAX_DEPTH", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=1024))]
     max_depth: u16,
@@ -236,6 +240,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         },
         metrics: args.metrics == Switch::On,
         max_body: args.max_body,
+        command_timeout: std::time::Duration::from_millis(args.command_timeout_ms),
         max_depth: usize::from(args.max_depth),
         dir: args.dir,
         load_snapshot: args.load_snapshot,
