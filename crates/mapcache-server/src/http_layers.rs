@@ -3,10 +3,10 @@
 //! Outside the router, for every request: trailing slashes removed before routing
 //! (`NormalizePath`), then `X-Request-ID` kept or generated (12 hex digits, as the Go
 //! server's) and echoed on the answer. Around each route (so the route's template is
-//! known): the access-log line and the HTTP metrics ([`observe`]), the password
-//! ([`auth`]), every error answered as `{"message": ...}` ([`json_errors`]: axum's
-//! 405, tower-http's 408 and 413 come without a body of ours) and panics answered 500
-//! (`CatchPanic`). On the API routes only ([`api`]): the per-request timeout
+//! known), in one middleware ([`gate`]): the access-log line and the HTTP metrics
+//! ([`observe`]), the password ([`auth`]) and every error answered as `{"message":
+//! ...}` ([`json_errors`]: axum's 405, tower-http's 408 and 413 come without a body of
+//! ours); inside it, panics answered 500 (`CatchPanic`). On the API routes only ([`api`]): the per-request timeout
 //! (`--command-timeout-ms`, 408) and the body limit (`--max-body`, 413).
 
 use std::any::Any;
@@ -49,9 +49,7 @@ pub(crate) fn api(router: axum::Router, inner: &Inner) -> axum::Router {
 pub(crate) fn app(router: axum::Router, inner: &Arc<Inner>) -> App {
     let router = router
         .layer(CatchPanicLayer::custom(panicked))
-        .layer(axum::middleware::map_response(json_errors))
-        .layer(axum::middleware::from_fn_with_state(inner.clone(), auth))
-        .layer(axum::middleware::from_fn_with_state(inner.clone(), observe));
+        .layer(axum::middleware::from_fn_with_state(inner.clone(), gate));
     ServiceBuilder::new()
         .layer(NormalizePathLayer::trim_trailing_slash())
         .layer(SetRequestIdLayer::x_request_id(MakeId::new()))
@@ -95,9 +93,14 @@ fn mix(mut z: u64) -> u64 {
 
 impl MakeRequestId for MakeId {
     fn make_request_id<B>(&mut self, _request: &hyper::Request<B>) -> Option<RequestId> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{:012x}", mix(self.seed.wrapping_add(n)) >> 16);
-        HeaderValue::from_str(&id).ok().map(RequestId::new)
+        let x = mix(self.seed.wrapping_add(n)) >> 16;
+        let mut id = [0u8; 12];
+        for (i, c) in id.iter_mut().enumerate() {
+            *c = HEX[((x >> (44 - 4 * i)) & 0xf) as usize];
+        }
+        HeaderValue::from_bytes(&id).ok().map(RequestId::new)
     }
 }
 
@@ -122,7 +125,7 @@ fn error_response(e: ApiError) -> Response {
 /// Gives every error answer without a JSON body of its own (axum's 405, tower-http's
 /// 408 and 413) Go's `{"message": <the status's reason>}`; keeps its other headers
 /// (`Allow`).
-async fn json_errors(resp: Response) -> Response {
+fn json_errors(resp: Response) -> Response {
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
@@ -143,11 +146,26 @@ async fn json_errors(resp: Response) -> Response {
     Response::from_parts(parts, axum::body::Body::from(body))
 }
 
-/// The password, when one is set (the two probes stay open).
-async fn auth(State(inner): State<Arc<Inner>>, req: Request, next: Next) -> Response {
+/// One middleware around each route, for what needs the route's template (one layer:
+/// each `from_fn` costs allocations per request): [`observe`] around the password
+/// check ([`auth`]) and the route, whose error answers get JSON bodies
+/// ([`json_errors`]).
+async fn gate(State(inner): State<Arc<Inner>>, req: Request, next: Next) -> Response {
+    observe(&inner, req, |req| async {
+        match auth(&inner, &req) {
+            Some(refused) => refused,
+            None => json_errors(next.run(req).await),
+        }
+    })
+    .await
+}
+
+/// The password, when one is set (the two probes stay open): `None` lets the request
+/// through, else the 401.
+fn auth(inner: &Inner, req: &Request) -> Option<Response> {
     let path = req.uri().path();
-    if path == "/healthz" || path == "/readyz" || crate::http::authorized(&inner, req.headers()) {
-        return next.run(req).await;
+    if path == "/healthz" || path == "/readyz" || crate::http::authorized(inner, req.headers()) {
+        return None;
     }
     let mut resp = error_response(ApiError::new(
         StatusCode::UNAUTHORIZED,
@@ -157,7 +175,7 @@ async fn auth(State(inner): State<Arc<Inner>>, req: Request, next: Next) -> Resp
         WWW_AUTHENTICATE,
         HeaderValue::from_static(r#"Basic realm="mapcache""#),
     );
-    resp
+    Some(resp)
 }
 
 /// A route's template as the route table writes it: axum's catch-all `{*path}` is
@@ -170,14 +188,24 @@ fn route_label(matched: &str) -> &str {
     }
 }
 
-/// Counts the request in flight while it runs; then records the HTTP metrics by
-/// method, route template and status, and writes the access-log line.
-async fn observe(State(inner): State<Arc<Inner>>, req: Request, next: Next) -> Response {
+/// Counts the request in flight while `run` answers it; then records the HTTP metrics
+/// by method, route template and status, and writes the access-log line (its fields
+/// are gathered only when the line is enabled).
+async fn observe<F: std::future::Future<Output = Response>>(
+    inner: &Inner,
+    req: Request,
+    run: impl FnOnce(Request) -> F,
+) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let route = req.extensions().get::<MatchedPath>().cloned();
-    let path = req.uri().path().to_owned();
-    let request_id = req.headers().get("x-request-id").cloned();
+    let logged = tracing::enabled!(target: "mapcache::http", tracing::Level::INFO);
+    let seen = logged.then(|| {
+        (
+            req.uri().path().to_owned(),
+            req.headers().get("x-request-id").cloned(),
+        )
+    });
     let request_size = req
         .headers()
         .get(CONTENT_LENGTH)
@@ -185,7 +213,7 @@ async fn observe(State(inner): State<Arc<Inner>>, req: Request, next: Next) -> R
         .and_then(|v| v.parse::<u64>().ok());
     let http = inner.metrics.enabled.then_some(&inner.metrics.http);
     let _in_flight = http.map(|h| h.enter());
-    let resp = next.run(req).await;
+    let resp = run(req).await;
     let elapsed = start.elapsed();
     let status = resp.status().as_u16();
     let route = route_label(route.as_ref().map_or("unmatched", MatchedPath::as_str));
@@ -193,18 +221,20 @@ async fn observe(State(inner): State<Arc<Inner>>, req: Request, next: Next) -> R
     if let Some(h) = http {
         h.record(&method, route, status, elapsed, request_size, response_size);
     }
-    tracing::info!(
-        target: "mapcache::http",
-        method = %method,
-        path = %path,
-        route,
-        status,
-        duration_us = elapsed.as_micros() as u64,
-        bytes_in = request_size.unwrap_or(0),
-        bytes_out = response_size.unwrap_or(0),
-        request_id = request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
-        "request"
-    );
+    if let Some((path, request_id)) = seen {
+        tracing::info!(
+            target: "mapcache::http",
+            method = %method,
+            path = %path,
+            route,
+            status,
+            duration_us = elapsed.as_micros() as u64,
+            bytes_in = request_size.unwrap_or(0),
+            bytes_out = response_size.unwrap_or(0),
+            request_id = request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
+            "request"
+        );
+    }
     resp
 }
 
