@@ -142,25 +142,29 @@ impl Programs {
         })
     }
 
-    /// Runs `f` as one batch over the whole of `db` (`/` paths), handing it `fire`,
-    /// which runs the cache's triggers for one replaced node and its cascade: what
-    /// [`Programs::fire_all`] and [`Programs::write_and_fire`] share.
-    fn batch_firing<E: From<ExecError>>(
+    /// Runs `f` as one batch over the whole of `db` (`/` paths), giving it a way to run the cache's
+    /// triggers for a node it replaced (a `/` path, root first), inside the batch: a
+    /// failing trigger, or `f` failing, leaves nothing written. What
+    /// [`Programs::fire_all`], [`Programs::write_and_fire`] and HTTP PATCH (after each
+    /// REPLACE and INC) share.
+    pub fn batch_firing<R, E: From<ExecError>>(
         &self,
         db: &Db,
         now: i64,
-        f: impl FnOnce(&mut Batch<'_>, &Fire<'_>) -> Result<(), E>,
-    ) -> Result<(), E> {
+        f: impl FnOnce(
+            &mut Batch<'_>,
+            &mut dyn FnMut(&mut Batch<'_>, &str) -> Result<(), ExecError>,
+        ) -> Result<R, E>,
+    ) -> Result<R, E> {
         let triggers = self.triggers(db.name());
         let triggers = triggers.read_recursive();
         let limits = limits();
-        let fire_one = |b: &mut Batch<'_>, path: &str| fire(path, b, &triggers, &limits);
-        db.batch_all(b'/', now, |b| f(b, &fire_one))
+        db.batch_all(b'/', now, |b| {
+            f(b, &mut |b, path| fire(path, b, &triggers, &limits))
+        })
     }
 }
 
-/// Runs the triggers of one replaced node inside a batch ([`Programs::batch_firing`]).
-type Fire<'a> = dyn Fn(&mut Batch<'_>, &str) -> Result<(), ExecError> + 'a;
 
 /// A node a RESP write may replace, and whether its triggers fire whether or not it
 /// existed before (the INCR family and HINCRBY: Go fires them always).

@@ -3,26 +3,37 @@
 //! with `--debug-endpoints`, `/debug/pprof/profile` and `/debug/allocator`
 //! (`debug.rs`). When `requirepass` is set every endpoint but the two probes asks
 //! for it: HTTP Basic with any user name, or `Authorization: Bearer <password>`.
+//!
+//! One axum router serves it all, on hyper's HTTP/1 connections accepted here. The
+//! middleware (`http_layers.rs`) is tower-http's where it has one: trailing slashes
+//! removed before routing, `X-Request-ID` echoed or generated, panics answered 500,
+//! a per-request timeout (`--command-timeout-ms`, 408) and the body limit
+//! (`--max-body`, 413) on the API; then ours: the password, every error answered
+//! as `{"message": ...}`, and per request one access-log line and the HTTP metrics.
 
-use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
-use bytes::Bytes;
 use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tower::ServiceExt as _;
 
-use crate::api::{self, full, Resp};
-use crate::Inner;
+use crate::api::{self, Resp};
+use crate::{http_layers, Inner};
 
 pub(crate) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
+    let app = http_layers::app(app(&inner), &inner);
     // The HTTP side outlives the start of shutdown: while the RESP connections drain,
     // `/readyz` answers 503 so a load balancer stops sending new clients. It closes once
     // they have all finished (or the grace period is over).
@@ -51,12 +62,9 @@ pub(crate) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
         // Answers are written as soon as they are ready (as on the RESP side): without
         // this, Nagle's algorithm holds a response's second segment for the client's ACK.
         let _ = stream.set_nodelay(true);
-        let inner = inner.clone();
+        let app = app.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let inner = inner.clone();
-                async move { Ok::<_, Infallible>(route(&inner, req).await) }
-            });
+            let service = service_fn(move |req: Request<Incoming>| app.clone().oneshot(req));
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await
@@ -67,70 +75,84 @@ pub(crate) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
     }
 }
 
-async fn route(inner: &Arc<Inner>, req: Request<Incoming>) -> Resp {
-    let path = req.uri().path();
-    match (req.method(), path) {
-        (&Method::GET, "/healthz") => return json(StatusCode::OK, healthz(inner)),
-        (&Method::GET, "/readyz") => {
-            return if inner.ready.load(Ordering::Relaxed) {
-                json(StatusCode::OK, r#"{"ready":true}"#.to_string())
-            } else {
-                json(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    r#"{"ready":false}"#.to_string(),
-                )
-            }
-        }
-        _ => {}
-    }
-    if !authorized(inner, &req) {
-        let mut resp = error(StatusCode::UNAUTHORIZED, "authentication required");
-        resp.headers_mut().insert(
-            hyper::header::WWW_AUTHENTICATE,
-            hyper::header::HeaderValue::from_static(r#"Basic realm="mapcache""#),
-        );
-        return resp;
-    }
-    if api::owns(path) {
-        return api::dispatch(inner, req).await;
-    }
-    match (req.method(), path) {
-        (&Method::GET, "/metrics") if inner.metrics.enabled => {
-            let mut resp = Response::new(full(Bytes::from(inner.metrics.render(inner))));
-            resp.headers_mut().insert(
-                hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            );
-            resp
-        }
-        (&Method::GET, "/metrics") => {
-            error(StatusCode::NOT_FOUND, "metrics are off (--metrics off)")
-        }
-        (&Method::GET, "/debug/pprof/profile") if inner.config.debug_endpoints => {
-            crate::debug::profile(inner, req.uri().query()).await
-        }
-        (&Method::GET, "/debug/allocator") if inner.config.debug_endpoints => {
-            crate::debug::allocator(inner, req.uri().query())
-        }
-        (&Method::GET, p) if p.starts_with("/debug/") => error(
-            StatusCode::NOT_FOUND,
-            "debug endpoints are off (--debug-endpoints)",
-        ),
-        _ => error(StatusCode::NOT_FOUND, "no such endpoint"),
+/// The routes: the probes, `/metrics`, the debug endpoints and the API.
+fn app(inner: &Arc<Inner>) -> axum::Router {
+    axum::Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/debug/pprof/profile", get(profile))
+        .route("/debug/allocator", get(allocator))
+        .route("/debug/{*rest}", get(debug_off))
+        .with_state(inner.clone())
+        .merge(http_layers::api(api::router(inner), inner))
+        .fallback(|| async { into_axum(error(StatusCode::NOT_FOUND, "Not Found")) })
+}
+
+fn into_axum(resp: Resp) -> Response {
+    resp.map(axum::body::Body::new)
+}
+
+async fn readyz(State(inner): State<Arc<Inner>>) -> Response {
+    if inner.ready.load(Ordering::Relaxed) {
+        into_axum(json(StatusCode::OK, r#"{"ready":true}"#.to_string()))
+    } else {
+        into_axum(json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"ready":false}"#.to_string(),
+        ))
     }
 }
 
-/// `{"error":{"code":N,"message":"..."}}`.
+async fn metrics(State(inner): State<Arc<Inner>>) -> Response {
+    if !inner.metrics.enabled {
+        return into_axum(error(
+            StatusCode::NOT_FOUND,
+            "metrics are off (--metrics off)",
+        ));
+    }
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        inner.metrics.render(&inner),
+    )
+        .into_response()
+}
+
+async fn profile(State(inner): State<Arc<Inner>>, RawQuery(query): RawQuery) -> Response {
+    if !inner.config.debug_endpoints {
+        return debug_off().await;
+    }
+    into_axum(crate::debug::profile(&inner, query.as_deref()).await)
+}
+
+async fn allocator(State(inner): State<Arc<Inner>>, RawQuery(query): RawQuery) -> Response {
+    if !inner.config.debug_endpoints {
+        return debug_off().await;
+    }
+    into_axum(crate::debug::allocator(&inner, query.as_deref()))
+}
+
+async fn debug_off() -> Response {
+    into_axum(error(
+        StatusCode::NOT_FOUND,
+        "debug endpoints are off (--debug-endpoints)",
+    ))
+}
+
+/// `{"message":"..."}`.
 pub(crate) fn error(status: StatusCode, message: &str) -> Resp {
     api::ApiError::new(status, message).into_response()
 }
 
 /// Whether the request carries the password, when one is set.
-fn authorized(inner: &Inner, req: &Request<Incoming>) -> bool {
+pub(crate) fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
     let Some(pass) = inner.shared.config.read().requirepass.clone() else {
         return true;
     };
-    let Some(header) = req.headers().get(hyper::header::AUTHORIZATION) else {
+    let Some(header) = headers.get(hyper::header::AUTHORIZATION) else {
         return false;
     };
     let value = header.as_bytes();
@@ -178,36 +200,8 @@ fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
     BASIC_BASE64.decode(input).ok()
 }
 
-fn healthz(inner: &Inner) -> String {
-    let shared = &inner.shared;
-    let now = shared.store.now();
-    let caches: Vec<String> = shared
-        .store
-        .dbs()
-        .iter()
-        .enumerate()
-        .map(|(i, db)| {
-            let name = if i == 0 {
-                "default".to_string()
-            } else {
-                i.to_string()
-            };
-            format!(r#"{{"name":"{name}","keys":{}}}"#, db.len(now))
-        })
-        .collect();
-    format!(
-        r#"{{"status":"ok","ready":{},"uptime_seconds":{},"version":"{}","git_commit":"{}","connections":{},"tasks":{},"threads":{},"caches":[{}]}}"#,
-        inner.ready.load(Ordering::Relaxed),
-        shared.started.elapsed().as_secs(),
-        env!("CARGO_PKG_VERSION"),
-        shared.info.git_sha,
-        inner.connected.load(Ordering::Relaxed),
-        tokio::runtime::Handle::current()
-            .metrics()
-            .num_alive_tasks(),
-        crate::process::threads(),
-        caches.join(",")
-    )
+async fn healthz(State(inner): State<Arc<Inner>>) -> Response {
+    into_axum(json(StatusCode::OK, crate::health::healthz(&inner)))
 }
 
 pub(crate) fn json(status: StatusCode, body: String) -> Resp {

@@ -9,7 +9,10 @@ mod api;
 mod config;
 mod connection;
 mod debug;
+mod health;
 mod http;
+mod http_layers;
+mod http_metrics;
 mod metrics;
 mod persistence;
 mod process;
@@ -26,7 +29,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
-pub use api::openapi_operations;
+pub use api::{openapi_operations, route_operations};
 pub use config::Config;
 pub use debug::{AllocatorFigures, AllocatorStats};
 /// `maxmemory-policy`'s values, for the binary's flag.

@@ -59,6 +59,8 @@ pub(crate) struct Metrics {
     scrape: Mutex<ScrapeState>,
     /// Command timing: calibrated once (it takes milliseconds), cloned per connection.
     clock: quanta::Clock,
+    /// The HTTP side's requests (`http_metrics.rs`).
+    pub http: crate::http_metrics::HttpMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -162,6 +164,7 @@ impl Metrics {
             sweep_duration,
             scrape: Mutex::new(ScrapeState::default()),
             clock: quanta::Clock::new(),
+            http: crate::http_metrics::HttpMetrics::default(),
         }
     }
 
@@ -415,6 +418,7 @@ impl Metrics {
             &self.pipeline,
             1.0,
         );
+        self.http.render(&mut text);
         text
     }
 
@@ -466,9 +470,25 @@ fn write_histogram(
     h: &Histogram,
     scale: f64,
 ) {
-    let prefix = label
-        .map(|(k, v)| format!("{k}=\"{}\",", escape_label(v)))
+    let labels = label
+        .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
         .unwrap_or_default();
+    write_histogram_labels(out, name, &labels, h, scale);
+}
+
+/// [`write_histogram`] with its labels already written (`a="x",b="y"`, or empty).
+pub(crate) fn write_histogram_labels(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    h: &Histogram,
+    scale: f64,
+) {
+    let prefix = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{labels},")
+    };
     let counts = h.counts();
     let mut cumulative = 0;
     for (i, c) in counts.iter().enumerate() {
@@ -479,9 +499,11 @@ fn write_histogram(
         };
         let _ = writeln!(out, "{name}_bucket{{{prefix}le=\"{le}\"}} {cumulative}");
     }
-    let labels = label
-        .map(|(k, v)| format!("{{{k}=\"{}\"}}", escape_label(v)))
-        .unwrap_or_default();
+    let labels = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
+    };
     let _ = writeln!(
         out,
         "{name}_sum{labels} {}",
@@ -500,7 +522,7 @@ fn format_float(v: f64) -> String {
     }
 }
 
-fn escape_label(v: &str) -> String {
+pub(crate) fn escape_label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")

@@ -57,7 +57,8 @@ struct Args {
     /// preserve key modes (created at start if missing).
     #[arg(long, env = "MAPCACHE_DEFAULT_CACHE", default_value = "default")]
     default_cache: String,
-    /// How long a command program may run, in milliseconds (the Go server's COMMAND_TIMEOUT_MS).
+    /// Milliseconds an HTTP API request (a command program included) may take before it
+    /// is answered 408 (the Go server's COMMAND_TIMEOUT_MS).
     #[arg(long, env = "MAPCACHE_COMMAND_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     command_timeout_ms: u64,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG overrides.

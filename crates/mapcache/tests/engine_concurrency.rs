@@ -4,7 +4,8 @@
 //! The real binary in `--key-mode path`; over loopback, several client threads race:
 //! - RESP writers each own a group of keys (`MSET a:b:c v k:v v`, one with the
 //!   blocked key in the middle) and write a unique value per attempt;
-//! - an HTTP writer does the same with `PUT /api/v1/keys` (many entries);
+//! - an HTTP writer does the same with `POST /api/v1/keys` (many entries, after one
+//!   `POST /api/v1/keys/delete` of them: POST creates, and both are one batch each);
 //! - a toggler keeps making `a:b` a string (`SET a:b scalar`: every write below it
 //!   must fail) and removing it (`DEL a:b`, `DEL a`: writes below it succeed);
 //! - readers `MGET` every group at one instant.
@@ -192,14 +193,26 @@ fn http_writer(
             .map(|k| format!(r#""{}":"{value}""#, k.replace(':', "/")))
             .collect();
         let body = format!(r#"{{"entries":{{{}}}}}"#, entries.join(","));
-        let r = http.put("/api/v1/keys", &body);
+        let paths: Vec<String> = group
+            .keys
+            .iter()
+            .map(|k| format!(r#""{}""#, k.replace(':', "/")))
+            .collect();
+        let gone = http.post(
+            "/api/v1/keys/delete",
+            &format!(r#"{{"keys":[{}]}}"#, paths.join(",")),
+        );
+        if gone.status != 200 && gone.status != 409 {
+            return Err(format!("delete answered {} {}", gone.status, gone.text()));
+        }
+        let r = http.post("/api/v1/keys", &body);
         let now = mget(&mut c, &k_keys);
         match r.status {
-            200 => {
+            201 => {
                 ledger.ok.fetch_add(1, Ordering::Relaxed);
                 if now.iter().any(|v| v.as_deref() != Some(value.as_str())) {
                     return Err(format!(
-                        "PUT {body} answered 200, then {k_keys:?} = {now:?}"
+                        "POST {body} answered 201, then {k_keys:?} = {now:?}"
                     ));
                 }
             }
@@ -208,12 +221,12 @@ fn http_writer(
                 ledger.failed_values.lock().unwrap().insert(value.clone());
                 if now.iter().any(|v| v.as_deref() == Some(value.as_str())) {
                     return Err(format!(
-                        "PUT {body} answered 409 {}, yet {k_keys:?} = {now:?}",
+                        "POST {body} answered 409 {}, yet {k_keys:?} = {now:?}",
                         r.text()
                     ));
                 }
             }
-            s => return Err(format!("PUT {body} answered {s} {}", r.text())),
+            s => return Err(format!("POST {body} answered {s} {}", r.text())),
         }
     }
     Ok(())

@@ -16,7 +16,10 @@ use support::Server;
 
 #[track_caller]
 fn put(http: &Http, path: &str, body: &str) {
-    let r = http.put(&format!("/api/v1/keys/{path}"), body);
+    let r = http.post(
+        "/api/v1/keys",
+        &format!(r#"{{"entries":{{"{path}":{body}}}}}"#),
+    );
     assert!(
         (200..300).contains(&r.status),
         "PUT {path} {body}: {} {}",

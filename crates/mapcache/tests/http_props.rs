@@ -78,8 +78,10 @@ fn any_value_put_reads_back_as_the_same_json() {
     check(64, value(), |server, v| {
         let h = Http::new(server.http);
         let doc = text(&v);
-        let put = h.put("/api/v1/keys/prop/rt", &doc);
-        prop_assert_eq!((put.status, put.text()), (200, doc.clone()));
+        // PUT replaces an existing node: create it first.
+        let _ = h.post("/api/v1/keys", r#"{"entries":{"prop/rt":0}}"#);
+        let put = h.put("/api/v1/keys/prop/rt", &format!(r#"{{"value":{doc}}}"#));
+        prop_assert_eq!((put.status, put.text()), (200, String::new()));
         let got = h.get("/api/v1/keys/prop/rt");
         prop_assert_eq!((got.status, got.text()), (200, doc.clone()));
         // Inside an entry of a POST, then through backup and restore into another cache.
@@ -114,11 +116,15 @@ fn malformed_bodies_answer_400_and_change_nothing() {
             }
         }
         prop_assume!(json::parse(&mut doc.clone(), 128).is_err());
-        h.put("/api/v1/keys/prop/mal", r#""before""#)
-            .is(200, r#""before""#);
-        let bad = h.request("PUT", "/api/v1/keys/prop/mal", &[], doc.clone());
+        let _ = h.post("/api/v1/keys", r#"{"entries":{"prop/mal":0}}"#);
+        h.put("/api/v1/keys/prop/mal", r#"{"value":"before"}"#)
+            .is(200, "");
+        let mut wrapped = br#"{"value":"#.to_vec();
+        wrapped.extend_from_slice(&doc);
+        wrapped.push(b'}');
+        let bad = h.request("PUT", "/api/v1/keys/prop/mal", &[], wrapped);
         prop_assert_eq!(bad.status, 400, "{}", bad.text());
-        let prefix = r#"{"error":{"code":400,"message":"#;
+        let prefix = r#"{"message":"invalid json payload""#;
         prop_assert!(bad.text().starts_with(prefix), "{}", bad.text());
         let mut entries = br#"{"entries":{"prop/mal":"#.to_vec();
         entries.extend_from_slice(&doc);

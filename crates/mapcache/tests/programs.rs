@@ -94,8 +94,8 @@ fn the_deployment_pipeline_completes_by_cascade() {
 fn a_failing_program_or_trigger_writes_nothing() {
     let server = Server::start(&[]);
     let h = Http::new(server.http);
-    h.put("/api/v1/keys/acct", r#"{"a":1,"b":"x"}"#)
-        .is(200, r#"{"a":1,"b":"x"}"#);
+    h.post("/api/v1/keys", r#"{"entries":{"acct":{"a":1,"b":"x"}}}"#)
+        .is(201, "");
     // The second command fails: the first one's INC does not remain.
     h.post(
         "/api/v1/commands/execute",
@@ -117,7 +117,7 @@ fn a_failing_program_or_trigger_writes_nothing() {
         r#"{"key":"acct/a","command":{"type":"INC","key":"acct/missing","value":1}}"#,
     );
     assert_eq!(id.status, 200, "{}", id.text());
-    h.put("/api/v1/keys/acct/a", "7")
+    h.put("/api/v1/keys/acct/a", r#"{"value":7}"#)
         .is_error(500, "key not found: acct/missing");
     h.get("/api/v1/keys/acct/a").is(200, "1");
     // The trigger endpoints: PUT with another id is 400, unknown ids 404, DELETE removes.
@@ -126,7 +126,7 @@ fn a_failing_program_or_trigger_writes_nothing() {
         &format!("/api/v1/triggers/{id}"),
         r#"{"id":"other","key":"acct/a","command":{"type":"NOOP"}}"#,
     )
-    .is_error(400, "is not the path's");
+    .is_error(400, "payload id must match request id");
     h.put(
         "/api/v1/triggers/nope",
         r#"{"id":"nope","key":"acct/a","command":{"type":"NOOP"}}"#,
@@ -137,7 +137,7 @@ fn a_failing_program_or_trigger_writes_nothing() {
         &format!(r#"{{"id":"{id}","key":"acct/a","command":{{"type":"NOOP"}}}}"#),
     )
     .is(204, "");
-    h.put("/api/v1/keys/acct/a", "7").is(200, "7");
+    h.put("/api/v1/keys/acct/a", r#"{"value":7}"#).is(200, "");
     h.delete(&format!("/api/v1/triggers/{id}")).is(200, "");
     h.delete(&format!("/api/v1/triggers/{id}"))
         .is_error(404, "trigger not found");
@@ -150,8 +150,11 @@ fn cascades_go_ten_levels_deep_and_the_eleventh_fails_without_effect() {
     let h = Http::new(server.http);
     // l/0 .. l/11: replacing l/i replaces l/(i+1), a chain of triggers.
     let zeros = ["0"; 12].join(",");
-    h.put("/api/v1/keys/l", &format!("[{zeros}]"))
-        .is(200, &format!("[{zeros}]"));
+    h.post(
+        "/api/v1/keys",
+        &format!(r#"{{"entries":{{"l":[{zeros}]}}}}"#),
+    )
+    .is(201, "");
     let chain = |last: usize| {
         for i in 0..last {
             let body = format!(
@@ -163,15 +166,18 @@ fn cascades_go_ten_levels_deep_and_the_eleventh_fails_without_effect() {
     };
     // Ten nested writes (l/1 .. l/10) succeed.
     chain(10);
-    h.put("/api/v1/keys/l/0", "1").is(200, "1");
+    h.put("/api/v1/keys/l/0", r#"{"value":1}"#).is(200, "");
     h.get("/api/v1/keys/l/10").is(200, "1");
     h.get("/api/v1/keys/l/11").is(200, "0");
     // An eleventh level fails, and the whole write with it.
-    h.put("/api/v1/keys/l", &format!("[{zeros}]"))
-        .is(200, &format!("[{zeros}]"));
+    h.put(
+        "/api/v1/keys",
+        &format!(r#"{{"entries":{{"l":[{zeros}]}}}}"#),
+    )
+    .is(200, "");
     let body = r#"{"key":"l/10","command":{"type":"REPLACE","key":"l/11","value":1}}"#;
     assert_eq!(h.post("/api/v1/triggers", body).status, 200);
-    h.put("/api/v1/keys/l/0", "1")
+    h.put("/api/v1/keys/l/0", r#"{"value":1}"#)
         .is_error(500, "trigger recursion depth limit exceeded (max: 10)");
     h.get("/api/v1/keys/l").is(200, &format!("[{zeros}]"));
 }

@@ -1,13 +1,17 @@
-//! The API's one error shape: `{"error":{"code":<HTTP status>,"message":"..."}}`.
+//! The API's one error shape, the Go server's: `{"message": "..."}`, with mapcache's
+//! more precise explanation, when it has one, in a second field `detail` (a client
+//! written for the Go server reads `message` and ignores the rest).
 
 use hyper::StatusCode;
 
-/// An API failure: the HTTP status and a message for people. Handlers return it; the
-/// dispatcher renders it ([`ApiError::into_response`]).
+/// An API failure: the HTTP status, the Go server's message for it, and optionally a
+/// precise detail. Handlers return it; the router renders it
+/// ([`ApiError::into_response`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -15,12 +19,29 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            detail: None,
         }
+    }
+
+    /// The same error with a precise explanation in `detail`.
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
 
     /// 400: the request is malformed (JSON, path, payload shape).
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 400 `invalid json payload` (Go's words for a body it cannot bind).
+    pub fn invalid_json(detail: impl Into<String>) -> Self {
+        Self::bad_request("invalid json payload").detail(detail)
+    }
+
+    /// 400 `validation failed` (Go's words for a payload that binds but is wrong).
+    pub fn validation(detail: impl Into<String>) -> Self {
+        Self::bad_request("validation failed").detail(detail)
     }
 
     /// 404: no such cache, key or endpoint.
@@ -35,12 +56,15 @@ impl ApiError {
 
     /// The JSON body of this error.
     pub fn body(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(48 + self.message.len());
-        out.extend_from_slice(b"{\"error\":{\"code\":");
-        out.extend_from_slice(itoa::Buffer::new().format(self.status.as_u16()).as_bytes());
-        out.extend_from_slice(b",\"message\":");
+        let detail = self.detail.as_deref().unwrap_or("");
+        let mut out = Vec::with_capacity(32 + self.message.len() + detail.len());
+        out.extend_from_slice(b"{\"message\":");
         mapcache_store::json::write_string(self.message.as_bytes(), &mut out);
-        out.extend_from_slice(b"}}");
+        if let Some(d) = &self.detail {
+            out.extend_from_slice(b",\"detail\":");
+            mapcache_store::json::write_string(d.as_bytes(), &mut out);
+        }
+        out.push(b'}');
         out
     }
 
@@ -51,7 +75,7 @@ impl ApiError {
 
 impl From<mapcache_store::JsonError> for ApiError {
     fn from(e: mapcache_store::JsonError) -> Self {
-        ApiError::bad_request(e.to_string())
+        ApiError::invalid_json(e.to_string())
     }
 }
 
@@ -72,11 +96,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_body_escapes_the_message() {
-        let e = ApiError::not_found("key 'a\"b' not found");
+    fn error_body_escapes_the_message_and_carries_the_detail() {
+        let e = ApiError::not_found("key not found");
         assert_eq!(
             String::from_utf8(e.body()).unwrap(),
-            r#"{"error":{"code":404,"message":"key 'a\"b' not found"}}"#
+            r#"{"message":"key not found"}"#
+        );
+        let e = ApiError::not_found("key not found").detail("key 'a\"b' not found");
+        assert_eq!(
+            String::from_utf8(e.body()).unwrap(),
+            r#"{"message":"key not found","detail":"key 'a\"b' not found"}"#
         );
     }
 }

@@ -12,7 +12,7 @@ use mapcache_store::doc::{self, DocError};
 use mapcache_store::path::{self, Path, MAX_DEPTH};
 use mapcache_store::{json, Addressing, Db, Hash, Value};
 
-use super::{cache, json_response, no_content, value_response, ApiError, Req, Resp, Seg};
+use super::{cache, empty, json_response, value_response, ApiError, Req, Resp, Seg};
 use crate::Inner;
 
 const SEP: u8 = b'/';
@@ -63,7 +63,7 @@ impl KeyPath {
 
     fn check(&self) -> Result<(), ApiError> {
         if self.bytes.is_empty() {
-            return Err(ApiError::bad_request("empty key path"));
+            return Err(ApiError::validation("key cannot be empty"));
         }
         if self.segs.len() > MAX_DEPTH + 1 {
             return Err(ApiError::bad_request(format!(
@@ -117,23 +117,16 @@ pub(crate) fn ttl_ms(v: &Value, what: &str) -> Result<i64, ApiError> {
     }
 }
 
-/// The fields of a request object; unknown fields are refused.
+/// The fields of a request object. Unknown fields are ignored, as the Go server's
+/// JSON binding ignores them.
 pub(crate) fn fields<'v>(
     v: &'v Value,
     known: &[&str],
     shape: &str,
 ) -> Result<Vec<Option<&'v Value>>, ApiError> {
     let Value::Hash(h) = v else {
-        return Err(ApiError::bad_request(format!("the body must be {shape}")));
+        return Err(ApiError::invalid_json(format!("the body must be {shape}")));
     };
-    for k in h.keys() {
-        if !known.iter().any(|n| n.as_bytes() == k) {
-            return Err(ApiError::bad_request(format!(
-                "unknown field '{}' (the body must be {shape})",
-                show(k)
-            )));
-        }
-    }
     Ok(known.iter().map(|n| h.get(n.as_bytes())).collect())
 }
 
@@ -141,24 +134,33 @@ fn object<'v>(v: Option<&'v Value>, what: &str) -> Result<Option<&'v Hash>, ApiE
     match v {
         None => Ok(None),
         Some(Value::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(ApiError::bad_request(format!("'{what}' must be an object"))),
+        Some(_) => Err(ApiError::invalid_json(format!(
+            "'{what}' must be an object"
+        ))),
     }
 }
 
-/// `{"keys": [path, ...]}`.
+/// `{"keys": [path, ...]}`: at least one, none empty (Go's validation).
 fn key_list(req: &mut Req, inner: &Inner) -> Result<Vec<KeyPath>, ApiError> {
     const SHAPE: &str = r#"{"keys": [path, ...]}"#;
     let body = req.json(inner, 2)?;
     let f = fields(&body, &["keys"], SHAPE)?;
-    let Some(Value::List(keys)) = f[0] else {
-        return Err(ApiError::bad_request(format!(
-            "'keys' must be an array: {SHAPE}"
-        )));
+    let keys = match f[0] {
+        Some(Value::List(keys)) => keys.iter().collect::<Vec<_>>(),
+        None | Some(Value::Null) => Vec::new(),
+        Some(_) => {
+            return Err(ApiError::invalid_json(format!(
+                "'keys' must be an array: {SHAPE}"
+            )))
+        }
     };
-    keys.iter()
+    if keys.is_empty() {
+        return Err(ApiError::validation("at least one key is required"));
+    }
+    keys.into_iter()
         .map(|k| match k {
             Value::Str(s) => KeyPath::from_text(s),
-            _ => Err(ApiError::bad_request(
+            _ => Err(ApiError::invalid_json(
                 "every element of 'keys' must be a string",
             )),
         })
@@ -221,8 +223,13 @@ fn matches_json(matches: &[(Vec<u8>, Value)], out: &mut Vec<u8>) {
 // Reads
 // ---------------------------------------------------------------------------------
 
-/// `GET /api/v1/keys/{path}`: the value at the path (leaf or branch); with a wildcard,
-/// an object of every match by path.
+/// 404 `key not found`, naming the key in `detail`.
+pub(crate) fn key_not_found(key: &[u8]) -> ApiError {
+    ApiError::not_found("key not found").detail(format!("key '{}' not found", show(key)))
+}
+
+/// `GET /api/v1/keys/{path}`: the value at the path (leaf or branch, array items by
+/// index); with a wildcard, an object of every match by path (mapcache's addition).
 pub(crate) fn get(inner: &Arc<Inner>, req: Req) -> Result<Resp, ApiError> {
     let kp = req.key_path()?;
     let db = cache(inner, &req.cache_name()?)?;
@@ -234,16 +241,13 @@ pub(crate) fn get(inner: &Arc<Inner>, req: Req) -> Result<Resp, ApiError> {
     }
     db.get_with(Addressing::HTTP, &kp.bytes, now, |e| match e {
         Some(e) => Ok(value_response(StatusCode::OK, &e.value)),
-        None => Err(ApiError::not_found(format!(
-            "key '{}' not found",
-            kp.show()
-        ))),
+        None => Err(key_not_found(&kp.bytes)),
     })
 }
 
-/// `POST /api/v1/keys/get` `{"keys": [...]}`: the values in the same order, `null` for
-/// a missing one; a wildcard path answers an object of its matches. Paths without
-/// wildcards are read at one instant.
+/// `POST /api/v1/keys/get` `{"keys": [...]}`: the values in the same order; 404 when
+/// any is missing. A wildcard path answers an object of its matches (mapcache's
+/// addition). Paths without wildcards are read at one instant.
 pub(crate) fn get_many(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> {
     let keys = key_list(&mut req, inner)?;
     let db = cache(inner, &req.cache_name()?)?;
@@ -265,12 +269,13 @@ pub(crate) fn get_many(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiErro
             } else {
                 match many.get(j) {
                     Some(e) => json::write(&e.value, &mut out),
-                    None => out.extend_from_slice(b"null"),
+                    None => return Err(key_not_found(&k.bytes)),
                 }
                 j += 1;
             }
         }
-    });
+        Ok(())
+    })?;
     out.push(b']');
     Ok(json_response(StatusCode::OK, out))
 }
@@ -280,7 +285,7 @@ pub(crate) fn get_many(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiErro
 // ---------------------------------------------------------------------------------
 
 /// The answer to a document operation on `key` that failed.
-fn doc_error(key: &[u8], e: DocError) -> ApiError {
+pub(crate) fn doc_error(key: &[u8], e: DocError) -> ApiError {
     let at = |depth: usize| {
         let (root, rest) = path::split(key, SEP);
         match (depth, rest) {
@@ -293,23 +298,26 @@ fn doc_error(key: &[u8], e: DocError) -> ApiError {
         }
     };
     match e {
-        DocError::Missing => ApiError::not_found(format!("key '{}' not found", show(key))),
-        DocError::Exists => ApiError::conflict(format!("key '{}' already exists", show(key))),
-        DocError::Blocked { depth } => ApiError::conflict(format!(
+        DocError::Missing => key_not_found(key),
+        DocError::Exists => ApiError::conflict("keys already exist")
+            .detail(format!("key '{}' already exists", show(key))),
+        DocError::Blocked { depth } => ApiError::conflict("invalid path").detail(format!(
             "path '{}' crosses a non-object value at '{}'",
             show(key),
             at(depth)
         )),
-        DocError::NoSuchIndex { depth } => ApiError::conflict(format!(
+        DocError::NoSuchIndex { depth } => ApiError::conflict("invalid path").detail(format!(
             "path '{}' addresses an item past the end of the array at '{}'",
             show(key),
             at(depth.saturating_sub(1))
         )),
-        DocError::TooDeep => ApiError::bad_request(format!(
+        DocError::TooDeep => ApiError::validation(format!(
             "path '{}' has more than {MAX_DEPTH} segments below its root",
             show(key)
         )),
-        other => ApiError::conflict(format!("key '{}': {other}", show(key))),
+        other => {
+            ApiError::conflict(other.to_string()).detail(format!("key '{}': {other}", show(key)))
+        }
     }
 }
 
@@ -317,23 +325,24 @@ fn doc_error(key: &[u8], e: DocError) -> ApiError {
 enum Mode {
     /// POST: every path must be new.
     Create,
-    /// PUT: create or replace.
+    /// PUT: every path must exist.
     Replace,
 }
 
 /// `{"entries": {path: value}, "ttl": {path: ms}}` written atomically: every check
 /// (paths, TTLs, conflicts with what is stored) happens under the locks of every root
-/// involved, before anything is written.
-fn write_entries(inner: &Inner, mut req: Req, mode: Mode) -> Result<usize, ApiError> {
+/// involved, before anything is written. A TTL's path must be one of the entries (or,
+/// mapcache's addition, a node inside one's value); on PUT a `null` TTL removes the
+/// expiry.
+fn write_entries(inner: &Inner, mut req: Req, mode: Mode) -> Result<(), ApiError> {
     const SHAPE: &str = r#"{"entries": {path: value, ...}, "ttl": {path: ms, ...}}"#;
     let body = req.json(inner, 2)?;
     let f = fields(&body, &["entries", "ttl"], SHAPE)?;
-    let Some(entries) = object(f[0], "entries")? else {
-        return Err(ApiError::bad_request(format!(
-            "'entries' is required: {SHAPE}"
-        )));
-    };
+    let entries = object(f[0], "entries")?;
     let ttls = object(f[1], "ttl")?;
+    let Some(entries) = entries.filter(|e| !e.is_empty()) else {
+        return Err(ApiError::validation("at least one entry is required"));
+    };
     let mut paths = Vec::with_capacity(entries.len());
     for k in entries.keys() {
         paths.push(KeyPath::from_text(k)?.no_wildcard()?);
@@ -341,7 +350,7 @@ fn write_entries(inner: &Inner, mut req: Req, mode: Mode) -> Result<usize, ApiEr
     for (i, a) in paths.iter().enumerate() {
         for b in &paths[i + 1..] {
             if a.covers(b) || b.covers(a) {
-                return Err(ApiError::bad_request(format!(
+                return Err(ApiError::validation(format!(
                     "entries '{}' and '{}' overlap: one is inside the other",
                     a.show(),
                     b.show()
@@ -349,60 +358,69 @@ fn write_entries(inner: &Inner, mut req: Req, mode: Mode) -> Result<usize, ApiEr
             }
         }
     }
-    // TTLs: on an entry (`own[i]`) or on a node inside one (`nested`).
-    let mut own: Vec<Option<i64>> = vec![None; paths.len()];
-    let mut nested: Vec<(KeyPath, i64)> = Vec::new();
+    // TTLs: on an entry (`own[i]`) or, mapcache's addition, on a node inside the
+    // value written for one (`nested`). Each is unchanged (None), set (Some(Some(
+    // deadline))) or removed (Some(None): a `null` TTL, PUT only).
+    let now = now(inner);
+    let mut own: Vec<Option<Option<i64>>> = vec![None; paths.len()];
+    let mut nested: Vec<(KeyPath, Option<i64>)> = Vec::new();
     for (k, v) in ttls.into_iter().flatten() {
         let kp = KeyPath::from_text(k)?.no_wildcard()?;
-        let ms = ttl_ms(v, &format!("ttl of '{}'", kp.show()))?;
+        let deadline = match (v, mode) {
+            (Value::Null, Mode::Replace) => None,
+            (v, _) => Some(
+                now.saturating_add(
+                    ttl_ms(v, &format!("ttl of '{}'", kp.show()))
+                        .map_err(|e| ApiError::invalid_json(e.message))?,
+                ),
+            ),
+        };
         match paths.iter().position(|p| p.covers(&kp)) {
-            Some(i) if paths[i].segs.len() == kp.segs.len() => own[i] = Some(ms),
-            Some(_) => nested.push((kp, ms)),
+            Some(i) if paths[i].segs.len() == kp.segs.len() => own[i] = Some(deadline),
+            Some(_) => nested.push((kp, deadline)),
             None => {
-                return Err(ApiError::bad_request(format!(
-                    "ttl path '{}' is not one of the entries or inside one",
+                return Err(ApiError::validation(format!(
+                    "TTL specified for non-existent key: {}",
                     kp.show()
                 )))
             }
         }
     }
     let db = cache(inner, &req.cache_name()?)?;
-    let now = now(inner);
     let values: Vec<&Value> = entries.values().collect();
     check_nested_ttls(&paths, &values, &nested)?;
     let roots: Vec<&[u8]> = paths.iter().map(|p| p.bytes.as_slice()).collect();
-    let n = paths.len();
     db.batch(SEP, &roots, now, |b| {
-        for ((p, &value), ms) in paths.iter().zip(&values).zip(&own) {
+        for ((p, &value), ttl) in paths.iter().zip(&values).zip(&own) {
             let written = match mode {
                 Mode::Create => b.create(&p.bytes, value.clone()),
-                Mode::Replace => b.set(&p.bytes, value.clone()).map(drop),
+                Mode::Replace => b.replace(&p.bytes, value.clone()).map(drop),
             };
             written.map_err(|e| doc_error(&p.bytes, e))?;
-            let deadline = ms.map(|ms| now.saturating_add(ms));
-            b.set_deadline(&p.bytes, deadline)
-                .map_err(|e| doc_error(&p.bytes, e))?;
+            if let Some(deadline) = ttl {
+                b.set_deadline(&p.bytes, *deadline)
+                    .map_err(|e| doc_error(&p.bytes, e))?;
+            }
         }
         // Each nested TTL path is inside the value just written (check_nested_ttls).
-        for (kp, ms) in &nested {
-            b.set_deadline(&kp.bytes, Some(now.saturating_add(*ms)))
+        for (kp, deadline) in &nested {
+            b.set_deadline(&kp.bytes, *deadline)
                 .map_err(|e| doc_error(&kp.bytes, e))?;
         }
         Ok::<_, ApiError>(())
-    })?;
-    Ok(n)
+    })
 }
 
 /// Checks that every nested TTL path exists inside the value written for its entry.
 fn check_nested_ttls(
     paths: &[KeyPath],
     values: &[&Value],
-    nested: &[(KeyPath, i64)],
+    nested: &[(KeyPath, Option<i64>)],
 ) -> Result<(), ApiError> {
     for (kp, _) in nested {
         let Some(i) = paths.iter().position(|p| p.covers(kp)) else {
-            return Err(ApiError::bad_request(format!(
-                "ttl path '{}' is not inside one of the entries",
+            return Err(ApiError::validation(format!(
+                "TTL specified for non-existent key: {}",
                 kp.show()
             )));
         };
@@ -411,8 +429,8 @@ fn check_nested_ttls(
             path::resolve_segments(v, below.iter().map(|s| s.bytes.as_slice())).is_some()
         });
         if !inside {
-            return Err(ApiError::bad_request(format!(
-                "ttl path '{}' is not in the value written",
+            return Err(ApiError::validation(format!(
+                "TTL path '{}' is not in the value written",
                 kp.show()
             )));
         }
@@ -420,163 +438,43 @@ fn check_nested_ttls(
     Ok(())
 }
 
-/// `POST /api/v1/keys`: creates entries; 409 (and nothing written) when any exists.
+/// `POST /api/v1/keys`: creates entries; 201 with an empty body; 409 (and nothing
+/// written) when any exists.
 pub(crate) fn create(inner: &Arc<Inner>, req: Req) -> Result<Resp, ApiError> {
-    let n = write_entries(inner, req, Mode::Create)?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        format!(r#"{{"created":{n}}}"#),
-    ))
+    write_entries(inner, req, Mode::Create)?;
+    Ok(empty(StatusCode::CREATED))
 }
 
-/// `PUT /api/v1/keys`: creates or replaces entries, atomically.
+/// `PUT /api/v1/keys`: replaces entries, which must all exist (404, nothing written),
+/// atomically; fires no triggers (as Go). 200 with an empty body.
 pub(crate) fn replace_many(inner: &Arc<Inner>, req: Req) -> Result<Resp, ApiError> {
-    let n = write_entries(inner, req, Mode::Replace)?;
-    Ok(json_response(
-        StatusCode::OK,
-        format!(r#"{{"replaced":{n}}}"#),
-    ))
+    write_entries(inner, req, Mode::Replace)?;
+    Ok(empty(StatusCode::OK))
 }
 
-/// `PUT /api/v1/keys/{path}`: the body is the new value; answers it.
+/// `PUT /api/v1/keys/{path}` `{"value": v}`: replaces the node, which must exist (404;
+/// Go: 500), keeping its TTL, and fires the cache's triggers for it. 200 with an
+/// empty body. (A body without `value` stores null, as Go.)
 pub(crate) fn put(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> {
     let kp = req.key_path()?.no_wildcard()?;
-    let value = req.json(inner, 0)?;
+    let body = req.json(inner, 1)?;
+    let f = fields(&body, &["value"], r#"{"value": v}"#)?;
+    let value = f[0].cloned().unwrap_or(Value::Null);
     let db = cache(inner, &req.cache_name()?)?;
-    let resp = value_response(StatusCode::OK, &value);
-    // The write, answering whether it replaced a node (PUT clears the node's TTL).
-    let set = |b: &mut Batch<'_>| {
-        let old = b.set(&kp.bytes, value)?;
-        b.set_deadline(&kp.bytes, None)?;
-        Ok(old.is_some())
+    let replace = |b: &mut Batch<'_>| {
+        b.replace(&kp.bytes, value)
+            .map(|_| true)
+            .map_err(|e| doc_error(&kp.bytes, e))
     };
-    let set = |b: &mut Batch<'_>| set(b).map_err(|e| doc_error(&kp.bytes, e));
     let programs = &inner.shared.programs;
     if programs.armed() && programs.has_triggers(db.name()) {
-        // Replacing an existing node fires the cache's triggers, in the same batch:
-        // a failing trigger leaves nothing written.
-        programs.write_and_fire(&db, &kp.show(), now(inner), set)?;
+        // Replacing a node fires the cache's triggers, in the same batch: a failing
+        // trigger leaves nothing written.
+        programs.write_and_fire(&db, &kp.show(), now(inner), replace)?;
     } else {
-        db.batch(SEP, &[&kp.bytes], now(inner), set)?;
+        db.batch(SEP, &[&kp.bytes], now(inner), replace)?;
     }
-    Ok(resp)
-}
-
-/// One command of a PATCH.
-#[derive(Debug)]
-enum Op {
-    Replace(Vec<u8>, Value),
-    Delete(Vec<u8>),
-}
-
-/// `PATCH /api/v1/keys/{path}` `{"commands": [{"type": "REPLACE", "path": p, "value":
-/// v}, {"type": "DELETE", "path": p}]}`: paths are relative to the key (`""` is the key
-/// itself). Applied in order as one batch of the document engine, all or nothing.
-/// Answers the key's new value (204 when the commands removed it).
-pub(crate) fn patch(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> {
-    const SHAPE: &str = r#"{"commands": [{"type": "REPLACE", "path": p, "value": v} or {"type": "DELETE", "path": p}, ...]}"#;
-    let base = req.key_path()?.no_wildcard()?;
-    let body = req.json(inner, 3)?;
-    let f = fields(&body, &["commands"], SHAPE)?;
-    let Some(Value::List(cmds)) = f[0] else {
-        return Err(ApiError::bad_request(format!(
-            "'commands' must be an array: {SHAPE}"
-        )));
-    };
-    let mut ops = Vec::with_capacity(cmds.len());
-    for (i, c) in cmds.iter().enumerate() {
-        let cf = fields(c, &["type", "path", "value"], SHAPE)?;
-        let rel = match cf[1] {
-            Some(Value::Str(p)) => p.to_vec(),
-            None => Vec::new(),
-            Some(_) => {
-                return Err(ApiError::bad_request(format!(
-                    "commands[{i}].path must be a string"
-                )))
-            }
-        };
-        if Path::new(&rel, SEP).has_wildcard() {
-            return Err(ApiError::bad_request(format!(
-                "commands[{i}].path: wildcards are not allowed in PATCH"
-            )));
-        }
-        let op = match (cf[0], cf[2]) {
-            (Some(Value::Str(t)), Some(v)) if t.eq_ignore_ascii_case(b"REPLACE") => {
-                Op::Replace(rel, v.clone())
-            }
-            (Some(Value::Str(t)), None) if t.eq_ignore_ascii_case(b"REPLACE") => {
-                return Err(ApiError::bad_request(format!(
-                    "commands[{i}]: REPLACE needs a value"
-                )))
-            }
-            (Some(Value::Str(t)), None) if t.eq_ignore_ascii_case(b"DELETE") => Op::Delete(rel),
-            (Some(Value::Str(t)), Some(_)) if t.eq_ignore_ascii_case(b"DELETE") => {
-                return Err(ApiError::bad_request(format!(
-                    "commands[{i}]: DELETE takes no value"
-                )))
-            }
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "commands[{i}].type must be 'REPLACE' or 'DELETE'"
-                )))
-            }
-        };
-        ops.push(op);
-    }
-    let full = |rel: &[u8]| {
-        let mut p = base.bytes.clone();
-        if !rel.is_empty() {
-            p.push(SEP);
-            p.extend_from_slice(rel);
-        }
-        p
-    };
-    let mut keys = vec![base.bytes.clone()];
-    for op in &ops {
-        let (Op::Replace(rel, _) | Op::Delete(rel)) = op;
-        keys.push(KeyPath::from_text(&full(rel))?.bytes);
-    }
-    let roots: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
-    let db = cache(inner, &req.cache_name()?)?;
-    let answer = db.batch(SEP, &roots, now(inner), |b| {
-        if !b
-            .exists(&base.bytes)
-            .map_err(|e| doc_error(&base.bytes, e))?
-        {
-            return Err(doc_error(&base.bytes, DocError::Missing));
-        }
-        for (i, (op, key)) in ops.iter().zip(&keys[1..]).enumerate() {
-            let failed = |e| {
-                let mut e = match e {
-                    DocError::Missing => {
-                        ApiError::not_found(format!("path '{}' not found", show(key)))
-                    }
-                    e => doc_error(key, e),
-                };
-                e.message = format!("commands[{i}]: {}", e.message);
-                e
-            };
-            match op {
-                Op::Replace(_, v) => {
-                    b.set(key, v.clone()).map_err(failed)?;
-                }
-                Op::Delete(_) => {
-                    if b.delete(key).map_err(failed)?.is_none() {
-                        return Err(failed(DocError::Missing));
-                    }
-                }
-            }
-        }
-        // A root left an empty hash or list goes when the batch commits.
-        let gone = |v: &Value| !base.bytes.contains(&SEP) && path::is_empty_aggregate(v);
-        Ok(b.get(&base.bytes)
-            .map_err(|e| doc_error(&base.bytes, e))?
-            .filter(|v| !gone(v)))
-    })?;
-    match answer {
-        Some(v) => Ok(value_response(StatusCode::OK, &v)),
-        None => Ok(no_content()),
-    }
+    Ok(empty(StatusCode::OK))
 }
 
 /// Removes every path (wildcards expanded first) at one instant, in one batch;
@@ -614,26 +512,19 @@ fn delete_paths(db: &Db, now: UnixMillis, patterns: &[KeyPath]) -> Result<usize,
     n.map_err(|e| doc_error(b"", e))
 }
 
-/// `DELETE /api/v1/keys/{path}`: 204, or 404 when nothing matched.
+/// `DELETE /api/v1/keys/{path}`: 200 with an empty body, also when nothing was there;
+/// a numeric last segment removes that array item.
 pub(crate) fn delete(inner: &Arc<Inner>, req: Req) -> Result<Resp, ApiError> {
     let kp = req.key_path()?;
     let db = cache(inner, &req.cache_name()?)?;
-    if delete_paths(&db, now(inner), std::slice::from_ref(&kp))? == 0 {
-        return Err(ApiError::not_found(format!(
-            "key '{}' not found",
-            kp.show()
-        )));
-    }
-    Ok(no_content())
+    delete_paths(&db, now(inner), std::slice::from_ref(&kp))?;
+    Ok(empty(StatusCode::OK))
 }
 
-/// `POST /api/v1/keys/delete` `{"keys": [...]}`: answers `{"deleted": n}`.
+/// `POST /api/v1/keys/delete` `{"keys": [...]}`: 200 with an empty body.
 pub(crate) fn delete_many(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> {
     let keys = key_list(&mut req, inner)?;
     let db = cache(inner, &req.cache_name()?)?;
-    let n = delete_paths(&db, now(inner), &keys)?;
-    Ok(json_response(
-        StatusCode::OK,
-        format!(r#"{{"deleted":{n}}}"#),
-    ))
+    delete_paths(&db, now(inner), &keys)?;
+    Ok(empty(StatusCode::OK))
 }

@@ -13,7 +13,7 @@ use mapcache_programs::{parse_request, parse_trigger_request, ExecError, ExecErr
 use mapcache_programs::{ParseError, TriggerError};
 use mapcache_store::{Hash, Value};
 
-use super::{cache, json_response, no_content, value_response, ApiError, Req, Resp};
+use super::{cache, empty, json_response, no_content, value_response, ApiError, Req, Resp};
 use crate::Inner;
 
 /// The levels a program's own shape adds around the values it carries.
@@ -21,11 +21,13 @@ const PROGRAM_ENVELOPE: usize = 64;
 
 /// The answer to a program that failed.
 pub(crate) fn exec_error(e: ExecError) -> ApiError {
-    let status = match e.kind() {
-        ExecErrorKind::Failed => StatusCode::INTERNAL_SERVER_ERROR,
-        ExecErrorKind::StepLimit | ExecErrorKind::Deadline => StatusCode::REQUEST_TIMEOUT,
+    let (status, message) = match e.kind() {
+        ExecErrorKind::Failed => (StatusCode::INTERNAL_SERVER_ERROR, e.kind().summary()),
+        ExecErrorKind::StepLimit | ExecErrorKind::Deadline => {
+            (StatusCode::REQUEST_TIMEOUT, "command execution timed out")
+        }
     };
-    ApiError::new(status, format!("{}: {}", e.kind().summary(), e.message()))
+    ApiError::new(status, message).detail(e.message())
 }
 
 impl From<ExecError> for ApiError {
@@ -35,13 +37,27 @@ impl From<ExecError> for ApiError {
 }
 
 fn parse_error(e: ParseError) -> ApiError {
-    ApiError::bad_request(format!("{}: {e}", e.summary()))
+    ApiError::bad_request(e.summary()).detail(e.to_string())
+}
+
+/// A trigger body that does not bind: Go's words on the triggers routes.
+fn trigger_parse_error(e: ParseError) -> ApiError {
+    ApiError::bad_request("invalid JSON payload").detail(e.to_string())
+}
+
+/// A trigger route's body; Go words a body that does not parse `invalid JSON payload`
+/// there.
+fn trigger_body(req: &mut Req, inner: &Inner) -> Result<Value, ApiError> {
+    req.json(inner, PROGRAM_ENVELOPE).map_err(|e| {
+        let detail = e.detail.unwrap_or(e.message);
+        ApiError::bad_request("invalid JSON payload").detail(detail)
+    })
 }
 
 fn trigger_error(e: TriggerError) -> ApiError {
     match e {
         TriggerError::NotFound => ApiError::not_found("trigger not found"),
-        other => ApiError::bad_request(other.to_string()),
+        other => ApiError::bad_request("invalid trigger").detail(other.to_string()),
     }
 }
 
@@ -82,8 +98,8 @@ pub(crate) fn list(inner: &Arc<Inner>, req: Req) -> Result<Resp, ApiError> {
 /// `POST /api/v1/triggers` `{"key": pattern, "command": cmd}`: the new trigger's id,
 /// as a JSON string.
 pub(crate) fn create(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> {
-    let body = req.json(inner, PROGRAM_ENVELOPE)?;
-    let t = parse_trigger_request(&body).map_err(parse_error)?;
+    let body = trigger_body(&mut req, inner)?;
+    let t = parse_trigger_request(&body).map_err(trigger_parse_error)?;
     let db = cache(inner, &req.cache_name()?)?;
     let id = inner
         .shared
@@ -99,13 +115,11 @@ pub(crate) fn create(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError>
 /// the path's is 400, an unknown id 404 (Go: 500).
 pub(crate) fn replace(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> {
     let id = trigger_id(&req)?;
-    let body = req.json(inner, PROGRAM_ENVELOPE)?;
-    let t = parse_trigger_request(&body).map_err(parse_error)?;
+    let body = trigger_body(&mut req, inner)?;
+    let t = parse_trigger_request(&body).map_err(trigger_parse_error)?;
     if t.id != id {
-        return Err(ApiError::bad_request(format!(
-            "the body's id '{}' is not the path's '{id}'",
-            t.id
-        )));
+        return Err(ApiError::bad_request("payload id must match request id")
+            .detail(format!("the body's id '{}' is not the path's '{id}'", t.id)));
     }
     let db = cache(inner, &req.cache_name()?)?;
     inner
@@ -126,7 +140,7 @@ pub(crate) fn delete(inner: &Arc<Inner>, req: Req) -> Result<Resp, ApiError> {
         .programs
         .edit(db.name(), |reg| reg.delete(&id))
         .map_err(trigger_error)?;
-    Ok(json_response(StatusCode::OK, Vec::new()))
+    Ok(empty(StatusCode::OK))
 }
 
 fn trigger_id(req: &Req) -> Result<String, ApiError> {

@@ -34,16 +34,36 @@ impl Reply {
         assert_eq!((self.status, self.text().as_str()), (status, body));
     }
 
-    /// Asserts an API error: its status, `code` equal to it, and a message containing
-    /// `part`.
+    /// Asserts an API error: its status, and a Go-shaped body `{"message": ...}` (with
+    /// mapcache's optional `detail`) whose text contains `part`.
     #[track_caller]
     pub fn is_error(&self, status: u16, part: &str) {
         let text = self.text();
         assert_eq!(self.status, status, "{text}");
-        let prefix = format!(r#"{{"error":{{"code":{status},"message":""#);
-        assert!(text.starts_with(&prefix), "not an error body: {text}");
-        assert!(text.ends_with("\"}}"), "not an error body: {text}");
+        assert!(
+            text.starts_with(r#"{"message":""#),
+            "not an error body: {text}"
+        );
+        assert!(text.ends_with("\"}"), "not an error body: {text}");
         assert!(text.contains(part), "{text:?} does not mention {part:?}");
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/json")
+        );
+    }
+
+    /// Asserts an API error whose `message` is exactly `message` (the Go server's
+    /// words), whatever its `detail`.
+    #[track_caller]
+    pub fn is_message(&self, status: u16, message: &str) {
+        let text = self.text();
+        assert_eq!(self.status, status, "{text}");
+        let exact = format!(r#"{{"message":"{message}"}}"#);
+        let with_detail = format!(r#"{{"message":"{message}","detail":""#);
+        assert!(
+            text == exact || text.starts_with(&with_detail),
+            "{text:?} is not the error {message:?}"
+        );
         assert_eq!(
             self.header("content-type").as_deref(),
             Some("application/json")

@@ -11,6 +11,8 @@ pub struct Server {
     pub child: Child,
     pub resp: SocketAddr,
     pub http: SocketAddr,
+    /// The server's log lines after "ready" (the last 10,000), ANSI colours removed.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -47,10 +49,16 @@ impl Server {
         // Keep draining stderr so the server never blocks on a full pipe.
         // MAPCACHE_TEST_LOG=1 echoes the server's log into the test's output.
         let echo = std::env::var_os("MAPCACHE_TEST_LOG").is_some();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             for line in lines.by_ref().map_while(Result::ok) {
                 if echo {
                     eprintln!("[mapcache] {line}");
+                }
+                let mut kept = kept.lock().unwrap();
+                if kept.len() < 10_000 {
+                    kept.push(strip_ansi(&line));
                 }
             }
         });
@@ -58,6 +66,7 @@ impl Server {
             child,
             resp: resp.unwrap(),
             http: http.unwrap(),
+            log,
         }
     }
 
