@@ -28,8 +28,6 @@ pub struct Config {
     /// The cache RESP connections start in and `SELECT 0` selects, in the map-cache
     /// key modes (`RESP_DEFAULT_CACHE`); created at start when it does not exist.
     pub default_cache: String,
-    /// How long a command program (or request) may run (`COMMAND_TIMEOUT_MS`).
-    pub command_timeout: Duration,
     /// log2 of shards per database.
     pub shard_bits: u32,
     /// Largest bulk argument accepted (Redis's proto-max-bulk-len).
@@ -43,6 +41,9 @@ pub struct Config {
     pub metrics: bool,
     /// Largest HTTP request body accepted (413 beyond).
     pub max_body: usize,
+    /// How long an HTTP API request may take before it is answered 408 (the Go
+    /// server's `COMMAND_TIMEOUT_MS`).
+    pub command_timeout: Duration,
     /// Deepest nesting of objects and arrays in a value read over HTTP (400 beyond).
     pub max_depth: usize,
     /// Where SAVE, BGSAVE and `save_on_shutdown` write snapshot files.
@@ -71,13 +72,13 @@ impl Default for Config {
             databases: 16,
             key_mode: KeyMode::Flat,
             default_cache: mapcache_store::DEFAULT_CACHE.to_owned(),
-            command_timeout: Duration::from_secs(10),
             shard_bits: 8,
             proto_max_bulk_len: 512 * 1024 * 1024,
             query_buffer_limit: 1024 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(5),
             metrics: true,
             max_body: 64 * 1024 * 1024,
+            command_timeout: Duration::from_millis(10_000),
             max_depth: mapcache_store::json::DEFAULT_MAX_DEPTH,
             dir: std::path::PathBuf::from("."),
             load_snapshot: Vec::new(),

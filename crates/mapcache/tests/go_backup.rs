@@ -260,6 +260,8 @@ fn file_names_that_leave_the_directory_are_refused_without_effect() {
     );
     assert_eq!(c.cmd(&["EXISTS", "evil"]), Resp::Int(0), "nothing read");
     assert_eq!(c.cmd(&["GET", "keep"]), bulk("me"));
+    // A missing cache: 404 (Go: 500), and no file.
+    assert_eq!(backup(&h, "nosuch", "nosuch.json").status, 404);
     // A missing file is refused too (400, as Go), and a plain name works.
     assert_eq!(restore(&h, "default", "missing.json").status, 400);
     assert_eq!(backup(&h, "default", "ok.json").status, 200);
