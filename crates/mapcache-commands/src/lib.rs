@@ -351,6 +351,16 @@ fn queue_in_transaction(
     }
 }
 
+/// Does `cmd` read or write the selected cache (rather than the connection or the
+/// server)? Such commands fail when the named cache selected has gone.
+fn uses_cache(cmd: &Command) -> bool {
+    cmd.keys.0 != 0
+        || matches!(
+            cmd.name,
+            "keys" | "scan" | "randomkey" | "dbsize" | "flushdb" | "mc.exec" | "mc.trigger"
+        )
+}
+
 #[derive(Debug)]
 struct Failure {
     cmd: Option<&'static Command>,
@@ -480,16 +490,6 @@ fn dispatch(
     }
     result.map_err(failed)?;
     Ok((cmd, stat))
-}
-
-/// Does `cmd` read or write the selected cache (rather than the connection or the
-/// server)? Such commands fail when the named cache selected has gone.
-fn uses_cache(cmd: &Command) -> bool {
-    cmd.keys.0 != 0
-        || matches!(
-            cmd.name,
-            "keys" | "scan" | "randomkey" | "dbsize" | "flushdb" | "mc.exec" | "mc.trigger"
-        )
 }
 
 /// Runs a write whose cache has triggers, inside the store's exclusive section: the
