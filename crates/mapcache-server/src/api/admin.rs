@@ -1,6 +1,8 @@
-//! `/admin/backup`, `/admin/restore` (mapcache's snapshot document of
-//! docs/snapshot-format.md in the request and answer, or the Go map-cache's backup
-//! files in `--dir`: `persistence.rs`) and the API's documentation.
+//! `/admin/backup`, `/admin/restore` (the snapshot document of docs/snapshot-format.md)
+//! and the API's documentation.
+
+//! With the Go server's body `{"cache","filename"}` backup and restore write and read
+//! the Go map-cache's backup files inside `--dir` instead (`persistence.rs`).
 
 use std::convert::Infallible;
 use std::pin::Pin;
