@@ -37,6 +37,9 @@ impl KeyMode {
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     pub requirepass: Option<Bytes>,
+    /// The cache a connection starts in and `SELECT 0` selects in the map-cache key
+    /// modes (the Go server's `RESP_DEFAULT_CACHE`).
+    pub default_cache: String,
     pub maxclients: usize,
     /// Idle seconds before a client is closed; 0 = never.
     pub timeout: u64,
@@ -44,9 +47,6 @@ pub struct RuntimeConfig {
     pub bind: String,
     pub port: u16,
     pub key_mode: KeyMode,
-    /// The cache a connection starts in and `SELECT 0` selects in the map-cache key
-    /// modes (the Go server's `RESP_DEFAULT_CACHE`).
-    pub default_cache: String,
     /// The memory limit in bytes (0: none) and what happens at it
     /// (`mapcache_store::evict`); the store holds the live values ([`apply_limits`]),
     /// these are what CONFIG GET reports and the flags set at start.
@@ -134,13 +134,13 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             requirepass: None,
+            default_cache: mapcache_store::DEFAULT_CACHE.to_owned(),
             maxclients: 10_000,
             timeout: 0,
             databases: 16,
             bind: "127.0.0.1".into(),
             port: 6379,
             key_mode: KeyMode::Flat,
-            default_cache: mapcache_store::DEFAULT_CACHE.to_owned(),
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             maxmemory_samples: 5,

@@ -412,6 +412,16 @@ fn queue_in_transaction(
     }
 }
 
+/// Does `cmd` read or write the selected cache (rather than the connection or the
+/// server)? Such commands fail when the named cache selected has gone.
+fn uses_cache(cmd: &Command) -> bool {
+    cmd.keys.0 != 0
+        || matches!(
+            cmd.name,
+            "keys" | "scan" | "randomkey" | "dbsize" | "flushdb" | "mc.exec" | "mc.trigger"
+        )
+}
+
 #[derive(Debug)]
 struct Failure {
     cmd: Option<&'static Command>,
@@ -570,16 +580,6 @@ fn dispatch(
 /// Is there room for a command (no limit, under it, or room made by evicting)?
 pub fn memory_ok(shared: &Shared) -> bool {
     shared.store.limits().maxmemory() == 0 || shared.store.make_room(shared.store.now()).is_ok()
-}
-
-/// Does `cmd` read or write the selected cache (rather than the connection or the
-/// server)? Such commands fail when the named cache selected has gone.
-fn uses_cache(cmd: &Command) -> bool {
-    cmd.keys.0 != 0
-        || matches!(
-            cmd.name,
-            "keys" | "scan" | "randomkey" | "dbsize" | "flushdb" | "mc.exec" | "mc.trigger"
-        )
 }
 
 /// Runs a write whose cache has triggers, inside the store's exclusive section: the

@@ -597,3 +597,24 @@ fn select_names_a_cache_in_the_map_cache_modes() {
     h.check("SET a:b 1", "+OK\r\n");
     h.check("KEYS a:*", &bulks(&["a:b"]));
 }
+
+/// COPY ... DB from a named cache would read another database: refused.
+#[test]
+fn copy_across_databases_is_refused_in_a_named_cache() {
+    let mut h = Harness::with_config(RuntimeConfig {
+        key_mode: KeyMode::Path,
+        ..Default::default()
+    });
+    h.shared.store.create_cache("users", None).unwrap();
+    h.check("SET a 1", "+OK\r\n");
+    h.check("SELECT users", "+OK\r\n");
+    h.check("SET a 2", "+OK\r\n");
+    h.check(
+        "COPY a b DB 3",
+        "-ERR COPY ... DB is not supported while a named cache is selected\r\n",
+    );
+    h.check("COPY a b", ":1\r\n");
+    h.check("GET b", &bulk("2"));
+    h.check("SELECT 0", "+OK\r\n");
+    h.check("EXISTS b", ":0\r\n");
+}

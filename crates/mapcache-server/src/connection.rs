@@ -83,7 +83,7 @@ fn admit(mut stream: TcpStream, peer: SocketAddr, inner: &Arc<Inner>) {
     let span = tracing::info_span!("conn", id = client.id, %peer);
     let authenticated = shared.config.read().requirepass.is_none();
     let mut session = Session::new(client, authenticated);
-    session.select_default(&shared);
+    session.select_default(shared);
     let inner2 = inner.clone();
     inner.tracker.spawn(
         async move {

@@ -57,10 +57,6 @@ struct Args {
     /// preserve key modes (created at start if missing).
     #[arg(long, env = "MAPCACHE_DEFAULT_CACHE", default_value = "default")]
     default_cache: String,
-    /// Milliseconds an HTTP API request (a command program included) may take before it
-    /// is answered 408 (the Go server's COMMAND_TIMEOUT_MS).
-    #[arg(long, env = "MAPCACHE_COMMAND_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
-    command_timeout_ms: u64,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG overrides.
     #[arg(long, env = "MAPCACHE_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -73,6 +69,10 @@ struct Args {
     /// Largest HTTP request body in bytes; a larger one answers 413.
     #[arg(long, env = "MAPCACHE_MAX_BODY", default_value_t = 64 * 1024 * 1024)]
     max_body: usize,
+    /// Milliseconds an HTTP API request may take before it is answered 408 (the Go
+    /// server's COMMAND_TIMEOUT_MS).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    command_timeout_ms: u64,
     /// Deepest nesting of objects and arrays in a JSON value read over HTTP; deeper answers 400.
     #[arg(long, env = "MAPCACHE_MAX_DEPTH", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=1024))]
     max_depth: u16,
@@ -357,7 +357,6 @@ fn run(args: Args) -> anyhow::Result<()> {
         port: args.port,
         resp_enabled: args.resp == Switch::On,
         default_cache: args.default_cache,
-        command_timeout: std::time::Duration::from_millis(args.command_timeout_ms),
         http_port: args.http_port,
         requirepass: args.requirepass,
         maxclients: args.maxclients,
@@ -370,6 +369,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         },
         metrics: args.metrics == Switch::On,
         max_body: args.max_body,
+        command_timeout: std::time::Duration::from_millis(args.command_timeout_ms),
         max_depth: usize::from(args.max_depth),
         dir: args.dir,
         load_snapshot: args.load_snapshot,

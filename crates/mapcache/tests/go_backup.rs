@@ -108,6 +108,13 @@ fn a_go_backup_restores_and_reads_over_http_and_resp() {
     assert_eq!(int(field(exps, "user/200")), now + 3600);
     assert!(exps.as_hash().unwrap().get(b"old").is_none());
 
+    // A Go document as the body of a restore (no file) is read too.
+    let inline = Http::new(server.http).with_header("X-Cache-Name", "inline");
+    let r = inline.post("/admin/restore", &go_fixture(now));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = inline.get("/api/v1/keys/user/200/active");
+    assert_eq!((r.status, r.text().as_str()), (200, "true"));
+
     // Into `default`, read over RESP.
     assert_eq!(restore(&h, "default", "fixture.json").status, 200);
     let mut c = Conn::open(&server);
@@ -253,6 +260,8 @@ fn file_names_that_leave_the_directory_are_refused_without_effect() {
     );
     assert_eq!(c.cmd(&["EXISTS", "evil"]), Resp::Int(0), "nothing read");
     assert_eq!(c.cmd(&["GET", "keep"]), bulk("me"));
+    // A missing cache: 404 (Go: 500), and no file.
+    assert_eq!(backup(&h, "nosuch", "nosuch.json").status, 404);
     // A missing file is refused too (400, as Go), and a plain name works.
     assert_eq!(restore(&h, "default", "missing.json").status, 400);
     assert_eq!(backup(&h, "default", "ok.json").status, 200);

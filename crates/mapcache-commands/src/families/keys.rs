@@ -197,6 +197,12 @@ fn copy(c: &mut Ctx<'_>) -> CmdResult {
         }
         j += 1;
     }
+    // A named cache (SELECT name) has no database number to copy across from.
+    if c.named.is_some() && c.args.len() > 3 && c.args[3..].iter().any(|a| is(a, "db")) {
+        return Err(CmdError::Static(
+            "ERR COPY ... DB is not supported while a named cache is selected",
+        ));
+    }
     let (src, dst) = (&c.args[1][..], &c.args[2][..]);
     if src_db == dst_db && src == dst {
         return Err(CmdError::Static(

@@ -1,6 +1,8 @@
-//! `/admin/backup`, `/admin/restore` (mapcache's snapshot document of
-//! docs/snapshot-format.md in the request and answer, or the Go map-cache's backup
-//! files in `--dir`: `persistence.rs`) and the API's documentation.
+//! `/admin/backup`, `/admin/restore` (the snapshot document of docs/snapshot-format.md)
+//! and the API's documentation.
+
+//! With the Go server's body `{"cache","filename"}` backup and restore write and read
+//! the Go map-cache's backup files inside `--dir` instead (`persistence.rs`).
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -104,7 +106,12 @@ pub(crate) fn backup(inner: &Arc<Inner>, req: Req) -> Result<Resp, ApiError> {
     if let Some((name, filename)) = file_request(inner, &req.body)? {
         let path =
             persistence::file_in_dir(&inner.config.dir, &filename, false).map_err(file_error)?;
-        let db = cache(inner, &name)?;
+        // 404, not the keys routes' 424: Go answers 500 here (a client's mistake).
+        let db = inner
+            .shared
+            .store
+            .cache(&name)
+            .ok_or_else(|| ApiError::not_found(format!("cache '{name}' not found")))?;
         persistence::write_file(&inner.shared, &db, &name, persistence::Format::Go, &path)
             .map_err(|e| {
                 ApiError::new(
