@@ -165,6 +165,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         if let Some(stats) = config.allocator.clone() {
             let _ = shared.memory.set(Arc::new(debug::AllocatorMemory(stats)));
         }
+        // Programs and trigger cascades get the same time as an HTTP request.
+        shared.programs.set_timeout(config.command_timeout);
         shared
     });
     if !config.load_snapshot.is_empty() {
