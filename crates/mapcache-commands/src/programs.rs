@@ -39,9 +39,34 @@ pub struct Programs {
     caches: Mutex<HashMap<String, Arc<RwLock<Triggers>>>>,
     /// Triggers in all caches: zero lets every write skip the registries.
     total: AtomicUsize,
+    /// How long a program or a trigger cascade may run, in milliseconds (0: the
+    /// default, [`COMMAND_TIMEOUT`]); the server sets it from its configuration.
+    timeout_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Programs {
+    /// Sets how long a program (or a write's trigger cascade) may run before it fails
+    /// with a deadline error (the Go server's `COMMAND_TIMEOUT_MS`).
+    pub fn set_timeout(&self, timeout: Duration) {
+        let ms = u64::try_from(timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn limits(&self) -> Limits {
+        let ms = self.timeout_ms.load(Ordering::Relaxed);
+        let timeout = if ms == 0 {
+            COMMAND_TIMEOUT
+        } else {
+            Duration::from_millis(ms)
+        };
+        Limits {
+            deadline: Instant::now().checked_add(timeout),
+            ..Limits::default()
+        }
+    }
+
     /// The registry of the cache called `name` (made empty on first use).
     pub fn triggers(&self, name: &str) -> Arc<RwLock<Triggers>> {
         self.caches
@@ -119,7 +144,7 @@ impl Programs {
     pub fn run(&self, db: &Db, program: &[Command], now: i64) -> Result<Value, ExecError> {
         let triggers = self.triggers(db.name());
         let triggers = triggers.read_recursive();
-        let limits = limits();
+        let limits = self.limits();
         db.batch_all(b'/', now, |b| execute(program, b, &triggers, &limits))
     }
 
@@ -158,7 +183,7 @@ impl Programs {
     ) -> Result<R, E> {
         let triggers = self.triggers(db.name());
         let triggers = triggers.read_recursive();
-        let limits = limits();
+        let limits = self.limits();
         db.batch_all(b'/', now, |b| {
             f(b, &mut |b, path| fire(path, b, &triggers, &limits))
         })
@@ -219,12 +244,5 @@ pub fn targets(name: &str, args: &[Bytes], path_mode: bool) -> Vec<Target> {
             .into_iter()
             .collect(),
         _ => Vec::new(),
-    }
-}
-
-fn limits() -> Limits {
-    Limits {
-        deadline: Some(Instant::now() + COMMAND_TIMEOUT),
-        ..Limits::default()
     }
 }

@@ -184,6 +184,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
                 .limits()
                 .set_gauge(Arc::new(debug::AllocatorMemory(stats)));
         }
+        // Programs and trigger cascades get the same time as an HTTP request.
+        shared.programs.set_timeout(config.command_timeout);
         shared
     });
     if !config.load_snapshot.is_empty() {

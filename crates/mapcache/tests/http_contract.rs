@@ -784,3 +784,21 @@ fn healthz_carries_the_go_fields_and_mapcaches() {
     let ts = &ts[..ts.find('"').unwrap()];
     assert!(ts.ends_with('Z') && ts.as_bytes()[10] == b'T', "{ts}");
 }
+
+#[test]
+fn a_program_over_the_command_timeout_answers_408_and_writes_nothing() {
+    let server = Server::start(&["--command-timeout-ms", "20"]);
+    let h = Http::new(server.http);
+    let fields: Vec<String> = (0..300).map(|i| format!(r#""{i}":0"#)).collect();
+    h.post(
+        "/api/v1/keys",
+        &format!(r#"{{"entries":{{"n":{{{}}}}}}}"#, fields.join(",")),
+    )
+    .is(201, "");
+    // A FOR in a FOR: 90,000 INCs, far more than 20 ms of work.
+    let program = r#"{"commands":[{"type":"FOR","loop_expr":"${{n/*}}","commands":[{"type":"FOR","loop_expr":"${{n/*}}","commands":[{"type":"INC","key":"n/${{1}}","value":1}]}]}]}"#;
+    h.post("/api/v1/commands/execute", program)
+        .is_message(408, "command execution timed out");
+    h.get("/api/v1/keys/n/0").is(200, "0");
+    h.get("/api/v1/keys/n/299").is(200, "0");
+}

@@ -122,6 +122,9 @@ fn malformed_bodies_answer_400_and_change_nothing() {
         let mut wrapped = br#"{"value":"#.to_vec();
         wrapped.extend_from_slice(&doc);
         wrapped.push(b'}');
+        // An edit may leave the value invalid alone yet valid inside the envelope
+        // (`1,"x":2` in `{"value":1,"x":2}`): such a case proves nothing.
+        prop_assume!(json::parse(&mut wrapped.clone(), 128).is_err());
         let bad = h.request("PUT", "/api/v1/keys/prop/mal", &[], wrapped);
         prop_assert_eq!(bad.status, 400, "{}", bad.text());
         let prefix = r#"{"message":"invalid json payload""#;
@@ -129,6 +132,7 @@ fn malformed_bodies_answer_400_and_change_nothing() {
         let mut entries = br#"{"entries":{"prop/mal":"#.to_vec();
         entries.extend_from_slice(&doc);
         entries.extend_from_slice(b",\"prop/new\":1}}");
+        prop_assume!(json::parse(&mut entries.clone(), 128).is_err());
         prop_assert_eq!(
             h.request("PUT", "/api/v1/keys", &[], entries.clone())
                 .status,
