@@ -97,7 +97,10 @@ pub(crate) fn client_pause(c: &mut Ctx<'_>) -> CmdResult {
     if ms < 0 {
         return Err(CmdError::Static("ERR timeout is negative"));
     }
-    let end = Instant::now() + Duration::from_millis(ms as u64);
+    // A timeout past what an Instant can hold pauses for a century instead.
+    let end = Instant::now()
+        .checked_add(Duration::from_millis(ms as u64))
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400));
     c.shared.clients.pause(end, all);
     c.out.ok();
     Ok(())
@@ -204,7 +207,9 @@ pub(crate) fn client_kill(c: &mut Ctx<'_>) -> CmdResult {
             && f.addr.as_deref().is_none_or(|a| cl.addr.as_bytes() == a)
             && f.laddr.as_deref().is_none_or(|a| cl.laddr.as_bytes() == a)
             && f.normal.is_none_or(|n| n)
-            && f.max_age.is_none_or(|age| cl.age_secs() >= age)
+            && f.max_age
+                .filter(|&a| a != 0)
+                .is_none_or(|age| cl.age_secs() > age)
             && !(f.skip_me && cl.id == me)
             && !cl.is_killed();
         if matches {
