@@ -564,3 +564,46 @@ fn client_pause_holds_writes_as_redis() {
     let p = pair();
     assert_eq!(pause_story(p.mapcache), pause_story(p.redis));
 }
+
+/// MONITOR's lines with the time and the client's address taken out.
+fn monitor_story(addr: SocketAddr) -> Vec<String> {
+    let mut mon = Conn::connect(addr, "monitor");
+    let mut c = Conn::connect(addr, "client");
+    let mut log = vec![format!(
+        "{:?}",
+        mon.call(&strs(&["MONITOR"])).unwrap().frame
+    )];
+    let cmds: &[&[&str]] = &[
+        &["SET", "foo", "b\"a\tr\u{1}"],
+        &["SELECT", "2"],
+        &["GET", "foo"],
+        &["SELECT", "0"],
+        &["MULTI"],
+        &["SET", "foo", "bar"],
+        &["EXEC"],
+        &["MULTI"],
+        &["NOSUCH", "x"],
+        &["EXEC"],
+        &["CONFIG", "GET", "hz"], // admin: not shown
+        &["GET"],                 // refused: not shown
+        &["ECHO", "last"],
+    ];
+    for cmd in cmds {
+        let _ = c.call(&strs(cmd));
+    }
+    for _ in 0..10 {
+        let line = text(&mon.read().unwrap().frame);
+        // "+1700000000.123456 [0 127.0.0.1:5555] ..." -> "[0] ..."
+        let (_, rest) = line.split_once(" [").expect("time");
+        let (db, rest) = rest.split_once(' ').expect("db");
+        let (_, args) = rest.split_once("] ").expect("addr");
+        log.push(format!("[{db}] {args}"));
+    }
+    log
+}
+
+#[test]
+fn monitor_shows_commands_as_redis() {
+    let p = pair();
+    assert_eq!(monitor_story(p.mapcache), monitor_story(p.redis));
+}

@@ -1,6 +1,6 @@
 //! Commands that act on connections rather than data: CLIENT KILL, PAUSE, UNPAUSE,
-//! REPLY, NO-TOUCH (subcommands of CLIENT, whose table is in `connection.rs`) and
-//! RESET.
+//! REPLY, NO-TOUCH (subcommands of CLIENT, whose table is in `connection.rs`), RESET
+//! and MONITOR.
 //!
 //! KILL marks the target [`crate::ClientInfo`] killed and wakes its task through the
 //! waker the server installed; PAUSE sets a deadline in [`crate::Clients`] that the
@@ -15,7 +15,31 @@ use mapcache_resp::Version;
 
 use crate::args::{self, is};
 use crate::error::{CmdError, CmdResult};
+use crate::table::flags::*;
+use crate::table::Command;
 use crate::Ctx;
+
+#[rustfmt::skip]
+pub(crate) const COMMANDS: &[Command] = &[
+    Command {
+        name: "monitor", arity: 1, flags: ADMIN | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0),
+        group: "server", since: "1.0.0",
+        summary: "Listen for all requests received by the server in real time",
+        handler: monitor, subcommands: &[],
+    },
+];
+
+/// MONITOR: from now on this client receives a line for every command any client runs
+/// ([`crate::Clients::feed_monitors`]); a second MONITOR answers nothing, as in Redis.
+fn monitor(c: &mut Ctx<'_>) -> CmdResult {
+    let clients = &c.shared.clients;
+    if clients.is_monitor(c.session.client.id) {
+        return Ok(());
+    }
+    clients.add_monitor(c.session.client.clone());
+    c.out.ok();
+    Ok(())
+}
 
 /// CLIENT REPLY's state, as Redis's `CLIENT_REPLY_OFF`, `_SKIP` and `_SKIP_NEXT`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

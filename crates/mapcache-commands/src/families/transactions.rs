@@ -118,7 +118,7 @@ fn exec(c: &mut Ctx<'_>) -> CmdResult {
         }
         out.array(tx.queue.len());
         for args in &tx.queue {
-            crate::execute_traced(shared, session, args, out);
+            crate::run_and_feed(shared, session, args, out);
         }
     });
     Ok(())
