@@ -1,6 +1,7 @@
 //! Server commands: BGSAVE DBSIZE FLUSHALL FLUSHDB LASTSAVE SAVE TIME here; COMMAND,
 //! CONFIG, INFO and SLOWLOG each in a file of their own under `server/`.
 
+pub mod acl;
 pub mod command;
 pub mod config;
 pub mod info;
