@@ -607,3 +607,64 @@ fn monitor_shows_commands_as_redis() {
     let p = pair();
     assert_eq!(monitor_story(p.mapcache), monitor_story(p.redis));
 }
+
+fn list(c: &mut Conn, args: &[&str]) -> BTreeSet<String> {
+    let mut cmd = vec!["COMMAND", "LIST"];
+    cmd.extend_from_slice(args);
+    match c.call(&strs(&cmd)).unwrap().frame {
+        Frame::Array(items) => items.iter().map(text).collect(),
+        other => panic!("COMMAND LIST {args:?}: {other:?}"),
+    }
+}
+
+#[test]
+fn command_list_filters_as_redis_over_the_commands_mapcache_has() {
+    let p = pair();
+    let mut r = Conn::connect(p.redis, "redis");
+    let mut m = Conn::connect(p.mapcache, "mapcache");
+    let mine = list(&mut m, &[]);
+    let theirs = list(&mut r, &[]);
+    assert!(mine.contains("config|get") && mine.contains("client|list"));
+    // Beyond Redis 7.0: mapcache's own commands and two of Redis 7.2.
+    let extra: BTreeSet<String> = mine.difference(&theirs).cloned().collect();
+    assert!(
+        extra
+            .iter()
+            .all(|n| n.starts_with("mc.") || n == "client|setinfo" || n == "client|no-touch"),
+        "{extra:?}"
+    );
+    let filters: &[&[&str]] = &[
+        &["FILTERBY", "ACLCAT", "connection"],
+        &["FILTERBY", "ACLCAT", "KEYSPACE"],
+        &["FILTERBY", "ACLCAT", "write"],
+        &["FILTERBY", "ACLCAT", "dangerous"],
+        &["FILTERBY", "ACLCAT", "hash"],
+        &["FILTERBY", "ACLCAT", "nosuch"],
+        &["FILTERBY", "PATTERN", "config*"],
+        &["FILTERBY", "PATTERN", "CL*HELP"],
+        &["FILTERBY", "PATTERN", "h*"],
+        &["FILTERBY", "MODULE", "x"],
+    ];
+    for f in filters {
+        let want: BTreeSet<String> = list(&mut r, f).intersection(&mine).cloned().collect();
+        let got: BTreeSet<String> = list(&mut m, f).difference(&extra).cloned().collect();
+        assert_eq!(got, want, "COMMAND LIST {f:?}");
+    }
+    // COMMAND INFO's categories (its seventh field) for a command and a subcommand.
+    for name in [
+        "get",
+        "hset",
+        "config|get",
+        "client|kill",
+        "object|encoding",
+    ] {
+        let field = |c: &mut Conn| match c.call(&strs(&["COMMAND", "INFO", name])).unwrap().frame {
+            Frame::Array(items) => match &items[0] {
+                Frame::Array(info) => format!("{:?} {:?}", info[0], info[6]),
+                other => format!("{other:?}"),
+            },
+            other => format!("{other:?}"),
+        };
+        assert_eq!(field(&mut m), field(&mut r), "COMMAND INFO {name}");
+    }
+}
