@@ -251,7 +251,16 @@ mod tests {
         // prometheus is found but promtool (same package) is not: listed once.
         assert_eq!(
             missing_packages(&dirs),
-            ["redis-server", "redis-tools", "prometheus", "nutcracker"]
+            [
+                "redis-server",
+                "redis-tools",
+                "prometheus",
+                "nutcracker",
+                "python3",
+                "python3-pip",
+                "nodejs",
+                "npm"
+            ]
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
