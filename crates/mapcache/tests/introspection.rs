@@ -151,6 +151,10 @@ const SCRIPT: &[Step] = &[
     (0, &["COMMAND", "GETKEYS", "GET", "a", "b"]),
     (0, &["COMMAND", "GETKEYS", "PING"]),
     (0, &["COMMAND", "GETKEYS"]),
+    // COMMAND DOCS: Redis's documentation of each command.
+    (0, &["COMMAND", "DOCS", "GET"]),
+    (0, &["COMMAND", "DOCS", "SET", "HSET", "NOSUCH", "LPOS"]),
+    (0, &["COMMAND", "DOCS", "CLIENT|KILL"]),
     // CLIENT KILL's checks, PAUSE's checks.
     (0, &["CLIENT", "KILL"]),
     (0, &["CLIENT", "KILL", "1.2.3.4:5"]),

@@ -4,6 +4,7 @@
 pub mod acl;
 pub mod command;
 pub mod config;
+pub mod docs;
 pub mod info;
 pub mod params;
 pub mod slowlog;
