@@ -18,6 +18,12 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("prometheus", "prometheus"),
     ("promtool", "prometheus"),
     ("nutcracker", "nutcracker"),
+    // The client matrix (crates/mapcache/tests/client_matrix.rs) installs redis-py with
+    // pip and ioredis/node-redis with npm, pinned, into the target directory.
+    ("python3", "python3"),
+    ("pip3", "python3-pip"),
+    ("node", "nodejs"),
+    ("npm", "npm"),
 ];
 
 /// Where a program is looked for: `PATH`, then /usr/sbin and /sbin (Debian installs
@@ -245,7 +251,16 @@ mod tests {
         // prometheus is found but promtool (same package) is not: listed once.
         assert_eq!(
             missing_packages(&dirs),
-            ["redis-server", "redis-tools", "prometheus", "nutcracker"]
+            [
+                "redis-server",
+                "redis-tools",
+                "prometheus",
+                "nutcracker",
+                "python3",
+                "python3-pip",
+                "nodejs",
+                "npm"
+            ]
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -36,6 +36,9 @@ pub struct ClientInfo {
     killed: AtomicBool,
     /// How CLIENT KILL wakes this client's connection task (installed by the server).
     waker: OnceLock<Waker>,
+    /// MONITOR lines waiting to be written to this client (a monitor), taken by its task
+    /// when the waker wakes it.
+    monitor_out: Mutex<Vec<u8>>,
 }
 
 /// A function that wakes a connection task; the server installs one per client.
@@ -75,6 +78,11 @@ impl ClientInfo {
         if let Some(w) = self.waker.get() {
             (w.0)();
         }
+    }
+
+    /// The MONITOR lines written for this client since the last call.
+    pub fn take_monitor_output(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.monitor_out.lock())
     }
 
     /// Has CLIENT KILL closed this client?
@@ -158,6 +166,10 @@ pub struct Clients {
     pause: Mutex<Option<(Instant, bool)>>,
     /// Whether `pause` may be set: one relaxed load per command when nobody paused.
     pause_on: AtomicBool,
+    /// The clients in MONITOR mode, and whether there are any (one relaxed load per
+    /// command when there are none).
+    monitors: Mutex<Vec<Arc<ClientInfo>>>,
+    monitors_on: AtomicBool,
 }
 
 impl Clients {
@@ -177,6 +189,7 @@ impl Clients {
             no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             waker: OnceLock::new(),
+            monitor_out: Mutex::new(Vec::new()),
         });
         self.map.lock().insert(id, info.clone());
         info
@@ -184,6 +197,56 @@ impl Clients {
 
     pub fn unregister(&self, id: u64) {
         self.map.lock().remove(&id);
+        if self.monitors_active() {
+            let mut m = self.monitors.lock();
+            m.retain(|c| c.id != id);
+            self.monitors_on.store(!m.is_empty(), Ordering::Release);
+        }
+    }
+
+    /// MONITOR: `client` receives every command run from now on.
+    pub fn add_monitor(&self, client: Arc<ClientInfo>) {
+        let mut m = self.monitors.lock();
+        if !m.iter().any(|c| c.id == client.id) {
+            m.push(client);
+        }
+        self.monitors_on.store(true, Ordering::Release);
+    }
+
+    /// Is client `id` in MONITOR mode?
+    pub fn is_monitor(&self, id: u64) -> bool {
+        self.monitors_active() && self.monitors.lock().iter().any(|c| c.id == id)
+    }
+
+    /// Are there MONITOR clients?
+    #[inline]
+    pub fn monitors_active(&self) -> bool {
+        self.monitors_on.load(Ordering::Relaxed)
+    }
+
+    /// Sends one command to every MONITOR client, in Redis's format:
+    /// `+<unix seconds>.<micros> [<db> <addr>] "arg" ...`.
+    pub fn feed_monitors(&self, db: usize, addr: &str, args: &[Bytes]) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut line = format!(
+            "+{}.{:06} [{db} {addr}]",
+            now.as_secs(),
+            now.subsec_micros()
+        )
+        .into_bytes();
+        for a in args {
+            line.push(b' ');
+            repr(a, &mut line);
+        }
+        line.extend_from_slice(b"\r\n");
+        for m in self.monitors.lock().iter() {
+            m.monitor_out.lock().extend_from_slice(&line);
+            if let Some(w) = m.waker.get() {
+                (w.0)();
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -234,6 +297,26 @@ impl Clients {
     pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
         self.map.lock().values().cloned().collect()
     }
+}
+
+/// Redis's `sdscatrepr`: a quoted string with `\\`, `\"`, `\n`, `\r`, `\t`, `\a`, `\b`
+/// escaped and other unprintable bytes as `\xHH`.
+fn repr(s: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &b in s {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            7 => out.extend_from_slice(b"\\a"),
+            8 => out.extend_from_slice(b"\\b"),
+            b if b.is_ascii_graphic() || b == b' ' => out.push(b),
+            b => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
 }
 
 fn unix_now_ms() -> i64 {

@@ -276,10 +276,32 @@ pub fn execute_traced(
     out: &mut Reply,
 ) -> Outcome {
     let mark = out.buf.len();
-    let outcome = run_traced(shared, session, args, out);
+    let outcome = run_and_feed(shared, session, args, out);
     // CLIENT REPLY OFF / SKIP: the command ran; its reply is dropped.
     if session.reply.active() && session.reply.after_command() {
         out.buf.truncate(mark);
+    }
+    outcome
+}
+
+/// Runs one command, then shows it to MONITOR clients as Redis's `call()` does: after it
+/// ran (inside EXEC, each queued command before EXEC), not when refused or queued,
+/// never an admin command.
+pub(crate) fn run_and_feed(
+    shared: &Shared,
+    session: &mut Session,
+    args: &[Bytes],
+    out: &mut Reply,
+) -> Outcome {
+    let outcome = run_traced(shared, session, args, out);
+    // `stat` is the subcommand when there is one (CONFIG GET is admin, CONFIG is not).
+    if shared.clients.monitors_active()
+        && outcome.status != cmdstats::Status::Rejected
+        && outcome.stat.is_some_and(|c| !c.has(table::flags::ADMIN))
+    {
+        shared
+            .clients
+            .feed_monitors(session.db, &session.client.addr, args);
     }
     outcome
 }

@@ -12,6 +12,10 @@ pub trait ProcessReport: Send + Sync + std::fmt::Debug {
     fn rss_bytes(&self) -> u64;
     /// User and system CPU seconds of the whole process (0 where unavailable).
     fn cpu_seconds(&self) -> (f64, f64);
+    /// The machine's memory in bytes (INFO's `total_system_memory`; 0 where unknown).
+    fn total_memory(&self) -> u64 {
+        0
+    }
 }
 
 /// The figures describe the process, not one server, so there is one report per
@@ -31,6 +35,11 @@ pub fn report() -> Option<&'static dyn ProcessReport> {
 /// Resident set size in bytes, 0 without a report.
 pub(crate) fn rss_bytes() -> u64 {
     report().map_or(0, |r| r.rss_bytes())
+}
+
+/// The machine's memory in bytes, 0 without a report.
+pub(crate) fn total_memory() -> u64 {
+    report().map_or(0, |r| r.total_memory())
 }
 
 /// User and system CPU seconds, 0 without a report.

@@ -122,7 +122,8 @@ async fn serve(mut stream: TcpStream, mut session: Session, inner: &Inner) -> st
         ..Limits::default()
     };
     let mut shutdown = inner.shutdown.clone();
-    // CLIENT KILL from another connection wakes this task through the client's waker.
+    // CLIENT KILL (and, for a MONITOR client, a command to show) from another
+    // connection wakes this task through the client's waker.
     let killed = Arc::new(tokio::sync::Notify::new());
     let wake = killed.clone();
     session
@@ -149,9 +150,21 @@ async fn serve(mut stream: TcpStream, mut session: Session, inner: &Inner) -> st
                 return Ok(());
             }
             _ = killed.notified() => {
-                tracing::debug!("killed by CLIENT KILL");
-                close_gracefully(&mut stream).await;
-                return Ok(());
+                if session.client.is_killed() {
+                    tracing::debug!("killed by CLIENT KILL");
+                    close_gracefully(&mut stream).await;
+                    return Ok(());
+                }
+                // A MONITOR client: the lines other clients' commands made.
+                let lines = session.client.take_monitor_output();
+                if !lines.is_empty() {
+                    stream.write_all(&lines).await?;
+                    shared
+                        .stats
+                        .net_output_bytes
+                        .fetch_add(lines.len() as u64, Ordering::Relaxed);
+                }
+                continue;
             }
         };
         if read == 0 {

@@ -14,6 +14,21 @@ impl mapcache_commands::ProcessReport for ProcFs {
     fn cpu_seconds(&self) -> (f64, f64) {
         cpu_seconds()
     }
+
+    fn total_memory(&self) -> u64 {
+        // "MemTotal:  24683784 kB" (INFO's total_system_memory).
+        std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("MemTotal:"))?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map_or(0, |kb| kb * 1024)
+    }
 }
 
 /// Resident set size from /proc (0 where unavailable).

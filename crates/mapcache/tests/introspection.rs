@@ -151,6 +151,10 @@ const SCRIPT: &[Step] = &[
     (0, &["COMMAND", "GETKEYS", "GET", "a", "b"]),
     (0, &["COMMAND", "GETKEYS", "PING"]),
     (0, &["COMMAND", "GETKEYS"]),
+    // COMMAND DOCS: Redis's documentation of each command.
+    (0, &["COMMAND", "DOCS", "GET"]),
+    (0, &["COMMAND", "DOCS", "SET", "HSET", "NOSUCH", "LPOS"]),
+    (0, &["COMMAND", "DOCS", "CLIENT|KILL"]),
     // CLIENT KILL's checks, PAUSE's checks.
     (0, &["CLIENT", "KILL"]),
     (0, &["CLIENT", "KILL", "1.2.3.4:5"]),
@@ -563,4 +567,108 @@ fn pause_story(addr: SocketAddr) -> Vec<String> {
 fn client_pause_holds_writes_as_redis() {
     let p = pair();
     assert_eq!(pause_story(p.mapcache), pause_story(p.redis));
+}
+
+/// MONITOR's lines with the time and the client's address taken out.
+fn monitor_story(addr: SocketAddr) -> Vec<String> {
+    let mut mon = Conn::connect(addr, "monitor");
+    let mut c = Conn::connect(addr, "client");
+    let mut log = vec![format!(
+        "{:?}",
+        mon.call(&strs(&["MONITOR"])).unwrap().frame
+    )];
+    let cmds: &[&[&str]] = &[
+        &["SET", "foo", "b\"a\tr\u{1}"],
+        &["SELECT", "2"],
+        &["GET", "foo"],
+        &["SELECT", "0"],
+        &["MULTI"],
+        &["SET", "foo", "bar"],
+        &["EXEC"],
+        &["MULTI"],
+        &["NOSUCH", "x"],
+        &["EXEC"],
+        &["CONFIG", "GET", "hz"], // admin: not shown
+        &["GET"],                 // refused: not shown
+        &["ECHO", "last"],
+    ];
+    for cmd in cmds {
+        let _ = c.call(&strs(cmd));
+    }
+    for _ in 0..10 {
+        let line = text(&mon.read().unwrap().frame);
+        // "+1700000000.123456 [0 127.0.0.1:5555] ..." -> "[0] ..."
+        let (_, rest) = line.split_once(" [").expect("time");
+        let (db, rest) = rest.split_once(' ').expect("db");
+        let (_, args) = rest.split_once("] ").expect("addr");
+        log.push(format!("[{db}] {args}"));
+    }
+    log
+}
+
+#[test]
+fn monitor_shows_commands_as_redis() {
+    let p = pair();
+    assert_eq!(monitor_story(p.mapcache), monitor_story(p.redis));
+}
+
+fn list(c: &mut Conn, args: &[&str]) -> BTreeSet<String> {
+    let mut cmd = vec!["COMMAND", "LIST"];
+    cmd.extend_from_slice(args);
+    match c.call(&strs(&cmd)).unwrap().frame {
+        Frame::Array(items) => items.iter().map(text).collect(),
+        other => panic!("COMMAND LIST {args:?}: {other:?}"),
+    }
+}
+
+#[test]
+fn command_list_filters_as_redis_over_the_commands_mapcache_has() {
+    let p = pair();
+    let mut r = Conn::connect(p.redis, "redis");
+    let mut m = Conn::connect(p.mapcache, "mapcache");
+    let mine = list(&mut m, &[]);
+    let theirs = list(&mut r, &[]);
+    assert!(mine.contains("config|get") && mine.contains("client|list"));
+    // Beyond Redis 7.0: mapcache's own commands and two of Redis 7.2.
+    let extra: BTreeSet<String> = mine.difference(&theirs).cloned().collect();
+    assert!(
+        extra
+            .iter()
+            .all(|n| n.starts_with("mc.") || n == "client|setinfo" || n == "client|no-touch"),
+        "{extra:?}"
+    );
+    let filters: &[&[&str]] = &[
+        &["FILTERBY", "ACLCAT", "connection"],
+        &["FILTERBY", "ACLCAT", "KEYSPACE"],
+        &["FILTERBY", "ACLCAT", "write"],
+        &["FILTERBY", "ACLCAT", "dangerous"],
+        &["FILTERBY", "ACLCAT", "hash"],
+        &["FILTERBY", "ACLCAT", "nosuch"],
+        &["FILTERBY", "PATTERN", "config*"],
+        &["FILTERBY", "PATTERN", "CL*HELP"],
+        &["FILTERBY", "PATTERN", "h*"],
+        &["FILTERBY", "MODULE", "x"],
+    ];
+    for f in filters {
+        let want: BTreeSet<String> = list(&mut r, f).intersection(&mine).cloned().collect();
+        let got: BTreeSet<String> = list(&mut m, f).difference(&extra).cloned().collect();
+        assert_eq!(got, want, "COMMAND LIST {f:?}");
+    }
+    // COMMAND INFO's categories (its seventh field) for a command and a subcommand.
+    for name in [
+        "get",
+        "hset",
+        "config|get",
+        "client|kill",
+        "object|encoding",
+    ] {
+        let field = |c: &mut Conn| match c.call(&strs(&["COMMAND", "INFO", name])).unwrap().frame {
+            Frame::Array(items) => match &items[0] {
+                Frame::Array(info) => format!("{:?} {:?}", info[0], info[6]),
+                other => format!("{other:?}"),
+            },
+            other => format!("{other:?}"),
+        };
+        assert_eq!(field(&mut m), field(&mut r), "COMMAND INFO {name}");
+    }
 }

@@ -1,6 +1,6 @@
 //! Commands that act on connections rather than data: CLIENT KILL, PAUSE, UNPAUSE,
-//! REPLY, NO-TOUCH (subcommands of CLIENT, whose table is in `connection.rs`) and
-//! RESET.
+//! REPLY, NO-TOUCH (subcommands of CLIENT, whose table is in `connection.rs`), RESET
+//! and MONITOR.
 //!
 //! KILL marks the target [`crate::ClientInfo`] killed and wakes its task through the
 //! waker the server installed; PAUSE sets a deadline in [`crate::Clients`] that the
@@ -15,7 +15,31 @@ use mapcache_resp::Version;
 
 use crate::args::{self, is};
 use crate::error::{CmdError, CmdResult};
+use crate::table::flags::*;
+use crate::table::Command;
 use crate::Ctx;
+
+#[rustfmt::skip]
+pub(crate) const COMMANDS: &[Command] = &[
+    Command {
+        name: "monitor", arity: 1, flags: ADMIN | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0),
+        group: "server", since: "1.0.0",
+        summary: "Listen for all requests received by the server in real time",
+        handler: monitor, subcommands: &[],
+    },
+];
+
+/// MONITOR: from now on this client receives a line for every command any client runs
+/// ([`crate::Clients::feed_monitors`]); a second MONITOR answers nothing, as in Redis.
+fn monitor(c: &mut Ctx<'_>) -> CmdResult {
+    let clients = &c.shared.clients;
+    if clients.is_monitor(c.session.client.id) {
+        return Ok(());
+    }
+    clients.add_monitor(c.session.client.clone());
+    c.out.ok();
+    Ok(())
+}
 
 /// CLIENT REPLY's state, as Redis's `CLIENT_REPLY_OFF`, `_SKIP` and `_SKIP_NEXT`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +121,10 @@ pub(crate) fn client_pause(c: &mut Ctx<'_>) -> CmdResult {
     if ms < 0 {
         return Err(CmdError::Static("ERR timeout is negative"));
     }
-    let end = Instant::now() + Duration::from_millis(ms as u64);
+    // A timeout past what an Instant can hold pauses for a century instead.
+    let end = Instant::now()
+        .checked_add(Duration::from_millis(ms as u64))
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400));
     c.shared.clients.pause(end, all);
     c.out.ok();
     Ok(())
@@ -204,7 +231,9 @@ pub(crate) fn client_kill(c: &mut Ctx<'_>) -> CmdResult {
             && f.addr.as_deref().is_none_or(|a| cl.addr.as_bytes() == a)
             && f.laddr.as_deref().is_none_or(|a| cl.laddr.as_bytes() == a)
             && f.normal.is_none_or(|n| n)
-            && f.max_age.is_none_or(|age| cl.age_secs() >= age)
+            && f.max_age
+                .filter(|&a| a != 0)
+                .is_none_or(|age| cl.age_secs() > age)
             && !(f.skip_me && cl.id == me)
             && !cl.is_killed();
         if matches {

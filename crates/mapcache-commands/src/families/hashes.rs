@@ -503,6 +503,13 @@ fn hscan_page(h: &Hash, cursor: u64, count: usize) -> (u64, Vec<usize>) {
         return (0, (0..h.len()).collect());
     }
     let want = count.max(h.len() / 64).max(1);
+    // Cursors are hash positions >> 11 so that they fit 53 bits, as SCAN's
+    // (`mapcache_store::db::CURSOR_SHIFT`: JavaScript clients read them as doubles).
+    let shift = mapcache_store::db::CURSOR_SHIFT;
+    let cursor = cursor
+        .checked_shl(shift)
+        .filter(|p| p >> shift == cursor)
+        .unwrap_or(u64::MAX);
     let mut found: Vec<(u64, usize)> = h
         .keys()
         .enumerate()
@@ -513,13 +520,13 @@ fn hscan_page(h: &Hash, cursor: u64, count: usize) -> (u64, Vec<usize>) {
         return (0, found.into_iter().map(|(_, i)| i).collect());
     }
     found.select_nth_unstable(want - 1);
-    let cut = found[..want].iter().map(|e| e.0).max().unwrap_or(cursor);
+    let cut = found[..want].iter().map(|e| e.0).max().unwrap_or(cursor) | ((1 << shift) - 1);
     let fields = found
         .into_iter()
         .filter(|e| e.0 <= cut)
         .map(|(_, i)| i)
         .collect();
-    (cut.wrapping_add(1), fields)
+    (cut.wrapping_add(1) >> shift, fields)
 }
 
 /// A hash of a field that is the same in every call of this process (HSCAN cursors).

@@ -22,6 +22,7 @@ use crate::table::Command;
 
 /// Every family's table; [`crate::table::all`] merges and sorts them once.
 pub(crate) const ALL: &[&[Command]] = &[
+    client_control::COMMANDS,
     connection::COMMANDS,
     databases::COMMANDS,
     functions::COMMANDS,

@@ -1,8 +1,10 @@
 //! Server commands: BGSAVE DBSIZE FLUSHALL FLUSHDB LASTSAVE SAVE TIME here; COMMAND,
 //! CONFIG, INFO and SLOWLOG each in a file of their own under `server/`.
 
+pub mod acl;
 pub mod command;
 pub mod config;
+pub mod docs;
 pub mod info;
 pub mod params;
 pub mod slowlog;

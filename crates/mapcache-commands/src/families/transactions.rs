@@ -128,7 +128,7 @@ fn exec(c: &mut Ctx<'_>) -> CmdResult {
         out.array(tx.queue.len());
         session.in_exec = true;
         for args in &tx.queue {
-            crate::execute_traced(shared, session, args, out);
+            crate::run_and_feed(shared, session, args, out);
         }
         session.in_exec = false;
     });

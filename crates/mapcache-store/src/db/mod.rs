@@ -522,6 +522,11 @@ impl Db {
     /// visited. Since hashes never change, a full iteration returns every key that is
     /// present for its whole duration exactly once (keys with equal hashes always go
     /// out in the same page), however the table grows or shrinks meanwhile.
+    ///
+    /// The cursor a client sees is that position divided by 2^[`CURSOR_SHIFT`], so it
+    /// fits 53 bits: node-redis 4 parses cursors as JavaScript numbers (doubles) and
+    /// repeated keys when they were larger. A page therefore ends at a multiple of
+    /// 2^11 in hash space (one more key in a million-key database, rarely).
     pub fn scan(
         &self,
         cursor: u64,
@@ -532,7 +537,10 @@ impl Db {
         let _pass = self.origin.gate.pass();
         let count = count.max(1);
         let mut page = ScanPage::default();
-        let mut pos = cursor;
+        let mut pos = cursor
+            .checked_shl(CURSOR_SHIFT)
+            .filter(|p| p >> CURSOR_SHIFT == cursor)
+            .unwrap_or(u64::MAX);
         let mut visited = 0usize;
         let mut found: Vec<(u64, Bytes, bool)> = Vec::new();
         let mut shard_idx = self.shard_index(pos);
@@ -569,11 +577,12 @@ impl Db {
             if found.len() > want {
                 // Keep the `want` smallest hashes, plus any equal to the last one taken.
                 found.select_nth_unstable_by_key(want - 1, |e| e.0);
-                let cut = found[..want].iter().map(|e| e.0).max().unwrap_or(pos);
+                let cut = found[..want].iter().map(|e| e.0).max().unwrap_or(pos)
+                    | ((1 << CURSOR_SHIFT) - 1);
                 found.retain(|e| e.0 <= cut);
                 page.keys
                     .extend(found.drain(..).filter(|e| e.2).map(|e| e.1));
-                page.cursor = cut.wrapping_add(1);
+                page.cursor = cut.wrapping_add(1) >> CURSOR_SHIFT;
                 if page.cursor == 0 {
                     // Wrapped past the end of hash space: the iteration is complete.
                     page.cursor = 0;
@@ -590,7 +599,7 @@ impl Db {
             pos = shard_end;
             shard_idx += 1;
             if visited >= count {
-                page.cursor = pos;
+                page.cursor = pos >> CURSOR_SHIFT;
                 return page;
             }
         }
@@ -737,6 +746,9 @@ pub type ExportedEntry = (
     Option<UnixMillis>,
     Vec<(Vec<Bytes>, UnixMillis)>,
 );
+
+/// SCAN cursors are positions in hash space shifted right by this much ([`Db::scan`]).
+pub const CURSOR_SHIFT: u32 = 11;
 
 impl Db {
     /// The number of shards ([`Db::export_shard`] takes `0..shard_count()`).

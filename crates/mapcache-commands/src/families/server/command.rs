@@ -93,21 +93,39 @@ fn command_count(c: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// Every command and subcommand by its full name (`get`, `config|get`), with its
+/// ACL categories (Redis's, or its group for mapcache's own commands).
+fn full_names() -> Vec<(String, Vec<&'static str>)> {
+    let mut all = Vec::new();
+    for cmd in table::all() {
+        all.push((cmd.name.to_string(), categories_of(cmd.name, cmd)));
+        for sub in cmd.subcommands {
+            let full = format!("{}|{}", cmd.name, sub.name);
+            let cats = categories_of(&full, sub);
+            all.push((full, cats));
+        }
+    }
+    all
+}
+
+fn categories_of(full_name: &str, cmd: &Command) -> Vec<&'static str> {
+    super::acl::categories(full_name).map_or_else(|| vec![cmd.group], <[&str]>::to_vec)
+}
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: commands
+/// and subcommands, as Redis lists them.
 fn command_list(c: &mut Ctx<'_>) -> CmdResult {
-    // COMMAND LIST [FILTERBY MODULE name | ACLCAT cat | PATTERN pattern]
-    let mut names: Vec<&str> = table::all().iter().map(|c| c.name).collect();
+    let mut names = full_names();
     match c.args.len() {
         2 => {}
         5 if is(&c.args[2], "filterby") => {
             let arg = &c.args[4];
             if is(&c.args[3], "pattern") {
-                names.retain(|n| mapcache_store::glob_match(arg, n.as_bytes(), true));
+                names.retain(|(n, _)| mapcache_store::glob_match(arg, n.as_bytes(), true));
             } else if is(&c.args[3], "aclcat") {
-                names = table::all()
-                    .iter()
-                    .filter(|cmd| cmd.group.as_bytes().eq_ignore_ascii_case(arg))
-                    .map(|c| c.name)
-                    .collect();
+                names.retain(|(_, cats)| {
+                    cats.iter().any(|k| k.as_bytes().eq_ignore_ascii_case(arg))
+                });
             } else if is(&c.args[3], "module") {
                 names.clear();
             } else {
@@ -116,7 +134,7 @@ fn command_list(c: &mut Ctx<'_>) -> CmdResult {
         }
         _ => return Err(CmdError::Syntax),
     }
-    c.out.bulks(names.iter().map(|n| n.as_bytes()));
+    c.out.bulks(names.iter().map(|(n, _)| n.as_bytes()));
     Ok(())
 }
 
@@ -126,8 +144,9 @@ fn command_info(c: &mut Ctx<'_>) -> CmdResult {
     }
     c.out.array(c.args.len() - 2);
     for i in 2..c.args.len() {
-        match table::lookup(&c.args[i]) {
-            Some(cmd) => write_command_info(c, cmd, None),
+        // `config|get` names a subcommand.
+        match find(&c.args[i]) {
+            Some((cmd, parent)) => write_command_info(c, cmd, parent),
             None => c.out.null_array(),
         }
     }
@@ -155,8 +174,15 @@ fn write_command_info(c: &mut Ctx<'_>, cmd: &Command, parent: Option<&str>) {
     out.integer(i64::from(cmd.keys.0));
     out.integer(i64::from(cmd.keys.1));
     out.integer(i64::from(cmd.keys.2));
-    out.set(1);
-    out.simple(format!("@{}", cmd.group).as_bytes());
+    let full = match parent {
+        Some(p) => format!("{p}|{}", cmd.name),
+        None => cmd.name.to_string(),
+    };
+    let cats = categories_of(&full, cmd);
+    out.set(cats.len());
+    for k in cats {
+        out.simple(format!("@{k}").as_bytes());
+    }
     out.set(0); // tips
     out.array(0); // key specs
     out.array(cmd.subcommands.len());
@@ -166,23 +192,56 @@ fn write_command_info(c: &mut Ctx<'_>, cmd: &Command, parent: Option<&str>) {
 }
 
 fn command_docs(c: &mut Ctx<'_>) -> CmdResult {
-    let wanted: Vec<&'static Command> = if c.args.len() == 2 {
-        table::all().to_vec()
+    let wanted: Vec<(&'static Command, Option<&'static str>)> = if c.args.len() == 2 {
+        table::all().iter().map(|cmd| (*cmd, None)).collect()
     } else {
-        c.args[2..]
-            .iter()
-            .filter_map(|a| table::lookup(a))
-            .collect()
+        c.args[2..].iter().filter_map(|a| find(a)).collect()
     };
     c.out.map(wanted.len());
-    for cmd in wanted {
-        c.out.bulk(cmd.name.as_bytes());
-        write_docs(c, cmd, None);
+    for (cmd, parent) in wanted {
+        match parent {
+            Some(p) => c.out.bulk(format!("{p}|{}", cmd.name).as_bytes()),
+            None => c.out.bulk(cmd.name.as_bytes()),
+        }
+        write_docs(c, cmd, parent);
     }
     Ok(())
 }
 
+/// A command by name, or a subcommand by `parent|sub` (with its parent's name).
+fn find(name: &[u8]) -> Option<(&'static Command, Option<&'static str>)> {
+    match name.iter().position(|&b| b == b'|') {
+        None => table::lookup(name).map(|cmd| (cmd, None)),
+        Some(bar) => table::lookup(&name[..bar]).and_then(|parent| {
+            table::lookup_sub(parent, &name[bar + 1..]).map(|sub| (sub, Some(parent.name)))
+        }),
+    }
+}
+
+/// One command's documentation: Redis's own where it has the command (its
+/// `subcommands` replaced by mapcache's, each Redis's where it has it), else the
+/// table's summary, since and group.
 fn write_docs(c: &mut Ctx<'_>, cmd: &Command, parent: Option<&str>) {
+    let redis = match parent {
+        None => super::docs::docs(cmd.name),
+        Some(p) => super::docs::docs(p).and_then(|d| sub_docs(d, &format!("{p}|{}", cmd.name))),
+    };
+    if let Some(super::docs::N::Map(entries)) = redis {
+        let has_subs = !cmd.subcommands.is_empty();
+        let kept: Vec<&(&str, super::docs::N)> = entries
+            .iter()
+            .filter(|(k, _)| *k != "subcommands")
+            .collect();
+        c.out.map(kept.len() + usize::from(has_subs));
+        for (k, v) in kept {
+            c.out.bulk(k.as_bytes());
+            super::docs::write(c.out, v);
+        }
+        if has_subs {
+            write_subcommand_docs(c, cmd);
+        }
+        return;
+    }
     let has_subs = !cmd.subcommands.is_empty();
     c.out.map(3 + usize::from(has_subs));
     c.out.bulk(b"summary");
@@ -192,14 +251,29 @@ fn write_docs(c: &mut Ctx<'_>, cmd: &Command, parent: Option<&str>) {
     c.out.bulk(b"group");
     c.out.bulk(cmd.group.as_bytes());
     if has_subs {
-        c.out.bulk(b"subcommands");
-        c.out.map(cmd.subcommands.len());
-        for sub in cmd.subcommands {
-            c.out
-                .bulk(format!("{}|{}", parent.unwrap_or(cmd.name), sub.name).as_bytes());
-            write_docs(c, sub, Some(cmd.name));
-        }
+        write_subcommand_docs(c, cmd);
     }
+}
+
+fn write_subcommand_docs(c: &mut Ctx<'_>, cmd: &Command) {
+    c.out.bulk(b"subcommands");
+    c.out.map(cmd.subcommands.len());
+    for sub in cmd.subcommands {
+        c.out.bulk(format!("{}|{}", cmd.name, sub.name).as_bytes());
+        write_docs(c, sub, Some(cmd.name));
+    }
+}
+
+/// The documentation of subcommand `full` (`config|get`) inside its parent's.
+fn sub_docs(parent: &'static super::docs::N, full: &str) -> Option<&'static super::docs::N> {
+    let super::docs::N::Map(entries) = parent else {
+        return None;
+    };
+    let (_, subs) = entries.iter().find(|(k, _)| *k == "subcommands")?;
+    let super::docs::N::Map(subs) = subs else {
+        return None;
+    };
+    subs.iter().find(|(k, _)| *k == full).map(|(_, v)| v)
 }
 
 fn command_help(c: &mut Ctx<'_>) -> CmdResult {

@@ -198,6 +198,7 @@ fn config_resetstat(c: &mut Ctx<'_>) -> CmdResult {
         &s.net_input_bytes,
         &s.net_output_bytes,
         &s.error_replies,
+        &s.peak_memory,
     ] {
         counter.store(0, Ordering::Relaxed);
     }

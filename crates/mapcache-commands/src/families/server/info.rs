@@ -87,12 +87,6 @@ fn unix_micros() -> u128 {
         .map_or(0, |d| d.as_micros())
 }
 
-/// Total memory of the machine (`/proc/meminfo` is I/O: the process report has it
-/// where available; 0 otherwise, as Redis reports where it cannot tell).
-fn system_memory() -> u64 {
-    0
-}
-
 fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
     let sh = c.shared;
     let uptime = sh.started.elapsed().as_secs();
@@ -144,7 +138,7 @@ fn write_section(c: &Ctx<'_>, section: &str, t: &mut String) {
             let allocator = sh.memory.get().map_or("libc", |m| m.allocator());
             let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
             let perc = |a: u64, b: u64| ratio(a, b) * 100.0;
-            let total = system_memory();
+            let total = crate::process::total_memory();
             write!(
                 t,
                 "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\

@@ -494,3 +494,85 @@ pub(crate) const PARAMS: &[Param] = &[
     Param { name: "zset-max-listpack-entries", alias: Some("zset-max-ziplist-entries"), immutable: false, protected: false, hidden: false, default: "128", kind: Kind::Int { min: 0, max: 9223372036854775807, unsigned: true, flags: 0 } },
     Param { name: "zset-max-listpack-value", alias: Some("zset-max-ziplist-value"), immutable: false, protected: false, hidden: false, default: "64", kind: Kind::Int { min: 0, max: 9223372036854775807, unsigned: true, flags: MEMORY } },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(name: &str, value: &str) -> Result<String, String> {
+        let p = lookup(name.as_bytes()).expect(name);
+        check(p, value.as_bytes(), p.default)
+    }
+
+    #[test]
+    fn the_table_is_redis_7_0s() {
+        let listed = PARAMS.iter().filter(|p| !p.hidden).count()
+            + PARAMS
+                .iter()
+                .filter(|p| !p.hidden && p.alias.is_some())
+                .count();
+        assert_eq!(listed, 192, "names and aliases CONFIG GET * lists");
+        for w in PARAMS.windows(2) {
+            assert!(w[0].name < w[1].name, "{} before {}", w[0].name, w[1].name);
+        }
+        // Every default passes its own check, unchanged (CONFIG SET x <default>).
+        for p in PARAMS {
+            assert_eq!(
+                check(p, p.default.as_bytes(), p.default).as_deref(),
+                Ok(p.default),
+                "{}",
+                p.name
+            );
+        }
+        assert!(lookup(b"SLAVEOF").is_some_and(|p| p.name == "replicaof"));
+        for name in ACTED_ON {
+            assert!(lookup(name.as_bytes()).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn values_are_checked_as_redis_checks_them() {
+        // Each expectation was read from redis-server 7.0.15's CONFIG SET replies.
+        assert_eq!(set("maxmemory", "100mb").as_deref(), Ok("104857600"));
+        assert_eq!(
+            set("maxmemory", "1.5mb"),
+            Err("argument must be a memory value".into())
+        );
+        assert_eq!(set("maxmemory-clients", "10%").as_deref(), Ok("10%"));
+        assert_eq!(
+            set("maxmemory-clients", "200%"),
+            Err("percentage argument must be less or equal to 100".into())
+        );
+        assert_eq!(
+            set("hz", "0100"),
+            Err("argument couldn't be parsed into an integer".into())
+        );
+        assert_eq!(
+            set("hz", "-1"),
+            Err("argument must be between 0 and 2147483647 inclusive".into())
+        );
+        assert_eq!(set("activerehashing", "YES").as_deref(), Ok("yes"));
+        assert_eq!(
+            set("activerehashing", "1"),
+            Err("argument must be 'yes' or 'no'".into())
+        );
+        assert_eq!(
+            set("maxmemory-policy", "ALLKEYS-LRU").as_deref(),
+            Ok("allkeys-lru")
+        );
+        assert!(set("loglevel", "loud")
+            .unwrap_err()
+            .starts_with("argument(s) must be one of the following: debug, verbose"));
+        assert_eq!(set("notify-keyspace-events", "KEA").as_deref(), Ok("AKE"));
+        assert_eq!(set("notify-keyspace-events", "Elx").as_deref(), Ok("lxE"));
+        assert_eq!(set("save", "1 2 3"), Err("Invalid save parameters".into()));
+        assert_eq!(
+            set("client-output-buffer-limit", "normal 1mb 2k 0").as_deref(),
+            Ok("normal 1048576 2000 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60")
+        );
+        assert_eq!(
+            set("client-output-buffer-limit", "nobody 0 0 0"),
+            Err("Invalid client class specified in buffer limit configuration.".into())
+        );
+    }
+}
