@@ -18,6 +18,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("prometheus", "prometheus"),
     ("promtool", "prometheus"),
     ("nutcracker", "nutcracker"),
+    ("chromium", "chromium"),
 ];
 
 /// Where a program is looked for: `PATH`, then /usr/sbin and /sbin (Debian installs

@@ -17,6 +17,7 @@
 
 mod admin;
 mod caches;
+mod docs;
 mod error;
 mod keys;
 mod programs;
@@ -92,11 +93,17 @@ pub(crate) static ROUTES: &[Route] = &[
     route(Method::DELETE, "/api/v1/triggers/{id}", programs::delete),
     route(Method::POST, "/admin/backup", admin::backup),
     blocking(Method::POST, "/admin/restore", admin::restore),
-    route(Method::GET, "/api/v1/docs", admin::docs_page),
-    route(Method::GET, "/api/v1/docs/openapi.yaml", admin::openapi),
+    route(Method::GET, "/api/v1/openapi.yaml", docs::openapi_route),
+    route(Method::GET, "/api/v1/docs", docs::page_route),
+    route(
+        Method::GET,
+        "/api/v1/docs/openapi.yaml",
+        docs::openapi_route,
+    ),
+    route(Method::GET, "/api/v1/docs/{file}", docs::asset_route),
 ];
 
-/// The OpenAPI document served at `/api/v1/docs/openapi.yaml`.
+/// The OpenAPI document served at `/api/v1/openapi.yaml` (and below `/api/v1/docs`).
 pub(crate) const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 
 /// `(method, path template)` of every operation `openapi.yaml` describes, in its
@@ -400,21 +407,43 @@ mod tests {
         assert!(percent_decode("%1").is_none());
     }
 
+    /// Operations openapi.yaml describes that http.rs serves outside the route table.
+    const OUTSIDE_ROUTES: &[(&str, &str)] =
+        &[("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")];
+
+    /// Operations of the Go contract openapi.yaml already describes and whose route
+    /// another branch of issue #15 adds; the test below fails once a route serves one,
+    /// so that the entry is removed with the merge.
+    const PENDING: &[(&str, &str)] = &[("GET", "/api/v1/caches/stats")];
+
     #[test]
     fn openapi_describes_exactly_the_routes() {
         let ops = openapi_operations();
+        let served = |m: &str, p: &str| {
+            ROUTES
+                .iter()
+                .any(|r| r.method.as_str() == m && r.pattern == p)
+        };
         for r in ROUTES {
             let op = (r.method.as_str().to_owned(), r.pattern.to_owned());
             assert!(ops.contains(&op), "{op:?} missing from openapi.yaml");
         }
         for (m, p) in &ops {
+            let elsewhere = OUTSIDE_ROUTES.contains(&(m, p)) || PENDING.contains(&(m, p));
             assert!(
-                ROUTES
-                    .iter()
-                    .any(|r| r.method.as_str() == m && r.pattern == p),
+                served(m, p) || elsewhere,
                 "openapi.yaml describes {m} {p}, which no route serves"
             );
         }
-        assert_eq!(ops.len(), ROUTES.len());
+        for (m, p) in PENDING {
+            assert!(
+                !served(m, p),
+                "{m} {p} is served now: remove it from PENDING"
+            );
+        }
+        assert_eq!(
+            ops.len(),
+            ROUTES.len() + OUTSIDE_ROUTES.len() + PENDING.len()
+        );
     }
 }
