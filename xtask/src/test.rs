@@ -246,7 +246,13 @@ mod tests {
         // prometheus is found but promtool (same package) is not: listed once.
         assert_eq!(
             missing_packages(&dirs),
-            ["redis-server", "redis-tools", "prometheus", "nutcracker"]
+            [
+                "redis-server",
+                "redis-tools",
+                "prometheus",
+                "nutcracker",
+                "chromium"
+            ]
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
