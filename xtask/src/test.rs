@@ -24,6 +24,8 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("pip3", "python3-pip"),
     ("node", "nodejs"),
     ("npm", "npm"),
+    // The Swagger UI test (crates/mapcache/tests/swagger_ui.rs): headless.
+    ("chromium", "chromium"),
 ];
 
 /// Where a program is looked for: `PATH`, then /usr/sbin and /sbin (Debian installs
@@ -259,7 +261,8 @@ mod tests {
                 "python3",
                 "python3-pip",
                 "nodejs",
-                "npm"
+                "npm",
+                "chromium"
             ]
         );
         std::fs::remove_dir_all(&dir).unwrap();

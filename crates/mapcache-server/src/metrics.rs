@@ -407,6 +407,7 @@ impl Metrics {
                 1e-9,
             );
         }
+        write_caches(&mut text, sh);
         text.push_str(
             "# HELP mapcache_pipeline_depth Commands decoded from one read of a connection (1 = not pipelined).\n\
              # TYPE mapcache_pipeline_depth histogram\n",
@@ -450,6 +451,75 @@ impl Metrics {
                 // Folds buffered histogram samples (the sweeper's) even when nobody scrapes.
                 inner.metrics.handle.run_upkeep();
             }
+        }
+    }
+}
+
+/// The per-cache series (the Go server's `cache_*` and `caches_total`; deploy/METRICS.md),
+/// rendered here rather than through the recorder so that a deleted cache's series go
+/// with it. A numbered database appears once it has been used; `default` and the named
+/// caches always do. Cost per scrape: O(shards) per cache, never O(keys).
+fn write_caches(out: &mut String, sh: &Shared) {
+    struct Row {
+        name: String,
+        keys: usize,
+        bytes: usize,
+        activity: u64,
+    }
+    let store = &sh.store;
+    let all = store.caches();
+    let total = all.len();
+    let rows: Vec<Row> = all
+        .into_iter()
+        .filter_map(|info| {
+            let db = store.cache(&info.name)?;
+            let st = db.stats();
+            let activity = st.hits + st.misses + st.writes;
+            let shown = info.index.is_none_or(|i| i == 0) || info.keys > 0 || activity > 0;
+            shown.then(|| Row {
+                keys: info.keys,
+                bytes: db.estimated_bytes(),
+                activity,
+                name: info.name,
+            })
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "# HELP mapcache_caches Caches that exist: the numbered databases and the named caches.\n\
+         # TYPE mapcache_caches gauge\n\
+         mapcache_caches {total}\n"
+    );
+    type Field = fn(&Row) -> String;
+    let series: [(&str, &str, &str, Field); 3] = [
+        (
+            "mapcache_cache_keys",
+            "gauge",
+            "Live top-level keys of a cache (DBSIZE).",
+            |r| r.keys.to_string(),
+        ),
+        (
+            "mapcache_cache_size_bytes",
+            "gauge",
+            "Estimated bytes a cache holds: its shard tables plus, per shard, the entry count times the mean size (slot, long key, value heap) of a sample of entries.",
+            |r| r.bytes.to_string(),
+        ),
+        (
+            "mapcache_cache_activity_total",
+            "counter",
+            "Operations on a cache: key reads (hits and misses) and writes (one per key written, one per batch).",
+            |r| r.activity.to_string(),
+        ),
+    ];
+    for (name, kind, help, field) in series {
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+        for r in &rows {
+            let _ = writeln!(
+                out,
+                "{name}{{cache=\"{}\"}} {}",
+                escape_label(&r.name),
+                field(r)
+            );
         }
     }
 }

@@ -71,6 +71,14 @@ impl StoredKey {
         }
     }
 
+    /// Heap bytes beyond the slot (a key longer than [`Self::INLINE`]).
+    pub(crate) fn heap_size(&self) -> usize {
+        match self {
+            StoredKey::Inline { .. } => 0,
+            StoredKey::Heap(b) => b.len(),
+        }
+    }
+
     /// A copy handed out of the store (KEYS, SCAN, RANDOMKEY).
     pub(crate) fn to_bytes(&self) -> Bytes {
         Bytes::copy_from_slice(self.as_slice())

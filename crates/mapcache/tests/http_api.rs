@@ -425,9 +425,11 @@ fn openapi_is_served_and_every_operation_in_it_is_answered() {
     let yaml = r.text();
     assert!(yaml.starts_with("openapi: 3."));
     assert_eq!(yaml, include_str!("../../mapcache-server/openapi.yaml"));
+    // Go's path for the document.
+    assert_eq!(h.get("/api/v1/openapi.yaml").text(), yaml);
     let docs = h.get("/api/v1/docs");
     assert_eq!(docs.status, 200);
-    assert!(docs.text().contains("openapi.yaml"));
+    assert!(docs.text().contains("/api/v1/openapi.yaml"));
     // Every (method, path) of the document reaches a handler: whatever it answers
     // (400 for an empty body, 404 for a missing key...), it is not "no endpoint" and
     // not 405.
@@ -436,14 +438,16 @@ fn openapi_is_served_and_every_operation_in_it_is_answered() {
         let path = template
             .replace("{name}", "c1")
             .replace("{id}", "t1")
+            .replace("{file}", "swagger-ui.css")
             .replace("{path}", "a/b");
         let r = h.request(method, &path, &[], "");
         let text = r.text();
         assert_ne!(r.status, 405, "{method} {path}: {text}");
         assert_ne!(text, r#"{"message":"Not Found"}"#, "{method} {path}");
     }
-    assert_eq!(ops.len(), 22, "operations found in openapi.yaml");
-    assert_eq!(ops.len(), mapcache_server::route_operations().len());
+    assert_eq!(ops.len(), 27, "operations found in openapi.yaml");
+    // The API's routes, and /healthz, /readyz and /metrics, which http.rs serves itself.
+    assert_eq!(ops.len(), mapcache_server::route_operations().len() + 3);
 }
 
 /// The scenario of shared/seed/MAPCACHE_API.md's table, end to end: a cache, nested

@@ -1,5 +1,4 @@
-//! `/admin/backup`, `/admin/restore` (the snapshot document of docs/snapshot-format.md)
-//! and the API's documentation.
+//! `/admin/backup`, `/admin/restore` (the snapshot document of docs/snapshot-format.md).
 
 //! With the Go server's body `{"cache","filename"}` backup and restore write and read
 //! the Go map-cache's backup files inside `--dir` instead (`persistence.rs`).
@@ -17,7 +16,7 @@ use hyper::{Response, StatusCode};
 use mapcache_store::{json, parse_any, Value};
 use tokio::sync::mpsc;
 
-use super::{cache, full, json_response, ApiError, Req, Resp};
+use super::{cache, json_response, ApiError, Req, Resp};
 use crate::{persistence, Inner};
 
 /// A response body fed chunk by chunk through a channel.
@@ -188,26 +187,4 @@ pub(crate) fn restore(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     out.push(b'}');
     Ok(json_response(StatusCode::OK, out))
-}
-
-/// `GET /api/v1/docs/openapi.yaml`.
-pub(crate) fn openapi(_inner: &Arc<Inner>, _req: Req) -> Result<Resp, ApiError> {
-    let mut resp = Response::new(full(Bytes::from_static(super::OPENAPI_YAML.as_bytes())));
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/yaml"));
-    Ok(resp)
-}
-
-/// `GET /api/v1/docs`: a page pointing at the OpenAPI document (no Swagger UI is
-/// bundled: it would pull JavaScript from elsewhere).
-pub(crate) fn docs_page(_inner: &Arc<Inner>, _req: Req) -> Result<Resp, ApiError> {
-    const PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\"><title>mapcache API</title></head>\
-<body><h1>mapcache HTTP/JSON API</h1><p>The OpenAPI 3 description: \
-<a href=\"/api/v1/docs/openapi.yaml\">openapi.yaml</a>. Reference: docs/http-api.md.</p></body></html>\n";
-    let mut resp = Response::new(full(Bytes::from_static(PAGE.as_bytes())));
-    resp.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    Ok(resp)
 }

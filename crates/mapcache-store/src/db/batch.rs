@@ -9,6 +9,8 @@
 //! before the locks are released; on `Err` the copies are dropped and nothing was
 //! written. PATCH, path-mode multi-key writes and command programs are batches.
 
+use std::sync::atomic::Ordering;
+
 use bytes::Bytes;
 use mapcache_expiry::UnixMillis;
 use parking_lot::RwLockWriteGuard;
@@ -95,7 +97,10 @@ impl Db {
         let guards = shards
             .into_iter()
             .map(|i| (i, self.shards[i].lock.write()))
-            .collect();
+            .collect::<Vec<_>>();
+        if let Some(&(i, _)) = guards.first() {
+            self.shards[i].writes.fetch_add(1, Ordering::Relaxed);
+        }
         let mut batch = Batch {
             db: self,
             sep,

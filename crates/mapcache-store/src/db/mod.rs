@@ -47,9 +47,14 @@ pub struct DbStats {
     pub table_bytes: usize,
     pub hits: u64,
     pub misses: u64,
+    /// Writes: one per key a write command or multi-key write touches, one per batch.
+    pub writes: u64,
     pub expired_lazy: u64,
     pub expired_active: u64,
 }
+
+/// Entries of a shard sampled by [`Db::estimated_bytes`].
+const SIZE_SAMPLE: usize = 8;
 
 /// One page of a SCAN: the keys and the cursor to continue from (0 when done).
 #[derive(Debug, Default)]
@@ -125,6 +130,7 @@ impl Db {
                 origin: origin.clone(),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
+                writes: AtomicU64::new(0),
                 expired_lazy: AtomicU64::new(0),
                 expired_active: AtomicU64::new(0),
             })
@@ -281,6 +287,7 @@ impl Db {
         let hash = self.hash(root);
         let cell = &self.shards[self.shard_index(hash)];
         let mut shard = cell.lock.write();
+        cell.writes.fetch_add(1, Ordering::Relaxed);
         let observe = self.origin.feed.is_active();
         let mut km = KeyMut::new(
             &mut shard,
@@ -334,6 +341,11 @@ impl Db {
             .iter()
             .map(|&i| (i, self.shards[i].lock.write()))
             .collect();
+        for &h in &hashes {
+            self.shards[self.shard_index(h)]
+                .writes
+                .fetch_add(1, Ordering::Relaxed);
+        }
         let mut multi = Multi {
             db: self,
             addr,
@@ -428,10 +440,35 @@ impl Db {
             }
             st.hits += c.hits.load(Ordering::Relaxed);
             st.misses += c.misses.load(Ordering::Relaxed);
+            st.writes += c.writes.load(Ordering::Relaxed);
             st.expired_lazy += c.expired_lazy.load(Ordering::Relaxed);
             st.expired_active += c.expired_active.load(Ordering::Relaxed);
         }
         st
+    }
+
+    /// An estimate of the bytes the database holds: the shard tables' buckets, plus per
+    /// shard its entry count times the mean size of up to [`SIZE_SAMPLE`] of its
+    /// entries (slot, key beyond the slot, value's heap). O(shards), not O(keys), so a
+    /// scrape stays cheap; entries already due count until removed, as in [`Db::stats`].
+    pub fn estimated_bytes(&self) -> usize {
+        let _pass = self.origin.gate.pass();
+        let mut total = 0;
+        for c in self.shards.iter() {
+            let shard = c.lock.read();
+            total += shard.table.allocation_size();
+            let len = shard.table.len();
+            if len == 0 {
+                continue;
+            }
+            let (mut n, mut sum) = (0usize, 0usize);
+            for s in shard.table.iter().take(SIZE_SAMPLE) {
+                n += 1;
+                sum += std::mem::size_of::<Slot>() + s.key.heap_size() + s.entry.value.heap_size();
+            }
+            total += sum / n.max(1) * len;
+        }
+        total
     }
 
     /// Removes every key. The removed values are freed after each shard's lock is

@@ -273,6 +273,9 @@ pub(super) struct ShardCell {
     pub(super) origin: Origin,
     pub(super) hits: AtomicU64,
     pub(super) misses: AtomicU64,
+    /// Writes through [`super::Db::update`], `update_many` (one per key) and batches
+    /// (one per batch): with `hits` and `misses`, a cache's activity.
+    pub(super) writes: AtomicU64,
     pub(super) expired_lazy: AtomicU64,
     pub(super) expired_active: AtomicU64,
 }
