@@ -182,6 +182,8 @@ mod tests {
             result("connections-200", 10, 0),
             result("memory-string-32", 10, 0),
             result("memory-hash-10", 10, 0),
+            result("programs-resp-wildcard", 10, 0),
+            result("trigger-cost-none", 10, 0),
         ]
     }
 
@@ -189,6 +191,25 @@ mod tests {
     fn a_clean_stress_report_passes() {
         let v = json!({"command": "cargo xtask stress --quick", "results": all_ok()});
         assert!(stress_problems(&v).is_empty(), "{:?}", stress_problems(&v));
+    }
+
+    #[test]
+    fn mapcache_only_scenarios_are_not_asked_of_redis() {
+        let mut rs = all_ok();
+        for r in all_ok() {
+            let name = r["scenario"].as_str().unwrap();
+            if !name.starts_with("programs") && !name.starts_with("trigger-cost") {
+                let mut r = r.clone();
+                r["target"] = json!("redis");
+                rs.push(r);
+            }
+        }
+        let v = json!({"command": "cargo xtask stress --quick --vs redis", "results": rs});
+        assert!(stress_problems(&v).is_empty(), "{:?}", stress_problems(&v));
+        // mapcache must run them.
+        rs.retain(|r| r["scenario"] != "programs-resp-wildcard");
+        let v = json!({"command": "cargo xtask stress --quick --vs redis", "results": rs});
+        assert_eq!(stress_problems(&v), ["programs on mapcache: missing"]);
     }
 
     #[test]

@@ -108,37 +108,51 @@ fn bulk_text(f: &Frame) -> Option<String> {
     }
 }
 
-/// The two triggers: per pipeline `n`, or for all (`None`).
-fn triggers(n: Option<usize>) -> [String; 2] {
-    let (pipe, cap_stage) = match n {
-        Some(n) => (n.to_string(), "${{1}}"),
-        None => ("*".to_string(), "${{2}}"),
-    };
-    // The pipeline's own segment inside the commands: its number, or capture 1.
-    let p = if n.is_some() {
-        pipe.clone()
+/// Where pipeline `n` lives, as a RESP key prefix: below the one root `deployment`
+/// (`deployment:N`, the canonical layout), or in a root of its own (`deployment-N`).
+fn prefix(n: usize, shared_root: bool) -> String {
+    if shared_root {
+        format!("deployment:{n}")
     } else {
-        "${{1}}".to_string()
+        format!("deployment-{n}")
+    }
+}
+
+/// The same prefix as an HTTP path.
+fn slash(n: usize, shared_root: bool) -> String {
+    prefix(n, shared_root).replace(':', "/")
+}
+
+/// The two triggers: for the pipeline at `path` (`deployment/N`), or for all of them
+/// below the shared root (`None`).
+fn triggers(path: Option<&str>) -> [String; 2] {
+    let (pipe, p, cap_stage) = match path {
+        Some(path) => (path.to_string(), path.to_string(), "${{1}}"),
+        None => (
+            "deployment/*".to_string(),
+            "deployment/${{1}}".to_string(),
+            "${{2}}",
+        ),
     };
     [
         format!(
-            r#"{{"key":"deployment/{pipe}/stages/*/countdown","command":{{"type":"IF","condition":"${{{{deployment/{p}/stages/{cap_stage}/countdown}}}} == 0","if_true":{{"type":"REPLACE","key":"deployment/{p}/stages/{cap_stage}/status","value":"complete"}},"if_false":{{"type":"NOOP"}}}}}}"#
+            r#"{{"key":"{pipe}/stages/*/countdown","command":{{"type":"IF","condition":"${{{{{p}/stages/{cap_stage}/countdown}}}} == 0","if_true":{{"type":"REPLACE","key":"{p}/stages/{cap_stage}/status","value":"complete"}},"if_false":{{"type":"NOOP"}}}}}}"#
         ),
         format!(
-            r#"{{"key":"deployment/{pipe}/stages/*/status","command":{{"type":"IF","condition":"all(${{{{deployment/{p}/stages/*/status}}}} == \"complete\")","if_true":{{"type":"REPLACE","key":"deployment/{p}/pipeline/status","value":"complete"}},"if_false":{{"type":"NOOP"}}}}}}"#
+            r#"{{"key":"{pipe}/stages/*/status","command":{{"type":"IF","condition":"all(${{{{{p}/stages/*/status}}}} == \"complete\")","if_true":{{"type":"REPLACE","key":"{p}/pipeline/status","value":"complete"}},"if_false":{{"type":"NOOP"}}}}}}"#
         ),
     ]
 }
 
 /// The FOR program that counts pipeline `n` down by one round.
-fn count_down_program(n: usize) -> String {
+fn count_down_program(p: &str) -> String {
     format!(
-        r#"{{"commands":[{{"type":"FOR","loop_expr":"${{{{deployment/{n}/stages/*/countdown}}}}","commands":[{{"type":"IF","condition":"${{{{deployment/{n}/stages/${{{{1}}}}/countdown}}}} > 0","if_true":{{"type":"INC","key":"deployment/{n}/stages/${{{{1}}}}/countdown","value":-1}},"if_false":{{"type":"NOOP"}}}}]}}]}}"#
+        r#"{{"commands":[{{"type":"FOR","loop_expr":"${{{{{p}/stages/*/countdown}}}}","commands":[{{"type":"IF","condition":"${{{{{p}/stages/${{{{1}}}}/countdown}}}} > 0","if_true":{{"type":"INC","key":"{p}/stages/${{{{1}}}}/countdown","value":-1}},"if_false":{{"type":"NOOP"}}}}]}}]}}"#
     )
 }
 
 /// Writes pipelines `0..count` over RESP, pipelined 64 commands at a time.
-fn create_pipelines(addr: SocketAddr, count: usize) -> Result<()> {
+fn create_pipelines(addr: SocketAddr, count: usize, shared_root: bool) -> Result<()> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut commands: Vec<Vec<String>> = Vec::new();
@@ -146,7 +160,7 @@ fn create_pipelines(addr: SocketAddr, count: usize) -> Result<()> {
         commands.push(
             [
                 "HSET".into(),
-                format!("deployment:{n}:pipeline"),
+                format!("{}:pipeline", prefix(n, shared_root)),
                 "name".into(),
                 format!("Deploy {n}"),
                 "total_stages".into(),
@@ -157,7 +171,7 @@ fn create_pipelines(addr: SocketAddr, count: usize) -> Result<()> {
             .to_vec(),
         );
         for (s, (count, name)) in COUNTDOWNS.iter().zip(STAGE_NAMES).enumerate() {
-            let key = format!("deployment:{n}:stages:{}", s + 1);
+            let key = format!("{}:stages:{}", prefix(n, shared_root), s + 1);
             commands.push(vec![
                 "HSET".into(),
                 key.clone(),
@@ -250,6 +264,7 @@ fn resp_worker(
     range: std::ops::Range<usize>,
     w: usize,
     conns: usize,
+    shared_root: bool,
 ) -> Result<Tally> {
     let mut c = SyncClient::connect(addr)?;
     let mut t = Tally::new();
@@ -260,7 +275,7 @@ fn resp_worker(
                 if count <= round {
                     continue;
                 }
-                let key = format!("deployment:{n}:stages:{}", s + 1);
+                let key = format!("{}:stages:{}", prefix(n, shared_root), s + 1);
                 let sent = Instant::now();
                 let reply = c.call(&[b"HINCRBY", key.as_bytes(), b"countdown", b"-1"])?;
                 let took = sent.elapsed();
@@ -276,7 +291,7 @@ fn resp_worker(
                     record(&mut t.completing, took);
                     let status = c.call(&[
                         b"HGET",
-                        format!("deployment:{n}:pipeline").as_bytes(),
+                        format!("{}:pipeline", prefix(n, shared_root)).as_bytes(),
                         b"status",
                     ])?;
                     if bulk_text(&status).as_deref() != Some("complete") {
@@ -298,13 +313,14 @@ fn http_worker(
     range: std::ops::Range<usize>,
     w: usize,
     conns: usize,
+    shared_root: bool,
 ) -> Result<Tally> {
     let mut h = Http::connect(addr)?;
     let mut t = Tally::new();
     let mine: Vec<usize> = range.filter(|n| n % conns == w).collect();
     for _round in 0..5 {
         for &n in &mine {
-            let body = count_down_program(n);
+            let body = count_down_program(&slash(n, shared_root));
             let sent = Instant::now();
             let (status, text) = h.send("POST", "/api/v1/commands/execute", &body)?;
             record(&mut t.all, sent.elapsed());
@@ -317,18 +333,22 @@ fn http_worker(
     Ok(t)
 }
 
+/// A countdown phase's worker: address, pipelines, worker number, workers, layout.
+type Worker = fn(SocketAddr, std::ops::Range<usize>, usize, usize, bool) -> Result<Tally>;
+
 /// Runs `worker` on `conns` threads over `range`; the merged tally and the elapsed time.
 fn phase(
     addr: SocketAddr,
     range: std::ops::Range<usize>,
     conns: usize,
-    worker: fn(SocketAddr, std::ops::Range<usize>, usize, usize) -> Result<Tally>,
+    shared_root: bool,
+    worker: Worker,
 ) -> Result<(Tally, Duration)> {
     let start = Instant::now();
     let handles: Vec<_> = (0..conns)
         .map(|w| {
             let range = range.clone();
-            std::thread::spawn(move || worker(addr, range, w, conns))
+            std::thread::spawn(move || worker(addr, range, w, conns, shared_root))
         })
         .collect();
     let mut total = Tally::new();
@@ -342,20 +362,24 @@ fn phase(
 }
 
 /// Every stage and every pipeline of `range` complete, countdowns 0: the mismatches.
-fn check_complete(addr: SocketAddr, range: std::ops::Range<usize>) -> Result<Vec<String>> {
+fn check_complete(
+    addr: SocketAddr,
+    range: std::ops::Range<usize>,
+    shared_root: bool,
+) -> Result<Vec<String>> {
     let mut c = SyncClient::connect(addr)?;
     let mut bad = Vec::new();
     for n in range {
         let p = c.call(&[
             b"HGET",
-            format!("deployment:{n}:pipeline").as_bytes(),
+            format!("{}:pipeline", prefix(n, shared_root)).as_bytes(),
             b"status",
         ])?;
         if bulk_text(&p).as_deref() != Some("complete") {
             bad.push(format!("pipeline {n}: status {p:?}"));
         }
         for s in 1..=5 {
-            let key = format!("deployment:{n}:stages:{s}");
+            let key = format!("{}:stages:{s}", prefix(n, shared_root));
             let status = c.call(&[b"HGET", key.as_bytes(), b"status"])?;
             let count = c.call(&[b"HGET", key.as_bytes(), b"countdown"])?;
             if bulk_text(&status).as_deref() != Some("complete")
@@ -398,21 +422,30 @@ fn result_of(
     r
 }
 
-/// The `programs` scenario: both trigger layouts, each on a fresh server.
+/// The `programs` scenario's layouts: (name, pipelines below one root, wildcard triggers).
+const LAYOUTS: [(&str, bool, bool); 3] = [
+    ("per-pipeline", true, false),
+    ("wildcard", true, true),
+    ("root-per-pipeline", false, false),
+];
+
+/// The `programs` scenario: each layout on a fresh server.
 pub fn programs(env: &Env<'_>, bin: &Path, pin: Option<u32>) -> Result<Vec<RunResult>> {
     let pipelines = env.sizes.pipelines;
     let conns = env.sizes.program_conns;
     let mut out = Vec::new();
-    for layout in ["per-pipeline", "wildcard"] {
+    for (layout, shared_root, wildcard) in LAYOUTS {
         let mut server = Server::start_mapcache_with(bin, pin, &["--key-mode", "path"])?;
         let http = server.http.context("no HTTP port")?;
         // Pipelines 0..P are counted down over RESP, P..2P by programs over HTTP.
-        create_pipelines(server.addr, 2 * pipelines)?;
+        create_pipelines(server.addr, 2 * pipelines, shared_root)?;
         let mut h = Http::connect(http)?;
-        let bodies: Vec<String> = if layout == "wildcard" {
+        let bodies: Vec<String> = if wildcard {
             triggers(None).to_vec()
         } else {
-            (0..2 * pipelines).flat_map(|n| triggers(Some(n))).collect()
+            (0..2 * pipelines)
+                .flat_map(|n| triggers(Some(&slash(n, shared_root))))
+                .collect()
         };
         for body in &bodies {
             let (status, text) = h.send("POST", "/api/v1/triggers", body)?;
@@ -424,9 +457,14 @@ pub fn programs(env: &Env<'_>, bin: &Path, pin: Option<u32>) -> Result<Vec<RunRe
         // status trigger once more.
         let firings =
             (pipelines * (COUNTDOWNS.iter().sum::<u32>() as usize + COUNTDOWNS.len())) as f64;
+        let keys = if shared_root {
+            "deployment:N:stages:S, all below the root `deployment`"
+        } else {
+            "deployment-N:stages:S, a root per pipeline"
+        };
 
         let before = server.proc_stats();
-        let (t, elapsed) = phase(server.addr, 0..pipelines, conns, resp_worker)?;
+        let (t, elapsed) = phase(server.addr, 0..pipelines, conns, shared_root, resp_worker)?;
         let mut r = result_of(
             &format!("programs-resp-{layout}"),
             t,
@@ -439,13 +477,19 @@ pub fn programs(env: &Env<'_>, bin: &Path, pin: Option<u32>) -> Result<Vec<RunRe
         r.extra.insert("pipelines".into(), pipelines as f64);
         r.extra.insert("triggers".into(), bodies.len() as f64);
         r.notes.push(format!(
-            "{pipelines} pipelines of 5 stages counted down by HINCRBY over RESP, {conns} connections; {} triggers ({layout})",
+            "{pipelines} pipelines of 5 stages ({keys}) counted down by HINCRBY over RESP, {conns} connections; {} triggers",
             bodies.len()
         ));
         out.push(r);
 
         let before = server.proc_stats();
-        let (t, elapsed) = phase(http, pipelines..2 * pipelines, conns, http_worker)?;
+        let (t, elapsed) = phase(
+            http,
+            pipelines..2 * pipelines,
+            conns,
+            shared_root,
+            http_worker,
+        )?;
         let mut r = result_of(
             &format!("programs-http-{layout}"),
             t,
@@ -458,9 +502,9 @@ pub fn programs(env: &Env<'_>, bin: &Path, pin: Option<u32>) -> Result<Vec<RunRe
         r.extra.insert("pipelines".into(), pipelines as f64);
         r.extra.insert("triggers".into(), bodies.len() as f64);
         r.notes.push(format!(
-            "{pipelines} pipelines counted down by FOR programs over HTTP (5 per pipeline), {conns} connections; ops are programs"
+            "{pipelines} pipelines ({keys}) counted down by FOR programs over HTTP (5 per pipeline), {conns} connections; ops are programs"
         ));
-        let bad = check_complete(server.addr, 0..2 * pipelines)?;
+        let bad = check_complete(server.addr, 0..2 * pipelines, shared_root)?;
         if !bad.is_empty() {
             r.errors += bad.len() as u64;
             r.error_samples.extend(bad.into_iter().take(5));

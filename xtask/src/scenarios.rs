@@ -100,7 +100,7 @@ impl Sizes {
             value_size: 32,
             pipelines: 100,
             program_conns: 4,
-            cost_triggers: 10_000,
+            cost_triggers: 2_000,
             cost_time: Duration::from_secs(1),
         }
     }

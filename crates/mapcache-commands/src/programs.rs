@@ -246,3 +246,41 @@ pub fn targets(name: &str, args: &[Bytes], path_mode: bool) -> Vec<Target> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mapcache_programs::Command as Program;
+
+    fn args(parts: &[&str]) -> Vec<Bytes> {
+        parts
+            .iter()
+            .map(|p| Bytes::copy_from_slice(p.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn only_watched_nodes_take_the_trigger_path() {
+        let programs = Programs::default();
+        programs
+            .edit("default", |t| t.add("jobs/*/countdown", Program::Noop))
+            .unwrap();
+        let hset = args(&["HSET", "jobs:7", "countdown", "1", "name", "x"]);
+        let watched = programs.watched("default", || targets("hset", &hset, true));
+        assert_eq!(
+            watched,
+            [Target {
+                path: "jobs/7/countdown".into(),
+                always: false
+            }]
+        );
+        // Other paths, and caches without triggers (where the nodes are not even named).
+        let set = args(&["SET", "other", "1"]);
+        assert!(programs
+            .watched("default", || targets("set", &set, true))
+            .is_empty());
+        let watched = programs.watched("1", || panic!("a cache without triggers names no nodes"));
+        assert!(watched.is_empty());
+        assert!(programs.armed());
+    }
+}
