@@ -75,7 +75,7 @@ impl StoredKey {
     pub(crate) fn heap_size(&self) -> usize {
         match self {
             StoredKey::Inline { .. } => 0,
-            StoredKey::Heap(b) => b.len(),
+            StoredKey::Heap { bytes, .. } => bytes.len(),
         }
     }
 
