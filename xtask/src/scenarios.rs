@@ -23,6 +23,7 @@ pub const ALL: &[&str] = &[
     "ttl-storm",
     "connections",
     "memory",
+    "eviction",
 ];
 
 /// Sizes of every scenario.
@@ -47,6 +48,8 @@ pub struct Sizes {
     /// memory: keys of each shape.
     pub memory_keys: u64,
     pub value_size: usize,
+    /// eviction: the traces and the policies ([`crate::eviction`]).
+    pub eviction: crate::eviction::Sizes,
 }
 
 impl Sizes {
@@ -64,6 +67,7 @@ impl Sizes {
             conn_counts: vec![1_000, 10_000],
             memory_keys: 100_000,
             value_size: 32,
+            eviction: crate::eviction::Sizes::full(),
         }
     }
 
@@ -82,6 +86,7 @@ impl Sizes {
             conn_counts: vec![200, 1_000],
             memory_keys: 20_000,
             value_size: 32,
+            eviction: crate::eviction::Sizes::quick(),
         }
     }
 }
@@ -96,7 +101,7 @@ pub struct Env<'a> {
 /// Runs scenario `name` against `server`.
 pub fn run(env: &Env<'_>, name: &str, server: &mut Server) -> Result<Vec<RunResult>> {
     let selftest = server.kind == Kind::Selftest;
-    if selftest && matches!(name, "ttl-storm" | "connections" | "memory") {
+    if selftest && matches!(name, "ttl-storm" | "connections" | "memory" | "eviction") {
         return Ok(Vec::new()); // they need a real server's semantics
     }
     if !selftest {
@@ -161,6 +166,7 @@ pub fn run(env: &Env<'_>, name: &str, server: &mut Server) -> Result<Vec<RunResu
             out
         }
         "memory" => memory(env, server)?,
+        "eviction" => crate::eviction::run(&s.eviction, server)?,
         other => bail!("unknown scenario {other:?}; scenarios: {}", ALL.join(", ")),
     };
     for r in &mut results {
