@@ -181,6 +181,7 @@ mod tests {
             result("connections-200", 10, 0),
             result("memory-string-32", 10, 0),
             result("memory-hash-10", 10, 0),
+            result("eviction-zipf-allkeys-lru", 10, 0),
         ]
     }
 
