@@ -314,6 +314,7 @@ fn one(
         .unwrap_or(0)
         .saturating_sub(evicted0);
     let used_end = ctl.info_field("memory", "used_memory")?.unwrap_or(0);
+    let keys_end = ctl.int(&[b"DBSIZE"]).unwrap_or(0);
     ctl.call(&[b"CONFIG", b"SET", b"maxmemory", b"0"])
         .context("resetting maxmemory")?;
 
@@ -358,6 +359,7 @@ fn one(
     x.insert("max_stall_us".into(), stall.as_secs_f64() * 1e6);
     x.insert("probes".into(), probes as f64);
     x.insert("evicted_keys".into(), evicted as f64);
+    x.insert("keys_at_end".into(), keys_end as f64);
     x.insert("gets".into(), gets as f64);
     Ok(r)
 }

@@ -27,7 +27,7 @@ const KEEP_ONE_IN: usize = 8;
 fn score(policy: Policy, slot: &super::shard::Slot, now: UnixMillis) -> u64 {
     let stamp = slot.key.access().get();
     match policy {
-        Policy::AllKeysLru | Policy::VolatileLru => u64::MAX - access::idle_ms(stamp, now),
+        Policy::AllKeysLru | Policy::VolatileLru => u64::MAX - access::lru_age(stamp, now),
         Policy::AllKeysLfu | Policy::VolatileLfu => u64::from(access::decayed(stamp, now)),
         Policy::VolatileTtl => slot
             .entry
