@@ -87,7 +87,7 @@ impl Shard {
             found
         };
         // Lowest score last: `pop` takes it.
-        found.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+        found.sort_unstable_by_key(|c| std::cmp::Reverse(c.1));
         self.evict_pool = found;
     }
 

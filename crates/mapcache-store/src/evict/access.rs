@@ -111,7 +111,7 @@ pub(crate) fn decayed(stamp: u32, now: UnixMillis) -> u32 {
     let last = stamp >> 8;
     let elapsed = minutes(now).wrapping_sub(last) & 0xFFFF;
     let decay = LFU_DECAY_TIME.load(Ordering::Relaxed);
-    let periods = if decay == 0 { 0 } else { elapsed / decay };
+    let periods = elapsed.checked_div(decay).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 
