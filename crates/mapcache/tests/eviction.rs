@@ -130,7 +130,9 @@ const SCRIPT: &[Step] = &[
             "1",
         ],
     ),
-    (0, &["CONFIG", "GET", "lfu-*"]),
+    // (One at a time: Redis answers a pattern in its dict's order.)
+    (0, &["CONFIG", "GET", "lfu-log-factor"]),
+    (0, &["CONFIG", "GET", "lfu-decay-time"]),
     // OBJECT FREQ under LFU: a new key starts at 5, one read lifts it to 6.
     (0, &["SET", "f", "v"]),
     (0, &["OBJECT", "FREQ", "f"]),
@@ -146,6 +148,17 @@ const SCRIPT: &[Step] = &[
     (0, &["CLIENT", "NO-EVICT", "on"]),
     (0, &["CLIENT", "NO-EVICT", "OFF"]),
     (0, &["CLIENT", "NO-EVICT", "maybe"]),
+    // An eviction is a change WATCH sees: the watched key goes, EXEC answers nil.
+    (0, &["SET", "w", "1"]),
+    (0, &["WATCH", "w"]),
+    (1, &["CONFIG", "SET", "maxmemory", "1"]),
+    (1, &["GET", "nokey"]),
+    (1, &["CONFIG", "SET", "maxmemory", "0"]),
+    (0, &["MULTI"]),
+    (0, &["PING"]),
+    (0, &["EXEC"]),
+    (0, &["GET", "w"]),
+    (0, &["DBSIZE"]),
     (0, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]),
 ];
 
