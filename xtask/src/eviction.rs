@@ -4,8 +4,9 @@
 //! (s = 0.99) over `distinct` keys, each request a GET and, on a miss, a SET of a
 //! 100-byte value (a cache in front of a slower store). The `scan` trace is the same
 //! with one-off sequential scans of cold keys (ids never seen before or again) mixed
-//! in: 10% of the distinct keys' worth every 5% of the trace, what makes LRU evict
-//! hot keys. Both servers get the same `maxmemory`: room for about 10% of the
+//! in: after every `requests / 20` Zipf requests, a scan of `distinct / 10` keys (so at
+//! full size half the trace's requests are scan keys, which never hit), what makes LRU
+//! evict hot keys. Both servers get the same `maxmemory`: room for about 10% of the
 //! distinct keys at Redis's cost per key, plus an empty server's memory.
 //!
 //! Connections work the trace in batches: a batch's GETs pipelined, then the SETs of
@@ -154,6 +155,17 @@ struct Counts {
     /// Hits and GETs per window of the trace.
     window_hits: Vec<AtomicU64>,
     window_gets: Vec<AtomicU64>,
+    /// The first few wrong replies, as text.
+    samples: std::sync::Mutex<Vec<String>>,
+}
+
+impl Counts {
+    fn note(&self, what: String) {
+        let mut s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        if s.len() < 5 {
+            s.push(what);
+        }
+    }
 }
 
 /// Runs one connection's share of `trace`: batches `c`, `c + CONNS`, ...
@@ -183,8 +195,9 @@ fn work(addr: SocketAddr, trace: &[u32], c: usize, counts: &Counts) -> Result<()
                     p.push(&[b"SET", k, &value]);
                     misses += 1;
                 }
-                _ => {
+                other => {
                     counts.errors.fetch_add(1, Ordering::Relaxed);
+                    counts.note(format!("GET: {other:?}"));
                 }
             }
         }
@@ -192,11 +205,12 @@ fn work(addr: SocketAddr, trace: &[u32], c: usize, counts: &Counts) -> Result<()
         counts.window_gets[w].fetch_add(keys.len() as u64, Ordering::Relaxed);
         if misses > 0 {
             p.flush(misses, &mut replies)?;
-            let bad = replies
-                .iter()
-                .filter(|f| !matches!(f, Frame::Simple(s) if &s[..] == b"OK"))
-                .count();
-            counts.errors.fetch_add(bad as u64, Ordering::Relaxed);
+            for f in &replies {
+                if !matches!(f, Frame::Simple(s) if &s[..] == b"OK") {
+                    counts.errors.fetch_add(1, Ordering::Relaxed);
+                    counts.note(format!("SET: {f:?}"));
+                }
+            }
             counts.sets.fetch_add(misses as u64, Ordering::Relaxed);
         }
     }
@@ -327,6 +341,8 @@ fn one(
     r.ops = gets + sets;
     r.errors = counts.errors.load(Ordering::Relaxed) + failures.len() as u64;
     r.error_samples = failures;
+    r.error_samples
+        .extend(counts.samples.lock().map(|s| s.clone()).unwrap_or_default());
     r.elapsed_s = elapsed.as_secs_f64();
     r.ops_per_s = r.ops as f64 / r.elapsed_s.max(1e-9);
     r.latency_us.max = stall.as_secs_f64() * 1e6;
