@@ -81,9 +81,9 @@ pub fn stress_problems(v: &Value) -> Vec<String> {
                         .and_then(Value::as_str)
                         .is_some_and(|n| n == *s || n.starts_with(&format!("{s}-")))
             });
-            // The self-test server does not run the three that need real semantics.
+            // The self-test server does not run the four that need real semantics.
             let exempt = (*target == "selftest"
-                && matches!(*s, "ttl-storm" | "connections" | "memory"))
+                && matches!(*s, "ttl-storm" | "connections" | "memory" | "eviction"))
                 || (*target != "mapcache" && scenarios::MAPCACHE_ONLY.contains(s));
             if !present && !exempt {
                 problems.push(format!("{s} on {target}: missing"));
@@ -184,6 +184,7 @@ mod tests {
             result("memory-hash-10", 10, 0),
             result("programs-resp-wildcard", 10, 0),
             result("trigger-cost-none", 10, 0),
+            result("eviction-zipf-allkeys-lru", 10, 0),
         ]
     }
 

@@ -15,6 +15,7 @@
 
 mod bench;
 mod check;
+mod eviction;
 mod http_bench;
 mod load;
 mod profile;
@@ -94,8 +95,8 @@ struct BinaryArgs {
 #[derive(Debug, clap::Args)]
 struct StressArgs {
     /// Scenarios to run (default: all): concurrent, sustained, pipeline, mixed,
-    /// ttl-storm, connections, memory, programs, trigger-cost (the last two on
-    /// mapcache only).
+    /// ttl-storm, connections, memory, eviction, programs, trigger-cost (the last
+    /// two on mapcache only).
     scenarios: Vec<String>,
     /// Every scenario at a small size (about 20 s per server).
     #[arg(long)]
@@ -160,6 +161,15 @@ struct StressArgs {
     /// trigger-cost: triggers on other paths.
     #[arg(long)]
     cost_triggers: Option<usize>,
+    /// eviction: distinct keys of the traces (maxmemory holds about a tenth of them).
+    #[arg(long)]
+    distinct: Option<u64>,
+    /// eviction: requests (GETs) per trace.
+    #[arg(long)]
+    requests: Option<u64>,
+    /// eviction: maxmemory policies to run, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    policies: Option<Vec<String>>,
     /// Tokio worker threads of the load generator.
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -346,6 +356,11 @@ fn stress(a: StressArgs, command: &str) -> Result<()> {
     sizes.value_size = a.value_size.unwrap_or(sizes.value_size);
     sizes.pipelines = a.pipelines.unwrap_or(sizes.pipelines);
     sizes.cost_triggers = a.cost_triggers.unwrap_or(sizes.cost_triggers);
+    sizes.eviction.distinct = a.distinct.unwrap_or(sizes.eviction.distinct);
+    sizes.eviction.requests = a.requests.unwrap_or(sizes.eviction.requests);
+    if let Some(p) = a.policies.clone() {
+        sizes.eviction.policies = p;
+    }
     let names: Vec<String> = if a.scenarios.is_empty() {
         scenarios::ALL.iter().map(|s| s.to_string()).collect()
     } else {

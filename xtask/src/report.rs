@@ -343,6 +343,39 @@ pub fn memory_table(results: &[RunResult]) -> String {
     t
 }
 
+/// The eviction scenario: one row per trace, policy and target.
+pub fn eviction_table(results: &[RunResult]) -> String {
+    let rows: Vec<&RunResult> = results
+        .iter()
+        .filter(|r| r.scenario.starts_with("eviction-"))
+        .collect();
+    let mut t = String::new();
+    if rows.is_empty() {
+        return t;
+    }
+    t.push_str("| trace / policy | target | hit ratio | 2nd half | ops/s | srv CPU µs/req | used_memory peak / maxmemory MiB | max stall µs | evicted | keys held at the end |\n");
+    t.push_str("|---|---|---:|---:|---:|---:|---|---:|---:|---:|\n");
+    for r in rows {
+        let x = |k: &str| r.extra.get(k).copied();
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {:.0} | {} | {} / {} | {} | {} | {} |",
+            r.scenario.trim_start_matches("eviction-"),
+            r.target,
+            opt(x("hit_ratio"), 3),
+            opt(x("hit_ratio_second_half"), 3),
+            r.ops_per_s,
+            opt(r.server_cpu_us_per_op, 2),
+            opt(x("used_memory_peak_mib"), 1),
+            opt(x("maxmemory_mib"), 1),
+            opt(x("max_stall_us"), 0),
+            opt(x("evicted_keys"), 0),
+            opt(x("keys_at_end"), 0),
+        );
+    }
+    t
+}
+
 /// (key in `extra`, label, decimals)
 type Rows = &'static [(&'static str, &'static str, usize)];
 
@@ -450,6 +483,10 @@ pub fn write(dir: &Path, report: &Report) -> Result<String> {
     let cost = cost_table(&report.results);
     if !cost.is_empty() {
         let _ = writeln!(md, "## trigger-cost\n\n{cost}");
+    }
+    let eviction = eviction_table(&report.results);
+    if !eviction.is_empty() {
+        let _ = writeln!(md, "## eviction\n\n{eviction}");
     }
     let notes: Vec<String> = report
         .results

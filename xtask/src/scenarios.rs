@@ -23,6 +23,7 @@ pub const ALL: &[&str] = &[
     "ttl-storm",
     "connections",
     "memory",
+    "eviction",
     "programs",
     "trigger-cost",
 ];
@@ -59,6 +60,8 @@ pub struct Sizes {
     /// trigger-cost: triggers on other paths, and time per run.
     pub cost_triggers: usize,
     pub cost_time: Duration,
+    /// eviction: the traces and the policies ([`crate::eviction`]).
+    pub eviction: crate::eviction::Sizes,
 }
 
 impl Sizes {
@@ -80,6 +83,7 @@ impl Sizes {
             program_conns: 8,
             cost_triggers: 10_000,
             cost_time: Duration::from_secs(5),
+            eviction: crate::eviction::Sizes::full(),
         }
     }
 
@@ -102,6 +106,7 @@ impl Sizes {
             program_conns: 4,
             cost_triggers: 2_000,
             cost_time: Duration::from_secs(1),
+            eviction: crate::eviction::Sizes::quick(),
         }
     }
 }
@@ -121,7 +126,7 @@ pub struct Env<'a> {
 /// Runs scenario `name` against `server`.
 pub fn run(env: &Env<'_>, name: &str, server: &mut Server) -> Result<Vec<RunResult>> {
     let selftest = server.kind == Kind::Selftest;
-    if selftest && matches!(name, "ttl-storm" | "connections" | "memory") {
+    if selftest && matches!(name, "ttl-storm" | "connections" | "memory" | "eviction") {
         return Ok(Vec::new()); // they need a real server's semantics
     }
     if MAPCACHE_ONLY.contains(&name) {
@@ -198,6 +203,7 @@ pub fn run(env: &Env<'_>, name: &str, server: &mut Server) -> Result<Vec<RunResu
             out
         }
         "memory" => memory(env, server)?,
+        "eviction" => crate::eviction::run(&s.eviction, server)?,
         other => bail!("unknown scenario {other:?}; scenarios: {}", ALL.join(", ")),
     };
     for r in &mut results {

@@ -90,7 +90,7 @@ impl StoredKey {
 pub(crate) struct Access([AtomicU8; 3]);
 
 impl Access {
-    fn new(v: u32) -> Self {
+    pub(crate) fn new(v: u32) -> Self {
         let a = Access(Default::default());
         a.set(v);
         a

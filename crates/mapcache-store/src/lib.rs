@@ -221,7 +221,9 @@ impl Store {
         let per_db = 1usize << self.shard_bits;
         let total = dbs.len() * per_db;
         let (mut n, mut freed, mut misses) = (0usize, 0u64, 0usize);
-        while freed < need && n < max_keys && misses < total {
+        // Two laps of misses before giving up: a shard whose pool ran dry answers
+        // `None` once and refills on its next turn.
+        while freed < need && n < max_keys && misses < 2 * total {
             let at = self
                 .limits
                 .cursor

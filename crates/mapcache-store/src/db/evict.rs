@@ -20,14 +20,14 @@ pub(super) type Candidate = (u64, u64);
 
 /// Slots a refill reads per unit of `maxmemory-samples`.
 const CHUNK_PER_SAMPLE: usize = 16;
-/// A refill keeps one candidate in this many (all of them for the random policies).
+/// A refill keeps one candidate in this many.
 const KEEP_ONE_IN: usize = 8;
 
 /// A slot's score under `policy` at `now`: lower is evicted first.
 fn score(policy: Policy, slot: &super::shard::Slot, now: UnixMillis) -> u64 {
     let stamp = slot.key.access().get();
     match policy {
-        Policy::AllKeysLru | Policy::VolatileLru => u64::MAX - access::idle_ms(stamp, now),
+        Policy::AllKeysLru | Policy::VolatileLru => u64::MAX - access::lru_age(stamp, now),
         Policy::AllKeysLfu | Policy::VolatileLfu => u64::from(access::decayed(stamp, now)),
         Policy::VolatileTtl => slot
             .entry
@@ -78,16 +78,20 @@ impl Shard {
                 })
                 .collect();
             self.evict_at += chunk;
-            let random = matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom);
-            if !random && found.len() > KEEP_ONE_IN {
+            if found.len() > KEEP_ONE_IN {
+                // The lowest-scored eighth; under the random policies (all scores
+                // equal) simply the first eighth, as random as any.
                 let keep = found.len() / KEEP_ONE_IN;
                 found.select_nth_unstable_by_key(keep - 1, |c| c.1);
                 found.truncate(keep);
             }
             found
         };
-        // Lowest score last: `pop` takes it.
-        found.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+        // Lowest score last: `pop` takes it. The pool keeps an exact allocation: a
+        // chunk-sized one kept in every shard would add up to a visible share of a
+        // small limit (256 shards × 1.3 KB per database).
+        found.sort_unstable_by_key(|c| std::cmp::Reverse(c.1));
+        found.shrink_to_fit();
         self.evict_pool = found;
     }
 

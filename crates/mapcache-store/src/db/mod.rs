@@ -692,6 +692,13 @@ impl Db {
         let slot = {
             let mut shard = cell.lock.write();
             let (_, slot) = shard.evict_one(policy, now, samples)?;
+            if matches!(
+                policy,
+                crate::evict::Policy::AllKeysLru | crate::evict::Policy::VolatileLru
+            ) {
+                let stamp = slot.key.access().get();
+                crate::evict::access::note_evicted_age(crate::evict::access::lru_age(stamp, now));
+            }
             self.origin.report(&slot.key, None, ChangeKind::Evicted);
             slot
         };

@@ -2,22 +2,33 @@
 //! with the minute it was last decayed, read and written by every lookup that touches
 //! a key ([`crate::key::Access`] holds them in the slot).
 //!
+//! LRU keys start on probation: a key written and not read since carries a flag, and
+//! eviction sees it older than it is by half the age at which keys are being evicted
+//! ([`lru_age`]). A key read again soon after its write loses the flag and lives a
+//! full LRU lifetime; one-off keys (a scan, a one-hit wonder of a long tail) go about
+//! twice as soon, before keys that are read. This is segmented LRU's probation
+//! segment without a second list, and what keeps a scan from flushing the hot keys.
+//!
 //! Which of the two the stamps mean is one process-wide switch ([`set_lfu`]), like
 //! Redis's `maxmemory-policy`: after a switch the old stamps are read the new way until
 //! keys are touched again (Redis has the same caveat). The LFU tuning knobs
 //! (`lfu-log-factor`, `lfu-decay-time`) are process-wide too.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use mapcache_expiry::UnixMillis;
 
 use crate::key::Access;
 
-/// The LRU clock's unit. 24 bits of 100 ms wrap after 19.4 days (Redis: 1 s, 194 days);
-/// finer than Redis's so that keys touched within the same second still order.
+/// The LRU clock's unit. 23 bits of 100 ms wrap after 9.7 days (Redis: 24 bits of
+/// 1 s, 194 days); finer than Redis's so that keys touched within the same second
+/// still order. The 24th bit is the probation flag.
 pub const LRU_RESOLUTION_MS: i64 = 100;
-const LRU_MASK: u32 = (1 << 24) - 1;
+const LRU_MASK: u32 = (1 << 23) - 1;
+const PROBATION: u32 = 1 << 23;
+/// The age (ms, counting probation) of the keys LRU eviction takes, smoothed.
+static EVICTION_AGE_MS: AtomicU64 = AtomicU64::new(0);
 /// A new key's LFU counter (Redis's `LFU_INIT_VAL`), so that it is not evicted at once.
 pub const LFU_INIT_VAL: u32 = 5;
 
@@ -58,7 +69,7 @@ pub(crate) fn fresh() -> u32 {
     if lfu() {
         lfu_stamp(now, LFU_INIT_VAL)
     } else {
-        lru_clock(now)
+        lru_clock(now) | PROBATION
     }
 }
 
@@ -100,7 +111,7 @@ pub(crate) fn decayed(stamp: u32, now: UnixMillis) -> u32 {
     let last = stamp >> 8;
     let elapsed = minutes(now).wrapping_sub(last) & 0xFFFF;
     let decay = LFU_DECAY_TIME.load(Ordering::Relaxed);
-    let periods = if decay == 0 { 0 } else { elapsed / decay };
+    let periods = elapsed.checked_div(decay).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 
@@ -120,8 +131,31 @@ fn log_incr(counter: u32) -> u32 {
 
 /// Milliseconds since the key was last touched, by its LRU stamp.
 pub(crate) fn idle_ms(stamp: u32, now: UnixMillis) -> u64 {
-    let ticks = lru_clock(now).wrapping_sub(stamp) & LRU_MASK;
+    let ticks = lru_clock(now).wrapping_sub(stamp & LRU_MASK) & LRU_MASK;
     u64::from(ticks) * LRU_RESOLUTION_MS as u64
+}
+
+/// The age LRU eviction orders keys by: the idle time, plus half the current eviction
+/// age for a key on probation (written, not read since).
+pub(crate) fn lru_age(stamp: u32, now: UnixMillis) -> u64 {
+    let idle = idle_ms(stamp, now);
+    if stamp & PROBATION != 0 {
+        idle + EVICTION_AGE_MS.load(Ordering::Relaxed) / 2
+    } else {
+        idle
+    }
+}
+
+/// LRU eviction took a key of this age ([`lru_age`]): fold it into the running
+/// average (weight 1/64) that sets the probation offset.
+pub(crate) fn note_evicted_age(age: u64) {
+    let old = EVICTION_AGE_MS.load(Ordering::Relaxed);
+    let new = if old == 0 {
+        age
+    } else {
+        old - old / 64 + age / 64
+    };
+    EVICTION_AGE_MS.store(new, Ordering::Relaxed);
 }
 
 /// A number in [0, 1) from a per-thread xorshift generator (not for secrets).
@@ -144,12 +178,25 @@ mod tests {
     #[test]
     fn lru_idle_time_counts_from_the_last_touch_and_wraps() {
         let t0: UnixMillis = 1_700_000_000_000;
-        let stamp = lru_clock(t0);
+        let stamp = lru_clock(t0) | PROBATION;
         assert_eq!(idle_ms(stamp, t0), 0);
         assert_eq!(idle_ms(stamp, t0 + 2_000), 2_000);
-        // Past the 24-bit wrap the clock compares modulo its range.
-        let wrap = (1i64 << 24) * LRU_RESOLUTION_MS;
+        // Past the 23-bit wrap the clock compares modulo its range.
+        let wrap = (1i64 << 23) * LRU_RESOLUTION_MS;
         assert_eq!(idle_ms(stamp, t0 + wrap + 500), 500);
+    }
+
+    #[test]
+    fn a_key_written_and_not_read_since_is_older_to_lru_eviction_until_read() {
+        let t0: UnixMillis = 1_700_000_000_000;
+        note_evicted_age(60_000);
+        let written = lru_clock(t0) | PROBATION;
+        assert_eq!(idle_ms(written, t0), 0, "OBJECT IDLETIME ignores probation");
+        assert!(lru_age(written, t0) > 0);
+        let access = Access::new(written);
+        set_lfu(false);
+        touch(&access, t0);
+        assert_eq!(lru_age(access.get(), t0), 0, "a read ends probation");
     }
 
     #[test]
