@@ -496,3 +496,38 @@ for proto in (2, 3):
         "redis-py (pip package redis 8.2) failed:\n{stdout}\n{stderr}"
     );
 }
+
+/// Over HTTP too: a script past its time limit makes the JSON API answer 503 with
+/// RESP's BUSY text (the script holds the whole store), until SCRIPT KILL.
+#[test]
+fn http_api_answers_busy_while_a_script_runs_too_long() {
+    let server = Server::start(&[]);
+    let mut admin = Conn::connect(addr(&server), "admin");
+    admin
+        .call_strs(&[b"CONFIG", b"SET", b"lua-time-limit", b"100"])
+        .unwrap();
+    let (status, _) = support::http_get(server.http, "/api/v1/caches");
+    assert_eq!(status, 200);
+    let mut runner = Conn::connect(addr(&server), "runner");
+    runner
+        .send(&[
+            b"EVAL".to_vec(),
+            b"while true do end".to_vec(),
+            b"0".to_vec(),
+        ])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, body) = support::http_get(server.http, "/api/v1/caches");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("BUSY Redis is busy running a script"),
+        "{body}"
+    );
+    assert_eq!(
+        admin.call_strs(&[b"SCRIPT", b"KILL"]).unwrap(),
+        Frame::Simple("OK".into())
+    );
+    assert!(matches!(runner.read().unwrap().frame, Frame::Error(_)));
+    let (status, _) = support::http_get(server.http, "/api/v1/caches");
+    assert_eq!(status, 200);
+}
