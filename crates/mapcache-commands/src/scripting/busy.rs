@@ -137,9 +137,7 @@ impl Busy {
         }
         let mut running = self.running.lock();
         let eval = loop {
-            let Some(run) = running.clone() else {
-                return None;
-            };
+            let run = running.clone()?;
             if run.thread == std::thread::current().id() {
                 // The script's own commands (and an EXEC that runs a script).
                 return None;

@@ -113,7 +113,9 @@ pub(crate) fn frame_to_lua(lua: &Lua, f: Frame, resp3: bool) -> mlua::Result<Val
 /// A Lua number as Redis's `(long long)` cast gives it on x86-64 (out of range and NaN:
 /// the "integer indefinite" value).
 fn lua_number_to_i64(d: f64) -> i64 {
-    if d.is_nan() || d >= 9.223_372_036_854_775_808e18 || d < -9.223_372_036_854_775_808e18 {
+    // 2^63: the first double past i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if d.is_nan() || !(-LIMIT..LIMIT).contains(&d) {
         i64::MIN
     } else {
         d as i64
@@ -144,7 +146,7 @@ pub(crate) fn lua_to_reply(v: &Value, out: &mut Reply, script_resp3: bool, depth
                 out.null();
             }
         }
-        Value::Integer(n) => out.integer(*n as i64),
+        Value::Integer(n) => out.integer(*n),
         Value::Number(d) => out.integer(lua_number_to_i64(*d)),
         Value::Table(t) => table_to_reply(t, out, script_resp3, depth),
         _ => out.null(),

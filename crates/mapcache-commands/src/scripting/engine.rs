@@ -251,7 +251,7 @@ impl Engine {
                 }
                 let level = match &a[0] {
                     Value::Number(n) => *n as i64,
-                    Value::Integer(n) => *n as i64,
+                    Value::Integer(n) => *n,
                     Value::String(s) => match std::str::from_utf8(&s.as_bytes())
                         .ok()
                         .and_then(|s| s.trim().parse::<f64>().ok())
@@ -315,7 +315,7 @@ impl Engine {
                 }
                 let flags = match &a[0] {
                     Value::Number(n) => *n as i64,
-                    Value::Integer(n) => *n as i64,
+                    Value::Integer(n) => *n,
                     _ => 0,
                 };
                 if flags & !3 != 0 {
@@ -548,7 +548,7 @@ impl Engine {
                 }
                 let v = match &a[0] {
                     Value::Number(n) => *n as i64,
-                    Value::Integer(n) => *n as i64,
+                    Value::Integer(n) => *n,
                     Value::String(s) => std::str::from_utf8(&s.as_bytes())
                         .ok()
                         .and_then(|s| s.trim().parse::<f64>().ok())

@@ -45,7 +45,7 @@ fn int(out: &mut Vec<u8>, n: i64) {
 
 fn number(out: &mut Vec<u8>, d: f64) {
     // IS_INT64_EQUIVALENT: no fractional part and within int64.
-    if d.is_finite() && d.fract() == 0.0 && d >= -9.2e18 && d <= 9.2e18 {
+    if d.is_finite() && d.fract() == 0.0 && (-9.2e18..=9.2e18).contains(&d) {
         return int(out, d as i64);
     }
     let f = d as f32;
@@ -90,7 +90,7 @@ fn pack_value(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
         }
         Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
         Value::Number(n) => number(out, *n),
-        Value::Integer(n) => int(out, *n as i64),
+        Value::Integer(n) => int(out, *n),
         Value::Table(t) if level < MAX_NESTING => {
             let mut count = 0usize;
             let mut max = 0f64;
