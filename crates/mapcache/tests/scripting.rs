@@ -182,6 +182,14 @@ const SCRIPT: &[Step] = &[
     (0, &[E, "return cjson.decode('x')", "0"]),
     (0, &[E, "return cjson.decode('')", "0"]),
     (0, &[E, "return cjson.decode('[1] x')", "0"]),
+    (0, &[E, "cjson.encode_max_depth(1); local ok = pcall(cjson.encode, {{1}}); cjson.encode_max_depth(1000); return tostring(ok)", "0"]),
+    (0, &[E, "cjson.decode_max_depth(1); local ok = pcall(cjson.decode, '[[1]]'); cjson.decode_max_depth(1000); return tostring(ok)", "0"]),
+    (0, &[E, "local a = cjson.encode_invalid_numbers('null'); local s = cjson.encode({0/0}); cjson.encode_invalid_numbers(false); return {a, s}", "0"]),
+    (0, &[E, "return {cjson.encode_max_depth(), cjson.encode_number_precision(), tostring(cjson.encode_keep_buffer())}", "0"]),
+    // Large values cross the Lua/Rust boundary without holding every item at once.
+    (0, &[E, "local t = {}; for i = 1, 20000 do t[i] = i end; return t", "0"]),
+    (1, &[E, "local m = {}; for i = 1, 10000 do m['k' .. i] = i end; return #cmsgpack.pack(m)", "0"]),
+    (0, &[E, "local t = {}; for i = 1, 10000 do t['k' .. i] = i end; return #cjson.encode(t)", "0"]),
     // bit.
     (0, &[E, "return {bit.band(0xff, 0x0f), bit.bor(1, 2, 4), bit.bxor(5, 3), bit.bnot(0), bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-16, 2)}", "0"]),
     (0, &[E, "return {bit.tobit(0xffffffff), bit.tobit(2^32 + 7), bit.rol(0x12345678, 8), bit.ror(0x12345678, 8), bit.bswap(0x12345678)}", "0"]),
@@ -202,6 +210,7 @@ const SCRIPT: &[Step] = &[
     // math.random is Redis's deterministic generator.
     (0, &[E, "return {math.random(1000000), math.random(1000000), math.random(10, 20)}", "0"]),
     (0, &[E, "math.randomseed(42); return {math.random(1000000), math.random(1000000)}", "0"]),
+    (0, &[E, "math.randomseed(ARGV[1]); return math.random(1000)", "0", "7"]),
     // EVALSHA and SCRIPT.
     (0, &["SCRIPT", "LOAD", "return {KEYS[1], ARGV[1]}"]),
     (0, &["EVALSHA", "d006f1a90249474274c76f5be725b8f5804a346b", "1", "key", "arg"]),
@@ -223,6 +232,7 @@ const SCRIPT: &[Step] = &[
     (0, &["FUNCTION", "LOAD", "#!lua name=lib1\nredis.register_function('getk', function() end)"]),
     (0, &["FUNCTION", "LOAD", "#!lua name=lib2\nredis.register_function{function_name='echo', callback=function(keys, args) return {keys, args} end, flags={'no-writes'}, description='echoes'}"]),
     (0, &["FCALL", "getk", "1", "s"]),
+    (0, &["FCALL", "GETK", "1", "s"]),
     (1, &["FCALL", "echo", "2", "k1", "k2", "a1"]),
     (0, &["FCALL_RO", "echo", "0", "x"]),
     (0, &["FCALL_RO", "getk", "1", "s"]),

@@ -352,10 +352,9 @@ impl Engine {
             libs::func(&lua, move |_, a: Variadic<Value>| {
                 let r = (rng.lock().next() % i32::MAX) as f64 / i32::MAX as f64;
                 let int = |v: &Value| -> mlua::Result<f64> {
-                    match v {
-                        Value::Number(n) => Ok((*n as i32) as f64),
-                        Value::Integer(n) => Ok((*n as i32) as f64),
-                        _ => Err(mlua::Error::runtime(
+                    match libs::to_number(v) {
+                        Some(n) => Ok((n as i32) as f64),
+                        None => Err(mlua::Error::runtime(
                             "bad argument to 'random' (number expected)",
                         )),
                     }
@@ -387,10 +386,9 @@ impl Engine {
         raw.raw_set(
             "randomseed",
             libs::func(&lua, move |_, a: Variadic<Value>| {
-                let s = match a.first() {
-                    Some(Value::Number(n)) => *n as i32,
-                    Some(Value::Integer(n)) => *n as i32,
-                    _ => {
+                let s = match a.first().and_then(libs::to_number) {
+                    Some(n) => n as i32,
+                    None => {
                         return Err(mlua::Error::runtime(
                             "bad argument #1 to 'randomseed' (number expected, got no value)",
                         ))
@@ -467,8 +465,24 @@ impl Engine {
         }
         match result {
             Ok((reply, resp3)) => match reply {
-                Ok(v) => lua_to_reply(&v, out, resp3, 0),
-                Err(e) => encode::error(&mut out.buf, &format_error(&e, mode.name)),
+                Ok(v) => {
+                    if let Value::Table(t) = &v {
+                        if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+                            count_error(shared, &e.as_bytes());
+                        }
+                    }
+                    lua_to_reply(&v, out, resp3, 0)
+                }
+                Err(e) => {
+                    let text = format_error(&e, mode.name);
+                    // Errors of commands the script called were counted when they ran.
+                    let counted = matches!(&e, Value::Table(t)
+                        if matches!(t.raw_get::<Value>("ignore_error_stats_update"), Ok(Value::Boolean(true))));
+                    if !counted {
+                        count_error(shared, &text);
+                    }
+                    encode::error(&mut out.buf, &text)
+                }
             },
             Err(e) => {
                 let msg = format!(
@@ -492,16 +506,14 @@ impl Engine {
         mode: RunMode<'_>,
     ) -> mlua::Result<(Result<Value, Value>, bool)> {
         let lua = &self.lua;
-        let keys_t = lua.create_sequence_from(
-            keys.iter()
-                .map(|k| lua.create_string(k))
-                .collect::<mlua::Result<Vec<_>>>()?,
-        )?;
-        let args_t = lua.create_sequence_from(
-            args.iter()
-                .map(|k| lua.create_string(k))
-                .collect::<mlua::Result<Vec<_>>>()?,
-        )?;
+        let array = |items: &[Bytes]| -> mlua::Result<Table> {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, item) in items.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(item)?)?;
+            }
+            Ok(t)
+        };
+        let (keys_t, args_t) = (array(keys)?, array(args)?);
         let g = lua.globals();
         if mode.eval {
             g.raw_set("KEYS", keys_t.clone())?;
@@ -579,6 +591,18 @@ impl Engine {
         let v = values.next().unwrap_or(Value::Nil);
         Ok((if ok { Ok(v) } else { Err(v) }, resp3.get()))
     }
+}
+
+/// Counts an error reply in INFO's error stats (`errorstat_<CODE>`), as Redis does for
+/// a script's error reply.
+fn count_error(shared: &Shared, text: &[u8]) {
+    let code = text.split(|&c| c == b' ').next().unwrap_or(b"ERR");
+    let code = std::str::from_utf8(code).unwrap_or("ERR");
+    shared
+        .stats
+        .error_replies
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    shared.errorstats.record(code);
 }
 
 /// `REDIS_VERSION_NUM`: 0x00MMmmpp.

@@ -36,7 +36,8 @@ pub struct Library {
     pub functions: BTreeMap<String, Func>,
 }
 
-/// Every loaded library, and which library each function belongs to.
+/// Every loaded library, and which library each function belongs to. Function names
+/// are case-insensitive, as in Redis: maps of functions are keyed by the lowercase name.
 #[derive(Debug, Default, Clone)]
 pub struct Libraries {
     pub libraries: BTreeMap<String, Library>,
@@ -45,8 +46,9 @@ pub struct Libraries {
 
 impl Libraries {
     pub fn function(&self, name: &str) -> Option<&Func> {
-        let lib = self.functions.get(name)?;
-        self.libraries.get(lib)?.functions.get(name)
+        let key = name.to_ascii_lowercase();
+        let lib = self.functions.get(&key)?;
+        self.libraries.get(lib)?.functions.get(&key)
     }
 
     /// Adds `lib` (replacing the library of the same name when `replace`), checking
@@ -254,11 +256,12 @@ impl Engine {
                     return Err(raise(BAD_NAME.as_bytes()));
                 }
                 let mut reg = registered.borrow_mut();
-                if reg.contains_key(&fname) {
+                let key = fname.to_ascii_lowercase();
+                if reg.contains_key(&key) {
                     return Err(raise(b"Function already exists in the library"));
                 }
                 reg.insert(
-                    fname.clone(),
+                    key,
                     Func {
                         name: fname,
                         description,

@@ -118,12 +118,18 @@ fn pack_value(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
                     pack_value(out, &t.raw_get::<Value>(i)?, level + 1)?;
                 }
             } else {
-                let pairs: Vec<(Value, Value)> =
-                    t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-                header(out, pairs.len(), 0x80, 16, 0xde, 0xdf);
-                for (k, v) in &pairs {
-                    pack_value(out, k, level + 1)?;
-                    pack_value(out, v, level + 1)?;
+                // Counted, then walked again: holding every pair at once would exceed
+                // the Lua stack slots a C function may use (8000 in Lua 5.1).
+                let mut n = 0usize;
+                for pair in t.pairs::<Value, Value>() {
+                    pair?;
+                    n += 1;
+                }
+                header(out, n, 0x80, 16, 0xde, 0xdf);
+                for pair in t.pairs::<Value, Value>() {
+                    let (k, v) = pair?;
+                    pack_value(out, &k, level + 1)?;
+                    pack_value(out, &v, level + 1)?;
                 }
             }
         }
