@@ -201,6 +201,10 @@ const SCRIPT: &[Step] = &[
     (0, &[E, "return cmsgpack.pack(string.rep('x', 40), string.rep('y', 300))", "0"]),
     (0, &[E, "return {cmsgpack.unpack(cmsgpack.pack({1, {2, 3}}, 'z', -7, 1.5))}", "0"]),
     (0, &[E, "local t = cmsgpack.unpack(cmsgpack.pack({k = 'v'})); return t.k", "0"]),
+    (0, &[E, "local s = cmsgpack.pack(1, 'a', {2}); local o, v = cmsgpack.unpack_one(s); local o2, v2 = cmsgpack.unpack_one(s, o); return {o, v, o2, v2}", "0"]),
+    (0, &[E, "local s = cmsgpack.pack(1, 2, 3); return {cmsgpack.unpack_limit(s, 2)}", "0"]),
+    (0, &[E, "local s = cmsgpack.pack(1, 2, 3); return {cmsgpack.unpack_limit(s, 5, 1)}", "0"]),
+    (0, &[E, "return cmsgpack.unpack_one('abc', 10)", "0"]),
     // struct.
     (0, &[E, "return struct.pack('>I2i4Bb', 500, -7, 255, -1)", "0"]),
     (0, &[E, "return {struct.unpack('>I2i4', struct.pack('>I2i4', 500, -7))}", "0"]),
