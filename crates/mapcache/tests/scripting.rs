@@ -124,6 +124,7 @@ const SCRIPT: &[Step] = &[
     (0, &[E, "return 1", "-1"]),
     (0, &[E, "return 1", "x"]),
     (0, &[E, "return 1"]),
+    (0, &[E, "local t = redis.call('time'); return #t", "0"]),
     // Lua errors and the sandbox.
     (0, &[E, "return 1 +", "0"]),
     (0, &[E, "error('boom')", "0"]),
@@ -262,6 +263,8 @@ const SCRIPT: &[Step] = &[
     (0, &["FUNCTION", "LOAD", "#!lua name=bad\nredis.register_function('x')"]),
     (0, &["FUNCTION", "LOAD", "#!lua name=bad\nlocal x = "]),
     (0, &["FUNCTION", "LOAD", "#!lua name=b-d\n"]),
+    (0, &["FUNCTION", "LOAD", "#!lua name=slow\nlocal a = 1 while 1 do a = a + 1 end"]),
+    (0, &[E, "return 'the VM is usable after a load timeout'", "0"]),
     (0, &["FUNCTION", "LOAD", "#!js name=x\n"]),
     (0, &["FUNCTION", "LOAD", "#!lua\n"]),
     (0, &["FUNCTION", "LOAD", "#!lua foo=bar\n"]),

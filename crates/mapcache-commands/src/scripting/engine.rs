@@ -102,7 +102,7 @@ pub struct Engine {
     pub(crate) redis: Table,
     /// EVAL scripts by lowercase hex SHA-1.
     pub scripts: HashMap<String, Script>,
-    busy: Arc<Busy>,
+    pub(crate) busy: Arc<Busy>,
 }
 
 /// How one run goes: the script's name in errors, read-only, KEYS/ARGV as globals.
@@ -116,13 +116,23 @@ pub struct RunMode<'a> {
     pub eval: bool,
 }
 
-fn install_hook(lua: &Lua, busy: Arc<Busy>, every_line: bool) {
+pub(crate) fn install_hook(lua: &Lua, busy: Arc<Busy>, every_line: bool) {
     let triggers = if every_line {
         HookTriggers::new().every_line()
     } else {
         HookTriggers::new().every_nth_instruction(HOOK_EVERY)
     };
     lua.set_hook(triggers, move |lua, _debug| {
+        let timed_out = busy
+            .load_deadline
+            .lock()
+            .is_some_and(|d| std::time::Instant::now() > d);
+        if timed_out {
+            if !every_line {
+                install_hook(lua, busy.clone(), true);
+            }
+            return Err(raise(b"FUNCTION LOAD timeout"));
+        }
         if busy.killed.load(Ordering::Acquire) {
             if !every_line {
                 // From now on on every line, so that pcall cannot keep the script alive.

@@ -11,6 +11,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mlua::{Function, Value, Variadic};
@@ -249,6 +250,8 @@ impl Engine {
                 ))
             })?;
         let registered: RefCell<BTreeMap<String, Func>> = RefCell::new(BTreeMap::new());
+        // Redis stops a library's code after 500 ms (LOAD_TIMEOUT_MS).
+        *self.busy.load_deadline.lock() = Some(Instant::now() + Duration::from_millis(500));
         let run = self.lua.scope(|scope| {
             let register = scope.create_function(|_, a: Variadic<Value>| {
                 let (fname, description, flags, func) = register_args(&a)?;
@@ -276,6 +279,16 @@ impl Engine {
             let r: mlua::MultiValue = self.invoke.call((chunk, self.handler.clone()))?;
             Ok(r)
         });
+        if self
+            .busy
+            .load_deadline
+            .lock()
+            .take()
+            .is_some_and(|d| Instant::now() > d)
+        {
+            // The hook switched to every line to stop the code: back to its period.
+            super::engine::install_hook(&self.lua, self.busy.clone(), false);
+        }
         self.set_loading.call::<()>(false).ok();
         self.load_redis
             .raw_set("register_function", Value::Nil)
