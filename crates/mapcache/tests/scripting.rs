@@ -279,6 +279,10 @@ const SCRIPT: &[Step] = &[
     (0, &["FUNCTION", "RESTORE", "not a payload"]),
     (0, &["FUNCTION", "RESTORE", "x", "BADPOLICY"]),
     (0, &["FUNCTION", "KILL"]),
+    (0, &["FUNCTION", "RESTORE", "a", "b", "c"]),
+    (0, &["FUNCTION", "FLUSH", "a", "b"]),
+    (0, &["FUNCTION", "LOAD", "#!lua name=\"quoted\"\nlocal r = redis\nredis.register_function('later', function() return r.register_function('x', function() end) end)"]),
+    (0, &["FCALL", "later", "0"]),
     (0, &["FUNCTION", "FLUSH", "bad"]),
     (0, &["FUNCTION", "FLUSH", "ASYNC"]),
     (0, &["FUNCTION", "STATS"]),
@@ -366,7 +370,7 @@ fn function_dump_restores() {
     // APPEND (the default) refuses a library that exists; REPLACE takes it.
     assert_eq!(
         c.call_strs(&[b"FUNCTION", b"RESTORE", &payload]).unwrap(),
-        Frame::Error("ERR Library 'dumped' already exists".into())
+        Frame::Error("ERR Library dumped already exists".into())
     );
     assert_eq!(
         c.call_strs(&[b"FUNCTION", b"RESTORE", &payload, b"REPLACE"])

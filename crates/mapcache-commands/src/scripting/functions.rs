@@ -61,6 +61,21 @@ impl Libraries {
                 lib.name
             )));
         }
+        self.link_checked(lib)
+    }
+
+    /// FUNCTION RESTORE's merge (Redis's `libraryJoin`: its texts have no quotes).
+    pub fn join(&mut self, lib: Library, replace: bool) -> Result<(), CmdError> {
+        if self.libraries.contains_key(&lib.name) && !replace {
+            return Err(CmdError::Owned(format!(
+                "ERR Library {} already exists",
+                lib.name
+            )));
+        }
+        self.link_checked(lib)
+    }
+
+    fn link_checked(&mut self, lib: Library) -> Result<(), CmdError> {
         for f in lib.functions.keys() {
             if self
                 .functions
@@ -116,7 +131,13 @@ fn metadata(code: &[u8]) -> Result<(String, String, &[u8]), CmdError> {
                     "ERR Invalid metadata value, name argument was given multiple times",
                 ));
             }
-            name = Some(part[5..].to_string());
+            // sdssplitargs reads `name="x"` as name=x.
+            let v = &part[5..];
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
+            name = Some(v.to_string());
             continue;
         }
         return Err(CmdError::Owned(format!(
@@ -290,9 +311,13 @@ impl Engine {
             super::engine::install_hook(&self.lua, self.busy.clone(), false);
         }
         self.set_loading.call::<()>(false).ok();
-        self.load_redis
-            .raw_set("register_function", Value::Nil)
-            .ok();
+        if let Ok(f) = self.lua.create_function(|_, _a: Variadic<Value>| {
+            Err::<(), _>(raise(
+                b"redis.register_function can only be called on FUNCTION LOAD command",
+            ))
+        }) {
+            self.load_redis.raw_set("register_function", f).ok();
+        }
         let mut values = run
             .map_err(|e| {
                 CmdError::Owned(format!(
