@@ -124,6 +124,7 @@ const SCRIPT: &[Step] = &[
     (0, &[E, "return 1", "-1"]),
     (0, &[E, "return 1", "x"]),
     (0, &[E, "return 1"]),
+    (0, &[E, "local t = redis.call('time'); return #t", "0"]),
     // Lua errors and the sandbox.
     (0, &[E, "return 1 +", "0"]),
     (0, &[E, "error('boom')", "0"]),
@@ -182,6 +183,14 @@ const SCRIPT: &[Step] = &[
     (0, &[E, "return cjson.decode('x')", "0"]),
     (0, &[E, "return cjson.decode('')", "0"]),
     (0, &[E, "return cjson.decode('[1] x')", "0"]),
+    (0, &[E, "cjson.encode_max_depth(1); local ok = pcall(cjson.encode, {{1}}); cjson.encode_max_depth(1000); return tostring(ok)", "0"]),
+    (0, &[E, "cjson.decode_max_depth(1); local ok = pcall(cjson.decode, '[[1]]'); cjson.decode_max_depth(1000); return tostring(ok)", "0"]),
+    (0, &[E, "local a = cjson.encode_invalid_numbers('null'); local s = cjson.encode({0/0}); cjson.encode_invalid_numbers(false); return {a, s}", "0"]),
+    (0, &[E, "return {cjson.encode_max_depth(), cjson.encode_number_precision(), tostring(cjson.encode_keep_buffer())}", "0"]),
+    // Large values cross the Lua/Rust boundary without holding every item at once.
+    (0, &[E, "local t = {}; for i = 1, 20000 do t[i] = i end; return t", "0"]),
+    (1, &[E, "local m = {}; for i = 1, 10000 do m['k' .. i] = i end; return #cmsgpack.pack(m)", "0"]),
+    (0, &[E, "local t = {}; for i = 1, 10000 do t['k' .. i] = i end; return #cjson.encode(t)", "0"]),
     // bit.
     (0, &[E, "return {bit.band(0xff, 0x0f), bit.bor(1, 2, 4), bit.bxor(5, 3), bit.bnot(0), bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-16, 2)}", "0"]),
     (0, &[E, "return {bit.tobit(0xffffffff), bit.tobit(2^32 + 7), bit.rol(0x12345678, 8), bit.ror(0x12345678, 8), bit.bswap(0x12345678)}", "0"]),
@@ -193,6 +202,10 @@ const SCRIPT: &[Step] = &[
     (0, &[E, "return cmsgpack.pack(string.rep('x', 40), string.rep('y', 300))", "0"]),
     (0, &[E, "return {cmsgpack.unpack(cmsgpack.pack({1, {2, 3}}, 'z', -7, 1.5))}", "0"]),
     (0, &[E, "local t = cmsgpack.unpack(cmsgpack.pack({k = 'v'})); return t.k", "0"]),
+    (0, &[E, "local s = cmsgpack.pack(1, 'a', {2}); local o, v = cmsgpack.unpack_one(s); local o2, v2 = cmsgpack.unpack_one(s, o); return {o, v, o2, v2}", "0"]),
+    (0, &[E, "local s = cmsgpack.pack(1, 2, 3); return {cmsgpack.unpack_limit(s, 2)}", "0"]),
+    (0, &[E, "local s = cmsgpack.pack(1, 2, 3); return {cmsgpack.unpack_limit(s, 5, 1)}", "0"]),
+    (0, &[E, "return cmsgpack.unpack_one('abc', 10)", "0"]),
     // struct.
     (0, &[E, "return struct.pack('>I2i4Bb', 500, -7, 255, -1)", "0"]),
     (0, &[E, "return {struct.unpack('>I2i4', struct.pack('>I2i4', 500, -7))}", "0"]),
@@ -202,6 +215,7 @@ const SCRIPT: &[Step] = &[
     // math.random is Redis's deterministic generator.
     (0, &[E, "return {math.random(1000000), math.random(1000000), math.random(10, 20)}", "0"]),
     (0, &[E, "math.randomseed(42); return {math.random(1000000), math.random(1000000)}", "0"]),
+    (0, &[E, "math.randomseed(ARGV[1]); return math.random(1000)", "0", "7"]),
     // EVALSHA and SCRIPT.
     (0, &["SCRIPT", "LOAD", "return {KEYS[1], ARGV[1]}"]),
     (0, &["EVALSHA", "d006f1a90249474274c76f5be725b8f5804a346b", "1", "key", "arg"]),
@@ -223,6 +237,7 @@ const SCRIPT: &[Step] = &[
     (0, &["FUNCTION", "LOAD", "#!lua name=lib1\nredis.register_function('getk', function() end)"]),
     (0, &["FUNCTION", "LOAD", "#!lua name=lib2\nredis.register_function{function_name='echo', callback=function(keys, args) return {keys, args} end, flags={'no-writes'}, description='echoes'}"]),
     (0, &["FCALL", "getk", "1", "s"]),
+    (0, &["FCALL", "GETK", "1", "s"]),
     (1, &["FCALL", "echo", "2", "k1", "k2", "a1"]),
     (0, &["FCALL_RO", "echo", "0", "x"]),
     (0, &["FCALL_RO", "getk", "1", "s"]),
@@ -248,6 +263,8 @@ const SCRIPT: &[Step] = &[
     (0, &["FUNCTION", "LOAD", "#!lua name=bad\nredis.register_function('x')"]),
     (0, &["FUNCTION", "LOAD", "#!lua name=bad\nlocal x = "]),
     (0, &["FUNCTION", "LOAD", "#!lua name=b-d\n"]),
+    (0, &["FUNCTION", "LOAD", "#!lua name=slow\nlocal a = 1 while 1 do a = a + 1 end"]),
+    (0, &[E, "return 'the VM is usable after a load timeout'", "0"]),
     (0, &["FUNCTION", "LOAD", "#!js name=x\n"]),
     (0, &["FUNCTION", "LOAD", "#!lua\n"]),
     (0, &["FUNCTION", "LOAD", "#!lua foo=bar\n"]),
@@ -262,6 +279,10 @@ const SCRIPT: &[Step] = &[
     (0, &["FUNCTION", "RESTORE", "not a payload"]),
     (0, &["FUNCTION", "RESTORE", "x", "BADPOLICY"]),
     (0, &["FUNCTION", "KILL"]),
+    (0, &["FUNCTION", "RESTORE", "a", "b", "c"]),
+    (0, &["FUNCTION", "FLUSH", "a", "b"]),
+    (0, &["FUNCTION", "LOAD", "#!lua name=\"quoted\"\nlocal r = redis\nredis.register_function('later', function() return r.register_function('x', function() end) end)"]),
+    (0, &["FCALL", "later", "0"]),
     (0, &["FUNCTION", "FLUSH", "bad"]),
     (0, &["FUNCTION", "FLUSH", "ASYNC"]),
     (0, &["FUNCTION", "STATS"]),
@@ -349,7 +370,7 @@ fn function_dump_restores() {
     // APPEND (the default) refuses a library that exists; REPLACE takes it.
     assert_eq!(
         c.call_strs(&[b"FUNCTION", b"RESTORE", &payload]).unwrap(),
-        Frame::Error("ERR Library 'dumped' already exists".into())
+        Frame::Error("ERR Library dumped already exists".into())
     );
     assert_eq!(
         c.call_strs(&[b"FUNCTION", b"RESTORE", &payload, b"REPLACE"])
@@ -495,4 +516,39 @@ for proto in (2, 3):
         out.status.success() && stdout.contains("ok 2") && stdout.contains("ok 3"),
         "redis-py (pip package redis 8.2) failed:\n{stdout}\n{stderr}"
     );
+}
+
+/// Over HTTP too: a script past its time limit makes the JSON API answer 503 with
+/// RESP's BUSY text (the script holds the whole store), until SCRIPT KILL.
+#[test]
+fn http_api_answers_busy_while_a_script_runs_too_long() {
+    let server = Server::start(&[]);
+    let mut admin = Conn::connect(addr(&server), "admin");
+    admin
+        .call_strs(&[b"CONFIG", b"SET", b"lua-time-limit", b"100"])
+        .unwrap();
+    let (status, _) = support::http_get(server.http, "/api/v1/caches");
+    assert_eq!(status, 200);
+    let mut runner = Conn::connect(addr(&server), "runner");
+    runner
+        .send(&[
+            b"EVAL".to_vec(),
+            b"while true do end".to_vec(),
+            b"0".to_vec(),
+        ])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, body) = support::http_get(server.http, "/api/v1/caches");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("BUSY Redis is busy running a script"),
+        "{body}"
+    );
+    assert_eq!(
+        admin.call_strs(&[b"SCRIPT", b"KILL"]).unwrap(),
+        Frame::Simple("OK".into())
+    );
+    assert!(matches!(runner.read().unwrap().frame, Frame::Error(_)));
+    let (status, _) = support::http_get(server.http, "/api/v1/caches");
+    assert_eq!(status, 200);
 }

@@ -159,7 +159,19 @@ fn function_delete(c: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+/// Redis's `addReplySubcommandSyntaxError`.
+fn subcommand_syntax(sub: &[u8]) -> CmdError {
+    CmdError::raw(&[
+        b"ERR unknown subcommand or wrong number of arguments for '",
+        sub,
+        b"'. Try FUNCTION HELP.",
+    ])
+}
+
 fn function_flush(c: &mut Ctx<'_>) -> CmdResult {
+    if c.args.len() > 3 {
+        return Err(subcommand_syntax(&c.args[1]));
+    }
     match c.args.get(2) {
         None => {}
         Some(a) if c.args.len() == 3 && (is(a, "sync") || is(a, "async")) => {}
@@ -282,6 +294,9 @@ fn function_restore(c: &mut Ctx<'_>) -> CmdResult {
         Append,
         Replace,
     }
+    if c.args.len() > 4 {
+        return Err(subcommand_syntax(&c.args[1]));
+    }
     let policy =
         match c.args.get(3) {
             None => Policy::Append,
@@ -304,7 +319,7 @@ fn function_restore(c: &mut Ctx<'_>) -> CmdResult {
             };
             for code in &codes {
                 let lib = engine.create_library(code, None)?;
-                next.link(lib, policy == Policy::Replace)?;
+                next.join(lib, policy == Policy::Replace)?;
             }
             engine.libraries = next;
             Ok::<_, CmdError>(())

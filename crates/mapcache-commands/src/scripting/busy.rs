@@ -50,6 +50,9 @@ pub struct Busy {
     pub(crate) wrote: AtomicBool,
     /// `lua-time-limit` (alias `busy-reply-threshold`) in milliseconds; 0 or less: never busy.
     time_limit_ms: AtomicI64,
+    /// While FUNCTION LOAD runs a library's code: when it must stop (Redis gives it
+    /// 500 ms).
+    pub(crate) load_deadline: Mutex<Option<Instant>>,
 }
 
 impl Default for Busy {
@@ -61,6 +64,7 @@ impl Default for Busy {
             killed: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
             time_limit_ms: AtomicI64::new(DEFAULT_TIME_LIMIT_MS),
+            load_deadline: Mutex::new(None),
         }
     }
 }
@@ -137,9 +141,7 @@ impl Busy {
         }
         let mut running = self.running.lock();
         let eval = loop {
-            let Some(run) = running.clone() else {
-                return None;
-            };
+            let run = running.clone()?;
             if run.thread == std::thread::current().id() {
                 // The script's own commands (and an EXEC that runs a script).
                 return None;

@@ -113,7 +113,9 @@ pub(crate) fn frame_to_lua(lua: &Lua, f: Frame, resp3: bool) -> mlua::Result<Val
 /// A Lua number as Redis's `(long long)` cast gives it on x86-64 (out of range and NaN:
 /// the "integer indefinite" value).
 fn lua_number_to_i64(d: f64) -> i64 {
-    if d.is_nan() || d >= 9.223_372_036_854_775_808e18 || d < -9.223_372_036_854_775_808e18 {
+    // 2^63: the first double past i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if d.is_nan() || !(-LIMIT..LIMIT).contains(&d) {
         i64::MIN
     } else {
         d as i64
@@ -144,7 +146,7 @@ pub(crate) fn lua_to_reply(v: &Value, out: &mut Reply, script_resp3: bool, depth
                 out.null();
             }
         }
-        Value::Integer(n) => out.integer(*n as i64),
+        Value::Integer(n) => out.integer(*n),
         Value::Number(d) => out.integer(lua_number_to_i64(*d)),
         Value::Table(t) => table_to_reply(t, out, script_resp3, depth),
         _ => out.null(),
@@ -183,38 +185,30 @@ fn table_to_reply(t: &Table, out: &mut Reply, resp3: bool, depth: usize) {
             return;
         }
     }
+    // Each aggregate is counted first and converted in a second walk: holding all of
+    // its values at once would exceed the Lua stack slots a C function may use (8000).
     if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
-        let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().filter_map(Result::ok).collect();
-        out.map(pairs.len());
-        for (k, v) in &pairs {
-            lua_to_reply(k, out, resp3, depth + 1);
-            lua_to_reply(v, out, resp3, depth + 1);
+        out.map(m.pairs::<Value, Value>().count());
+        for (k, v) in m.pairs::<Value, Value>().filter_map(Result::ok) {
+            lua_to_reply(&k, out, resp3, depth + 1);
+            lua_to_reply(&v, out, resp3, depth + 1);
         }
         return;
     }
     if let Ok(Value::Table(s)) = t.raw_get::<Value>("set") {
-        let keys: Vec<Value> = s
-            .pairs::<Value, Value>()
-            .filter_map(Result::ok)
-            .map(|(k, _)| k)
-            .collect();
-        out.set(keys.len());
-        for k in &keys {
-            lua_to_reply(k, out, resp3, depth + 1);
+        out.set(s.pairs::<Value, Value>().count());
+        for (k, _) in s.pairs::<Value, Value>().filter_map(Result::ok) {
+            lua_to_reply(&k, out, resp3, depth + 1);
         }
         return;
     }
-    let mut items = Vec::new();
-    let mut i = 1;
-    loop {
-        match t.raw_get::<Value>(i) {
-            Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(v),
-        }
-        i += 1;
+    let mut len = 0;
+    while !matches!(t.raw_get::<Value>(len + 1), Ok(Value::Nil) | Err(_)) {
+        len += 1;
     }
-    out.array(items.len());
-    for v in &items {
-        lua_to_reply(v, out, resp3, depth + 1);
+    out.array(len);
+    for i in 1..=len {
+        let v = t.raw_get::<Value>(i).unwrap_or(Value::Nil);
+        lua_to_reply(&v, out, resp3, depth + 1);
     }
 }

@@ -102,7 +102,7 @@ pub struct Engine {
     pub(crate) redis: Table,
     /// EVAL scripts by lowercase hex SHA-1.
     pub scripts: HashMap<String, Script>,
-    busy: Arc<Busy>,
+    pub(crate) busy: Arc<Busy>,
 }
 
 /// How one run goes: the script's name in errors, read-only, KEYS/ARGV as globals.
@@ -116,13 +116,23 @@ pub struct RunMode<'a> {
     pub eval: bool,
 }
 
-fn install_hook(lua: &Lua, busy: Arc<Busy>, every_line: bool) {
+pub(crate) fn install_hook(lua: &Lua, busy: Arc<Busy>, every_line: bool) {
     let triggers = if every_line {
         HookTriggers::new().every_line()
     } else {
         HookTriggers::new().every_nth_instruction(HOOK_EVERY)
     };
     lua.set_hook(triggers, move |lua, _debug| {
+        let timed_out = busy
+            .load_deadline
+            .lock()
+            .is_some_and(|d| std::time::Instant::now() > d);
+        if timed_out {
+            if !every_line {
+                install_hook(lua, busy.clone(), true);
+            }
+            return Err(raise(b"FUNCTION LOAD timeout"));
+        }
         if busy.killed.load(Ordering::Acquire) {
             if !every_line {
                 // From now on on every line, so that pcall cannot keep the script alive.
@@ -251,7 +261,7 @@ impl Engine {
                 }
                 let level = match &a[0] {
                     Value::Number(n) => *n as i64,
-                    Value::Integer(n) => *n as i64,
+                    Value::Integer(n) => *n,
                     Value::String(s) => match std::str::from_utf8(&s.as_bytes())
                         .ok()
                         .and_then(|s| s.trim().parse::<f64>().ok())
@@ -315,7 +325,7 @@ impl Engine {
                 }
                 let flags = match &a[0] {
                     Value::Number(n) => *n as i64,
-                    Value::Integer(n) => *n as i64,
+                    Value::Integer(n) => *n,
                     _ => 0,
                 };
                 if flags & !3 != 0 {
@@ -352,10 +362,9 @@ impl Engine {
             libs::func(&lua, move |_, a: Variadic<Value>| {
                 let r = (rng.lock().next() % i32::MAX) as f64 / i32::MAX as f64;
                 let int = |v: &Value| -> mlua::Result<f64> {
-                    match v {
-                        Value::Number(n) => Ok((*n as i32) as f64),
-                        Value::Integer(n) => Ok((*n as i32) as f64),
-                        _ => Err(mlua::Error::runtime(
+                    match libs::to_number(v) {
+                        Some(n) => Ok((n as i32) as f64),
+                        None => Err(mlua::Error::runtime(
                             "bad argument to 'random' (number expected)",
                         )),
                     }
@@ -387,10 +396,9 @@ impl Engine {
         raw.raw_set(
             "randomseed",
             libs::func(&lua, move |_, a: Variadic<Value>| {
-                let s = match a.first() {
-                    Some(Value::Number(n)) => *n as i32,
-                    Some(Value::Integer(n)) => *n as i32,
-                    _ => {
+                let s = match a.first().and_then(libs::to_number) {
+                    Some(n) => n as i32,
+                    None => {
                         return Err(mlua::Error::runtime(
                             "bad argument #1 to 'randomseed' (number expected, got no value)",
                         ))
@@ -467,8 +475,24 @@ impl Engine {
         }
         match result {
             Ok((reply, resp3)) => match reply {
-                Ok(v) => lua_to_reply(&v, out, resp3, 0),
-                Err(e) => encode::error(&mut out.buf, &format_error(&e, mode.name)),
+                Ok(v) => {
+                    if let Value::Table(t) = &v {
+                        if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+                            count_error(shared, &e.as_bytes());
+                        }
+                    }
+                    lua_to_reply(&v, out, resp3, 0)
+                }
+                Err(e) => {
+                    let text = format_error(&e, mode.name);
+                    // Errors of commands the script called were counted when they ran.
+                    let counted = matches!(&e, Value::Table(t)
+                        if matches!(t.raw_get::<Value>("ignore_error_stats_update"), Ok(Value::Boolean(true))));
+                    if !counted {
+                        count_error(shared, &text);
+                    }
+                    encode::error(&mut out.buf, &text)
+                }
             },
             Err(e) => {
                 let msg = format!(
@@ -492,16 +516,14 @@ impl Engine {
         mode: RunMode<'_>,
     ) -> mlua::Result<(Result<Value, Value>, bool)> {
         let lua = &self.lua;
-        let keys_t = lua.create_sequence_from(
-            keys.iter()
-                .map(|k| lua.create_string(k))
-                .collect::<mlua::Result<Vec<_>>>()?,
-        )?;
-        let args_t = lua.create_sequence_from(
-            args.iter()
-                .map(|k| lua.create_string(k))
-                .collect::<mlua::Result<Vec<_>>>()?,
-        )?;
+        let array = |items: &[Bytes]| -> mlua::Result<Table> {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, item) in items.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(item)?)?;
+            }
+            Ok(t)
+        };
+        let (keys_t, args_t) = (array(keys)?, array(args)?);
         let g = lua.globals();
         if mode.eval {
             g.raw_set("KEYS", keys_t.clone())?;
@@ -548,7 +570,7 @@ impl Engine {
                 }
                 let v = match &a[0] {
                     Value::Number(n) => *n as i64,
-                    Value::Integer(n) => *n as i64,
+                    Value::Integer(n) => *n,
                     Value::String(s) => std::str::from_utf8(&s.as_bytes())
                         .ok()
                         .and_then(|s| s.trim().parse::<f64>().ok())
@@ -579,6 +601,18 @@ impl Engine {
         let v = values.next().unwrap_or(Value::Nil);
         Ok((if ok { Ok(v) } else { Err(v) }, resp3.get()))
     }
+}
+
+/// Counts an error reply in INFO's error stats (`errorstat_<CODE>`), as Redis does for
+/// a script's error reply.
+fn count_error(shared: &Shared, text: &[u8]) {
+    let code = text.split(|&c| c == b' ').next().unwrap_or(b"ERR");
+    let code = std::str::from_utf8(code).unwrap_or("ERR");
+    shared
+        .stats
+        .error_replies
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    shared.errorstats.record(code);
 }
 
 /// `REDIS_VERSION_NUM`: 0x00MMmmpp.

@@ -11,6 +11,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mlua::{Function, Value, Variadic};
@@ -36,7 +37,8 @@ pub struct Library {
     pub functions: BTreeMap<String, Func>,
 }
 
-/// Every loaded library, and which library each function belongs to.
+/// Every loaded library, and which library each function belongs to. Function names
+/// are case-insensitive, as in Redis: maps of functions are keyed by the lowercase name.
 #[derive(Debug, Default, Clone)]
 pub struct Libraries {
     pub libraries: BTreeMap<String, Library>,
@@ -45,8 +47,9 @@ pub struct Libraries {
 
 impl Libraries {
     pub fn function(&self, name: &str) -> Option<&Func> {
-        let lib = self.functions.get(name)?;
-        self.libraries.get(lib)?.functions.get(name)
+        let key = name.to_ascii_lowercase();
+        let lib = self.functions.get(&key)?;
+        self.libraries.get(lib)?.functions.get(&key)
     }
 
     /// Adds `lib` (replacing the library of the same name when `replace`), checking
@@ -58,6 +61,21 @@ impl Libraries {
                 lib.name
             )));
         }
+        self.link_checked(lib)
+    }
+
+    /// FUNCTION RESTORE's merge (Redis's `libraryJoin`: its texts have no quotes).
+    pub fn join(&mut self, lib: Library, replace: bool) -> Result<(), CmdError> {
+        if self.libraries.contains_key(&lib.name) && !replace {
+            return Err(CmdError::Owned(format!(
+                "ERR Library {} already exists",
+                lib.name
+            )));
+        }
+        self.link_checked(lib)
+    }
+
+    fn link_checked(&mut self, lib: Library) -> Result<(), CmdError> {
         for f in lib.functions.keys() {
             if self
                 .functions
@@ -113,7 +131,13 @@ fn metadata(code: &[u8]) -> Result<(String, String, &[u8]), CmdError> {
                     "ERR Invalid metadata value, name argument was given multiple times",
                 ));
             }
-            name = Some(part[5..].to_string());
+            // sdssplitargs reads `name="x"` as name=x.
+            let v = &part[5..];
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
+            name = Some(v.to_string());
             continue;
         }
         return Err(CmdError::Owned(format!(
@@ -247,6 +271,8 @@ impl Engine {
                 ))
             })?;
         let registered: RefCell<BTreeMap<String, Func>> = RefCell::new(BTreeMap::new());
+        // Redis stops a library's code after 500 ms (LOAD_TIMEOUT_MS).
+        *self.busy.load_deadline.lock() = Some(Instant::now() + Duration::from_millis(500));
         let run = self.lua.scope(|scope| {
             let register = scope.create_function(|_, a: Variadic<Value>| {
                 let (fname, description, flags, func) = register_args(&a)?;
@@ -254,11 +280,12 @@ impl Engine {
                     return Err(raise(BAD_NAME.as_bytes()));
                 }
                 let mut reg = registered.borrow_mut();
-                if reg.contains_key(&fname) {
+                let key = fname.to_ascii_lowercase();
+                if reg.contains_key(&key) {
                     return Err(raise(b"Function already exists in the library"));
                 }
                 reg.insert(
-                    fname.clone(),
+                    key,
                     Func {
                         name: fname,
                         description,
@@ -273,10 +300,24 @@ impl Engine {
             let r: mlua::MultiValue = self.invoke.call((chunk, self.handler.clone()))?;
             Ok(r)
         });
+        if self
+            .busy
+            .load_deadline
+            .lock()
+            .take()
+            .is_some_and(|d| Instant::now() > d)
+        {
+            // The hook switched to every line to stop the code: back to its period.
+            super::engine::install_hook(&self.lua, self.busy.clone(), false);
+        }
         self.set_loading.call::<()>(false).ok();
-        self.load_redis
-            .raw_set("register_function", Value::Nil)
-            .ok();
+        if let Ok(f) = self.lua.create_function(|_, _a: Variadic<Value>| {
+            Err::<(), _>(raise(
+                b"redis.register_function can only be called on FUNCTION LOAD command",
+            ))
+        }) {
+            self.load_redis.raw_set("register_function", f).ok();
+        }
         let mut values = run
             .map_err(|e| {
                 CmdError::Owned(format!(

@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(parse_shebang(b"#!lua\nreturn 1"), Ok((0, 5)));
         assert_eq!(
             parse_shebang(b"#!lua flags=no-writes,allow-oom\nx"),
-            Ok((NO_WRITES | ALLOW_OOM, 32))
+            Ok((NO_WRITES | ALLOW_OOM, 31))
         );
         assert_eq!(
             parse_shebang(b"#!lua flags=bad\nx"),

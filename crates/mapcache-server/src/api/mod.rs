@@ -203,6 +203,18 @@ async fn call(
             ));
         }
         let req = Req::extract(route, &inner, req).await?;
+        // A running Lua script holds the whole store: wait for it off the worker threads,
+        // at most until lua-time-limit, then answer 503 with RESP's BUSY text.
+        if inner.shared.scripting.busy.is_running() {
+            let i = inner.clone();
+            let busy = tokio::task::spawn_blocking(move || i.shared.scripting.busy.check(|| false))
+                .await
+                .ok()
+                .flatten();
+            if let Some(text) = busy {
+                return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, text));
+            }
+        }
         if route.blocking {
             let inner = inner.clone();
             let handler = route.handler;

@@ -3,11 +3,44 @@
 //! `/` is escaped as `\/`, an empty table is `{}`, a table whose keys are all positive
 //! integers is an array unless excessively sparse, and errors use CJSON's texts.
 
+use std::sync::Arc;
+
 use mlua::{LightUserData, Lua, Table, Value, Variadic};
+use parking_lot::Mutex;
 
 use super::fmt_g;
 
-const MAX_DEPTH: usize = 1000;
+/// CJSON's configuration (`cjson.encode_max_depth(n)`...): per VM, kept across
+/// scripts as in Redis.
+#[derive(Debug, Clone, Copy)]
+struct Config {
+    encode_max_depth: usize,
+    decode_max_depth: usize,
+    /// 0 off, 1 on, 2 null.
+    encode_invalid_numbers: u8,
+    decode_invalid_numbers: bool,
+    encode_number_precision: usize,
+    encode_keep_buffer: bool,
+    sparse_convert: bool,
+    sparse_ratio: usize,
+    sparse_safe: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            encode_max_depth: 1000,
+            decode_max_depth: 1000,
+            encode_invalid_numbers: 0,
+            decode_invalid_numbers: false,
+            encode_number_precision: 14,
+            encode_keep_buffer: true,
+            sparse_convert: false,
+            sparse_ratio: 2,
+            sparse_safe: 10,
+        }
+    }
+}
 
 fn null() -> Value {
     Value::LightUserData(LightUserData(std::ptr::null_mut()))
@@ -36,16 +69,27 @@ fn escape(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
 }
 
-fn number(out: &mut Vec<u8>, d: f64) -> mlua::Result<()> {
+fn number(out: &mut Vec<u8>, d: f64, cfg: &Config) -> mlua::Result<()> {
     if d.is_nan() || d.is_infinite() {
-        return Err(err("Cannot serialise number: must not be NaN or Inf"));
+        match cfg.encode_invalid_numbers {
+            0 => return Err(err("Cannot serialise number: must not be NaN or Inf")),
+            1 if d.is_nan() => {
+                out.extend_from_slice(b"nan");
+                return Ok(());
+            }
+            1 => {}
+            _ => {
+                out.extend_from_slice(b"null");
+                return Ok(());
+            }
+        }
     }
-    out.extend_from_slice(fmt_g(d, 14).as_bytes());
+    out.extend_from_slice(fmt_g(d, cfg.encode_number_precision).as_bytes());
     Ok(())
 }
 
 /// CJSON's `lua_array_length`: `Some(max)` for an array, `None` for an object.
-fn array_length(t: &Table) -> mlua::Result<Option<usize>> {
+fn array_length(t: &Table, cfg: &Config) -> mlua::Result<Option<usize>> {
     let mut max = 0usize;
     let mut items = 0usize;
     for pair in t.pairs::<Value, Value>() {
@@ -62,35 +106,38 @@ fn array_length(t: &Table) -> mlua::Result<Option<usize>> {
             return Ok(None);
         }
     }
-    if max > items * 2 && max > 10 {
-        return Err(err("Cannot serialise table: excessively sparse array"));
+    if cfg.sparse_ratio > 0 && max > items * cfg.sparse_ratio && max > cfg.sparse_safe {
+        if !cfg.sparse_convert {
+            return Err(err("Cannot serialise table: excessively sparse array"));
+        }
+        return Ok(None);
     }
     Ok(Some(max))
 }
 
-fn encode_value(out: &mut Vec<u8>, v: &Value, depth: usize) -> mlua::Result<()> {
+fn encode_value(out: &mut Vec<u8>, v: &Value, depth: usize, cfg: &Config) -> mlua::Result<()> {
     match v {
         Value::String(s) => escape(out, &s.as_bytes()),
-        Value::Number(n) => number(out, *n)?,
-        Value::Integer(n) => number(out, *n as f64)?,
+        Value::Number(n) => number(out, *n, cfg)?,
+        Value::Integer(n) => number(out, *n as f64, cfg)?,
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
         Value::Table(t) => {
             let depth = depth + 1;
-            if depth > MAX_DEPTH {
+            if depth > cfg.encode_max_depth {
                 return Err(err(format!(
                     "Cannot serialise, excessive nesting ({depth})"
                 )));
             }
-            match array_length(t)? {
+            match array_length(t, cfg)? {
                 Some(len) if len > 0 => {
                     out.push(b'[');
                     for i in 1..=len {
                         if i > 1 {
                             out.push(b',');
                         }
-                        encode_value(out, &t.raw_get::<Value>(i)?, depth)?;
+                        encode_value(out, &t.raw_get::<Value>(i)?, depth, cfg)?;
                     }
                     out.push(b']');
                 }
@@ -107,12 +154,12 @@ fn encode_value(out: &mut Vec<u8>, v: &Value, depth: usize) -> mlua::Result<()> 
                             Value::String(s) => escape(out, &s.as_bytes()),
                             Value::Number(n) => {
                                 out.push(b'"');
-                                number(out, *n)?;
+                                number(out, *n, cfg)?;
                                 out.push(b'"');
                             }
                             Value::Integer(n) => {
                                 out.push(b'"');
-                                number(out, *n as f64)?;
+                                number(out, *n as f64, cfg)?;
                                 out.push(b'"');
                             }
                             _ => {
@@ -122,7 +169,7 @@ fn encode_value(out: &mut Vec<u8>, v: &Value, depth: usize) -> mlua::Result<()> 
                             }
                         }
                         out.push(b':');
-                        encode_value(out, &v, depth)?;
+                        encode_value(out, &v, depth, cfg)?;
                     }
                     out.push(b'}');
                 }
@@ -146,6 +193,7 @@ struct Parser<'a> {
     s: &'a [u8],
     pos: usize,
     lua: &'a Lua,
+    max_depth: usize,
 }
 
 /// CJSON's token names, as its errors print them.
@@ -293,7 +341,7 @@ impl Parser<'_> {
     }
 
     fn object(&mut self, depth: usize) -> mlua::Result<Value> {
-        if depth > MAX_DEPTH {
+        if depth > self.max_depth {
             return Err(err(format!(
                 "Found too many nested data structures ({depth}) at character {}",
                 self.pos + 1
@@ -332,7 +380,7 @@ impl Parser<'_> {
     }
 
     fn array(&mut self, depth: usize) -> mlua::Result<Value> {
-        if depth > MAX_DEPTH {
+        if depth > self.max_depth {
             return Err(err(format!(
                 "Found too many nested data structures ({depth}) at character {}",
                 self.pos + 1
@@ -363,22 +411,66 @@ impl Parser<'_> {
     }
 }
 
+/// An integer option: sets it when given (checked against `min..=max`), answers it.
+fn int_option(
+    a: &[Value],
+    name: &str,
+    min: usize,
+    max: usize,
+    slot: &mut usize,
+) -> mlua::Result<f64> {
+    match a.first() {
+        None | Some(Value::Nil) => {}
+        Some(v) => {
+            let n = super::to_number(v).ok_or_else(|| super::bad_arg(1, name, "number", v))?;
+            if !(min as f64..=max as f64).contains(&n) {
+                return Err(err(format!(
+                    "bad argument #1 to '{name}' (expected integer between {min} and {max})"
+                )));
+            }
+            *slot = n as usize;
+        }
+    }
+    Ok(*slot as f64)
+}
+
+/// A boolean option (`true`/`false`, `"on"`/`"off"`).
+fn bool_option(a: &[Value], name: &str, slot: &mut bool) -> mlua::Result<bool> {
+    match a.first() {
+        None | Some(Value::Nil) => {}
+        Some(Value::Boolean(b)) => *slot = *b,
+        Some(Value::String(s)) if &*s.as_bytes() == b"on" => *slot = true,
+        Some(Value::String(s)) if &*s.as_bytes() == b"off" => *slot = false,
+        Some(v) => {
+            return Err(err(format!(
+                "bad argument #1 to '{name}' (invalid option '{}')",
+                v.to_string().unwrap_or_default()
+            )))
+        }
+    }
+    Ok(*slot)
+}
+
 pub fn open(lua: &Lua) -> mlua::Result<Table> {
+    let config = Arc::new(Mutex::new(Config::default()));
     let t = lua.create_table()?;
+    let c = config.clone();
     t.raw_set(
         "encode",
-        super::func(lua, |lua, a: Variadic<Value>| {
+        super::func(lua, move |lua, a: Variadic<Value>| {
             if a.len() != 1 {
                 return Err(err("bad argument #1 to 'encode' (expected 1 argument)"));
             }
+            let cfg = *c.lock();
             let mut out = Vec::new();
-            encode_value(&mut out, &a[0], 0)?;
+            encode_value(&mut out, &a[0], 0, &cfg)?;
             lua.create_string(&out)
         })?,
     )?;
+    let c = config.clone();
     t.raw_set(
         "decode",
-        super::func(lua, |lua, a: Variadic<Value>| {
+        super::func(lua, move |lua, a: Variadic<Value>| {
             if a.len() != 1 {
                 return Err(err("bad argument #1 to 'decode' (expected 1 argument)"));
             }
@@ -390,7 +482,12 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
                     .unwrap_or_default(),
                 v => return Err(super::bad_arg(1, "decode", "string", v)),
             };
-            let mut p = Parser { s: &s, pos: 0, lua };
+            let mut p = Parser {
+                s: &s,
+                pos: 0,
+                lua,
+                max_depth: c.lock().decode_max_depth,
+            };
             let v = p.value(0)?;
             p.ws();
             if p.pos < s.len() {
@@ -402,23 +499,122 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set("null", null())?;
     t.raw_set("_NAME", "cjson")?;
     t.raw_set("_VERSION", "2.1.0")?;
-    // The configuration functions answer the defaults (Redis scripts rarely change them).
-    for (name, value) in [
-        ("encode_max_depth", Value::Number(1000.0)),
-        ("decode_max_depth", Value::Number(1000.0)),
-        ("encode_number_precision", Value::Number(14.0)),
-        ("encode_keep_buffer", Value::Boolean(true)),
-        ("encode_invalid_numbers", Value::Boolean(false)),
-        ("decode_invalid_numbers", Value::Boolean(false)),
-    ] {
-        t.raw_set(
-            name,
-            super::func(lua, move |_, _a: Variadic<Value>| Ok(value.clone()))?,
-        )?;
-    }
+    let c = config.clone();
+    t.raw_set(
+        "encode_max_depth",
+        super::func(lua, move |_, a: Variadic<Value>| {
+            int_option(
+                &a,
+                "encode_max_depth",
+                1,
+                i32::MAX as usize,
+                &mut c.lock().encode_max_depth,
+            )
+        })?,
+    )?;
+    let c = config.clone();
+    t.raw_set(
+        "decode_max_depth",
+        super::func(lua, move |_, a: Variadic<Value>| {
+            int_option(
+                &a,
+                "decode_max_depth",
+                1,
+                i32::MAX as usize,
+                &mut c.lock().decode_max_depth,
+            )
+        })?,
+    )?;
+    let c = config.clone();
+    t.raw_set(
+        "encode_number_precision",
+        super::func(lua, move |_, a: Variadic<Value>| {
+            int_option(
+                &a,
+                "encode_number_precision",
+                1,
+                14,
+                &mut c.lock().encode_number_precision,
+            )
+        })?,
+    )?;
+    let c = config.clone();
+    t.raw_set(
+        "encode_keep_buffer",
+        super::func(lua, move |_, a: Variadic<Value>| {
+            bool_option(&a, "encode_keep_buffer", &mut c.lock().encode_keep_buffer)
+        })?,
+    )?;
+    let c = config.clone();
+    t.raw_set(
+        "decode_invalid_numbers",
+        super::func(lua, move |_, a: Variadic<Value>| {
+            bool_option(
+                &a,
+                "decode_invalid_numbers",
+                &mut c.lock().decode_invalid_numbers,
+            )
+        })?,
+    )?;
+    let c = config.clone();
+    t.raw_set(
+        "encode_invalid_numbers",
+        super::func(lua, move |lua, a: Variadic<Value>| {
+            let mut cfg = c.lock();
+            match a.first() {
+                None | Some(Value::Nil) => {}
+                Some(Value::Boolean(b)) => cfg.encode_invalid_numbers = *b as u8,
+                Some(Value::String(s)) => {
+                    cfg.encode_invalid_numbers = match &*s.as_bytes() {
+                        b"off" => 0,
+                        b"on" => 1,
+                        b"null" => 2,
+                        _ => {
+                            return Err(err(
+                                "bad argument #1 to 'encode_invalid_numbers' (invalid option)",
+                            ))
+                        }
+                    }
+                }
+                Some(v) => return Err(super::bad_arg(1, "encode_invalid_numbers", "string", v)),
+            }
+            Ok(match cfg.encode_invalid_numbers {
+                0 => Value::Boolean(false),
+                1 => Value::Boolean(true),
+                _ => Value::String(lua.create_string("null")?),
+            })
+        })?,
+    )?;
+    let c = config;
     t.raw_set(
         "encode_sparse_array",
-        super::func(lua, |_, _a: Variadic<Value>| Ok((false, 2.0, 10.0)))?,
+        super::func(lua, move |_, a: Variadic<Value>| {
+            let mut cfg = c.lock();
+            let mut convert = cfg.sparse_convert;
+            bool_option(&a, "encode_sparse_array", &mut convert)?;
+            cfg.sparse_convert = convert;
+            let rest: Vec<Value> = a.iter().skip(1).cloned().collect();
+            int_option(
+                &rest,
+                "encode_sparse_array",
+                0,
+                i32::MAX as usize,
+                &mut cfg.sparse_ratio,
+            )?;
+            let rest: Vec<Value> = a.iter().skip(2).cloned().collect();
+            int_option(
+                &rest,
+                "encode_sparse_array",
+                0,
+                i32::MAX as usize,
+                &mut cfg.sparse_safe,
+            )?;
+            Ok((
+                cfg.sparse_convert,
+                cfg.sparse_ratio as f64,
+                cfg.sparse_safe as f64,
+            ))
+        })?,
     )?;
     Ok(t)
 }

@@ -1,7 +1,8 @@
 //! `cmsgpack`: lua-cmsgpack as Redis ships it: `pack(...)` (each argument in turn;
 //! integers in the smallest encoding, a number that survives a round trip through a
 //! float as float32, strings as str8/16/32, tables as arrays when their keys are
-//! exactly 1..n, nesting past 16 as nil) and `unpack(s)` (every value in `s`).
+//! exactly 1..n, nesting past 16 as nil), `unpack(s)` (every value in `s`),
+//! `unpack_one(s, offset)` and `unpack_limit(s, n, offset)`.
 
 use mlua::{Lua, Table, Value, Variadic};
 
@@ -45,7 +46,7 @@ fn int(out: &mut Vec<u8>, n: i64) {
 
 fn number(out: &mut Vec<u8>, d: f64) {
     // IS_INT64_EQUIVALENT: no fractional part and within int64.
-    if d.is_finite() && d.fract() == 0.0 && d >= -9.2e18 && d <= 9.2e18 {
+    if d.is_finite() && d.fract() == 0.0 && (-9.2e18..=9.2e18).contains(&d) {
         return int(out, d as i64);
     }
     let f = d as f32;
@@ -90,7 +91,7 @@ fn pack_value(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
         }
         Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
         Value::Number(n) => number(out, *n),
-        Value::Integer(n) => int(out, *n as i64),
+        Value::Integer(n) => int(out, *n),
         Value::Table(t) if level < MAX_NESTING => {
             let mut count = 0usize;
             let mut max = 0f64;
@@ -118,12 +119,18 @@ fn pack_value(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
                     pack_value(out, &t.raw_get::<Value>(i)?, level + 1)?;
                 }
             } else {
-                let pairs: Vec<(Value, Value)> =
-                    t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-                header(out, pairs.len(), 0x80, 16, 0xde, 0xdf);
-                for (k, v) in &pairs {
-                    pack_value(out, k, level + 1)?;
-                    pack_value(out, v, level + 1)?;
+                // Counted, then walked again: holding every pair at once would exceed
+                // the Lua stack slots a C function may use (8000 in Lua 5.1).
+                let mut n = 0usize;
+                for pair in t.pairs::<Value, Value>() {
+                    pair?;
+                    n += 1;
+                }
+                header(out, n, 0x80, 16, 0xde, 0xdf);
+                for pair in t.pairs::<Value, Value>() {
+                    let (k, v) = pair?;
+                    pack_value(out, &k, level + 1)?;
+                    pack_value(out, &v, level + 1)?;
                 }
             }
         }
@@ -228,6 +235,61 @@ impl Reader<'_> {
     }
 }
 
+fn opt_int(v: Option<&Value>) -> mlua::Result<i64> {
+    match v {
+        None | Some(Value::Nil) => Ok(0),
+        Some(v) => super::to_number(v)
+            .map(|n| n as i64)
+            .ok_or_else(|| err("bad argument (number expected)")),
+    }
+}
+
+/// lua-cmsgpack's `mp_unpack_full`: up to `limit` values from byte `offset` (both 0:
+/// every value, and no offset in the answer); otherwise the next offset (-1 at the
+/// end) comes first.
+fn unpack_full(lua: &Lua, a: &[Value], limit: i64, offset: i64) -> mlua::Result<Variadic<Value>> {
+    let s = match a.first() {
+        Some(Value::String(s)) => s.as_bytes().to_vec(),
+        v => {
+            return Err(super::bad_arg(
+                1,
+                "unpack",
+                "string",
+                v.unwrap_or(&Value::Nil),
+            ))
+        }
+    };
+    let decode_all = limit == 0 && offset == 0;
+    if offset < 0 || limit < 0 {
+        return Err(err(&format!(
+            "Invalid request to unpack with offset of {offset} and limit of {}.",
+            s.len()
+        )));
+    }
+    if offset as usize > s.len() {
+        return Err(err(&format!(
+            "Start offset {offset} greater than input length {}.",
+            s.len()
+        )));
+    }
+    let limit = if decode_all { i64::MAX } else { limit };
+    let mut r = Reader {
+        s: &s,
+        pos: offset as usize,
+    };
+    let mut vals = Vec::new();
+    let mut n = 0;
+    while r.pos < s.len() && n < limit {
+        vals.push(r.value(lua)?);
+        n += 1;
+    }
+    if !decode_all {
+        let next = if r.pos >= s.len() { -1.0 } else { r.pos as f64 };
+        vals.insert(0, Value::Number(next));
+    }
+    Ok(Variadic::from_iter(vals))
+}
+
 pub fn open(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set(
@@ -247,24 +309,31 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "unpack",
+        super::func(lua, |lua, a: Variadic<Value>| unpack_full(lua, &a, 0, 0))?,
+    )?;
+    t.raw_set(
+        "unpack_one",
         super::func(lua, |lua, a: Variadic<Value>| {
-            let s = match a.first() {
-                Some(Value::String(s)) => s.as_bytes().to_vec(),
-                v => {
+            let offset = opt_int(a.get(1))?;
+            unpack_full(lua, &a, 1, offset)
+        })?,
+    )?;
+    t.raw_set(
+        "unpack_limit",
+        super::func(lua, |lua, a: Variadic<Value>| {
+            let limit = match a.get(1).and_then(super::to_number) {
+                Some(n) => n as i64,
+                None => {
                     return Err(super::bad_arg(
-                        1,
-                        "unpack",
-                        "string",
-                        v.unwrap_or(&Value::Nil),
+                        2,
+                        "unpack_limit",
+                        "number",
+                        a.get(1).unwrap_or(&Value::Nil),
                     ))
                 }
             };
-            let mut r = Reader { s: &s, pos: 0 };
-            let mut vals = Vec::new();
-            while r.pos < s.len() {
-                vals.push(r.value(lua)?);
-            }
-            Ok(Variadic::from_iter(vals))
+            let offset = opt_int(a.get(2))?;
+            unpack_full(lua, &a, limit, offset)
         })?,
     )?;
     t.raw_set("_NAME", "cmsgpack")?;
