@@ -618,3 +618,28 @@ fn copy_across_databases_is_refused_in_a_named_cache() {
     h.check("SELECT 0", "+OK\r\n");
     h.check("EXISTS b", ":0\r\n");
 }
+
+#[test]
+fn move_and_reset_know_a_selected_named_cache() {
+    let mut h = Harness::with_config(RuntimeConfig {
+        key_mode: KeyMode::Path,
+        default_cache: "sessions".into(),
+        ..Default::default()
+    });
+    h.shared.store.create_cache("sessions", None).unwrap();
+    h.shared.store.create_cache("users", None).unwrap();
+    h.check("SELECT users", "+OK\r\n");
+    h.check("SET a:b 1", "+OK\r\n");
+    // A named cache has no database number to move from.
+    h.check(
+        "MOVE a:b 1",
+        "-ERR MOVE is not supported while a named cache is selected\r\n",
+    );
+    h.check("EXISTS a:b", ":1\r\n");
+    // RESET selects what a new connection starts in: RESP_DEFAULT_CACHE.
+    h.check("RESET", "+RESET\r\n");
+    h.check("EXISTS a:b", ":0\r\n");
+    h.check("SET s 1", "+OK\r\n");
+    let sessions = h.shared.store.cache("sessions").unwrap();
+    assert_eq!(sessions.len(h.shared.store.now()), 1);
+}

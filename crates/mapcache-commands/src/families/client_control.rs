@@ -251,14 +251,18 @@ pub(crate) fn client_kill(c: &mut Ctx<'_>) -> CmdResult {
 }
 
 /// RESET: the connection as a new one would be, as Redis's `clearClientConnectionState`
-/// leaves it: no transaction or watch, database 0, RESP2, replies on, no name, not
+/// leaves it: no transaction or watch, database 0 (the default cache in the map-cache
+/// key modes), RESP2, replies on, no name, not
 /// authenticated when a password is set; answers `+RESET`.
 pub(crate) fn reset(c: &mut Ctx<'_>) -> CmdResult {
     let s = &mut *c.session;
     s.transaction = None;
     s.watch = None;
+    // Database 0, or RESP_DEFAULT_CACHE in the map-cache key modes, as a new connection.
     s.db = 0;
-    s.client.db.store(0, Ordering::Relaxed);
+    s.cache = None;
+    s.select_default(c.shared);
+    s.client.db.store(s.db, Ordering::Relaxed);
     s.reply = ReplyMode::default();
     s.client.no_touch.store(false, Ordering::Relaxed);
     s.client.names.lock().name = None;

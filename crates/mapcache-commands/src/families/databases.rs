@@ -56,6 +56,12 @@ fn move_(c: &mut Ctx<'_>) -> CmdResult {
         ),
         CmdError::NotInteger,
     )?;
+    // A named cache (SELECT name, map-cache key modes) has no database number.
+    if c.named.is_some() {
+        return Err(CmdError::Static(
+            "ERR MOVE is not supported while a named cache is selected",
+        ));
+    }
     let src = c.session.db;
     let dst = existing_db(c, n).ok_or(CmdError::DbIndexOutOfRange)?;
     if src == dst {
