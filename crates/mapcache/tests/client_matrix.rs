@@ -332,3 +332,44 @@ fn redis_crate_everyday_use() {
         assert_eq!(got, want, "resp3: {resp3}");
     }
 }
+
+/// redis-py 8.2's `with r.lock(name):` (SET NX PX, then EVALSHA with a SCRIPT LOAD
+/// fallback to release and extend) and `register_script`, in RESP2 and RESP3, on
+/// mapcache alone (the matrix above compares the same helpers with Redis).
+#[test]
+fn redis_py_lock_and_script_helpers() {
+    let python = support::tool("python3", "python3");
+    let server = Server::start(&[]);
+    let program = r#"
+import sys, redis
+port = int(sys.argv[1])
+for proto in (2, 3):
+    r = redis.Redis(port=port, protocol=proto)
+    r.delete("lk", "cnt")
+    with r.lock("lk"):
+        assert r.get("lk") is not None
+    assert r.get("lk") is None, "the lock was released"
+    lk = r.lock("lk", timeout=5)
+    assert lk.acquire(blocking=False)
+    assert not r.lock("lk").acquire(blocking=False), "held by the other"
+    assert lk.extend(5)
+    assert lk.reacquire()
+    lk.release()
+    s = r.register_script("return redis.call('incrby', KEYS[1], ARGV[1])")
+    assert s(keys=["cnt"], args=[5]) == 5
+    r.script_flush()
+    assert s(keys=["cnt"], args=[2]) == 7, "reloaded after NOSCRIPT"
+    print("ok", proto)
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", program, &server.port().to_string()])
+        .env("PYTHONPATH", redis_py())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("ok 2") && stdout.contains("ok 3"),
+        "redis-py (pip package redis 8.2) failed:\n{stdout}\n{stderr}"
+    );
+}
