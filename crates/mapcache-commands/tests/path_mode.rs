@@ -629,16 +629,16 @@ fn move_and_reset_know_a_selected_named_cache() {
     h.shared.store.create_cache("sessions", None).unwrap();
     h.shared.store.create_cache("users", None).unwrap();
     h.check("SELECT users", "+OK\r\n");
-    h.check("SET a:b 1", "+OK\r\n");
+    h.check("SET top 1", "+OK\r\n");
     // A named cache has no database number to move from.
     h.check(
-        "MOVE a:b 1",
+        "MOVE top 1",
         "-ERR MOVE is not supported while a named cache is selected\r\n",
     );
-    h.check("EXISTS a:b", ":1\r\n");
+    h.check("EXISTS top", ":1\r\n");
     // RESET selects what a new connection starts in: RESP_DEFAULT_CACHE.
     h.check("RESET", "+RESET\r\n");
-    h.check("EXISTS a:b", ":0\r\n");
+    h.check("EXISTS top", ":0\r\n");
     h.check("SET s 1", "+OK\r\n");
     let sessions = h.shared.store.cache("sessions").unwrap();
     assert_eq!(sessions.len(h.shared.store.now()), 1);

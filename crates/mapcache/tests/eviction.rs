@@ -363,25 +363,37 @@ fn a_transaction_that_overflows_runs_whole_and_later_writes_evict() {
 fn http_writes_answer_507_when_full_and_reads_and_deletes_still_work() {
     let server = Server::start(&[]);
     let http = http::Http::new(server.http);
-    http.put("/api/v1/keys/k", "1").is(200, "1");
-    http.put("/api/v1/keys/gone", "2").is(200, "2");
+    http.post("/api/v1/keys", r#"{"entries":{"k":1,"gone":2}}"#)
+        .is(201, "");
     let mut c = Conn::connect(mapcache_addr(&server), "mapcache");
     assert_eq!(raw(&mut c, &["CONFIG", "SET", "maxmemory", "1"]), "+OK\r\n");
-    let refused = http.put("/api/v1/keys/k2", "2");
-    refused.is_error(
-        507,
-        "OOM command not allowed when used memory > 'maxmemory'.",
-    );
-    http.patch("/api/v1/keys/k", "3").is_error(507, "maxmemory");
-    http.post("/api/v1/commands/execute", r#"{"commands":"SET a 1"}"#)
-        .is_error(507, "maxmemory");
+    let oom = "OOM command not allowed when used memory > 'maxmemory'.";
+    http.post("/api/v1/keys", r#"{"entries":{"k2":2}}"#)
+        .is_error(507, oom);
+    http.put("/api/v1/keys/k", r#"{"value":3}"#)
+        .is_error(507, oom);
+    http.request(
+        "PATCH",
+        "/api/v1/keys/k",
+        &[],
+        r#"{"operations":[{"type":"INC","key":"k","value":1}]}"#,
+    )
+    .is_error(507, oom);
+    http.post(
+        "/api/v1/commands/execute",
+        r#"{"commands":[{"type":"REPLACE","key":"k","value":4}]}"#,
+    )
+    .is_error(507, oom);
+    // Reads and deletes still work.
     http.get("/api/v1/keys/k").is(200, "1");
-    assert_eq!(http.delete("/api/v1/keys/gone").status, 204);
+    assert_eq!(http.delete("/api/v1/keys/gone").status, 200);
     http.get("/api/v1/keys/gone").is_error(404, "");
     // Over RESP the same refusal; once there is room again, writes go through.
     assert_eq!(raw(&mut c, &["SET", "x", "1"]), OOM);
     assert_eq!(raw(&mut c, &["CONFIG", "SET", "maxmemory", "0"]), "+OK\r\n");
-    http.put("/api/v1/keys/k2", "2").is(200, "2");
+    http.post("/api/v1/keys", r#"{"entries":{"k2":2}}"#)
+        .is(201, "");
+    http.get("/api/v1/keys/k2").is(200, "2");
 }
 
 fn used_memory(c: &mut Conn) -> u64 {

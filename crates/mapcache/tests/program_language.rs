@@ -61,21 +61,21 @@ fn summary(status: u16, message_part: &str) -> &'static str {
     }
 }
 
-/// An HTTP error body's message, in either shape.
+/// An HTTP error body's words: Go's `message` (the summary, e.g. `command execution
+/// failed`), then mapcache's `detail` (which command failed and why) when present.
 fn error_message(body: &str) -> Option<String> {
-    let v = parse(body);
-    let Value::Hash(h) = v else { return None };
-    let message = match h.get(b"message") {
-        Some(m) => m.clone(),
-        None => match h.get(b"error") {
-            Some(Value::Hash(e)) => e.get(b"message")?.clone(),
-            _ => return None,
-        },
+    let Value::Hash(h) = parse(body) else {
+        return None;
     };
-    match message {
-        Value::Str(s) => Some(String::from_utf8_lossy(&s).into_owned()),
+    let text = |v: Option<&Value>| match v {
+        Some(Value::Str(s)) => Some(String::from_utf8_lossy(s).into_owned()),
         _ => None,
-    }
+    };
+    let message = text(h.get(b"message"))?;
+    Some(match text(h.get(b"detail")) {
+        Some(detail) => format!("{message}: {detail}"),
+        None => message,
+    })
 }
 
 struct Bench {
@@ -90,8 +90,8 @@ impl Bench {
         let h = Http::new(server.http);
         let c = Conn::open(&server);
         let big = format!("[{}]", ["0"; 1000].join(","));
-        let r = h.put("/api/v1/keys/big", &big);
-        assert_eq!(r.status, 200, "{}", r.text());
+        let r = h.post("/api/v1/keys", &format!(r#"{{"entries":{{"big":{big}}}}}"#));
+        assert_eq!(r.status, 201, "{}", r.text());
         Bench {
             _server: server,
             h,
@@ -100,8 +100,12 @@ impl Bench {
     }
 
     fn reset(&self) {
-        let r = self.h.put("/api/v1/keys/doc", DOC);
+        let r = self.h.delete("/api/v1/keys/doc");
         assert_eq!(r.status, 200, "{}", r.text());
+        let r = self
+            .h
+            .post("/api/v1/keys", &format!(r#"{{"entries":{{"doc":{DOC}}}}}"#));
+        assert_eq!(r.status, 201, "{}", r.text());
     }
 
     /// Runs `commands` (a JSON array) over HTTP and over RESP, each on a fresh
