@@ -550,8 +550,7 @@ fn dispatch(
     // map-cache's triggers (docs/programs.md): one relaxed load when no cache has any.
     if shared.programs.armed() && cmd.has(table::flags::WRITE) {
         // `:` separates segments in path mode only (preserve mode keys are `/` paths).
-        let translate =
-            shared.store.dbs()[0].addressing() == mapcache_store::Addressing::RESP_PATH;
+        let translate = shared.store.dbs()[0].addressing() == mapcache_store::Addressing::RESP_PATH;
         let db = named.or_else(|| shared.store.db(session.db));
         // Only nodes some trigger watches: a write no trigger can match runs as if its
         // cache had none (no exclusive section, no batch), and a write to a cache

@@ -190,7 +190,6 @@ impl Programs {
     }
 }
 
-
 /// A node a RESP write may replace, and whether its triggers fire whether or not it
 /// existed before (the INCR family and HINCRBY: Go fires them always).
 #[derive(Debug, Clone, PartialEq, Eq)]
