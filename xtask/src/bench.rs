@@ -1,4 +1,9 @@
 //! `cargo xtask bench`: redis-benchmark against mapcache and redis-server, alternately.
+//!
+//! A test is a redis-benchmark `-t` name, or one of two cases of our own:
+//! `evalsha` (redis-benchmark's raw-command mode: `EVALSHA <sha> 1 counter:__rand_int__`
+//! of [`SCRIPT`], loaded first on each server with SCRIPT LOAD) and `multi-incr10`
+//! (MULTI, 10 INCRs, EXEC: xtask's own client, [`crate::bench_tx`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -8,7 +13,15 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use crate::bench_tx;
+use crate::load::SyncClient;
 use crate::server::{children_cpu_s, Server};
+use mapcache_resp::Frame;
+
+/// The `evalsha` test's name in `--tests`.
+pub const EVALSHA: &str = "evalsha";
+/// The script `evalsha` runs: one INCR of its key.
+pub const SCRIPT: &str = "return redis.call('incr', KEYS[1])";
 
 #[derive(Clone, Debug)]
 pub struct Opts {
@@ -19,6 +32,8 @@ pub struct Opts {
     pub pipelines: Vec<usize>,
     /// Server on CPU 0, redis-benchmark on CPU 1.
     pub taskset: bool,
+    /// Transactions per `multi-incr10` run (over `clients` connections).
+    pub transactions: u64,
 }
 
 /// One redis-benchmark run of one test against one server.
@@ -70,16 +85,30 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 /// Parses redis-benchmark's `--csv` output: `"SET","123.45","0.2",...` per test.
+///
+/// The figures are taken from the right: in raw-command mode the test's name is the
+/// command line itself (`"EVALSHA 2bab... 1 counter:__rand_int__"`), printed without
+/// escaping, so it may hold commas or quotes of its own.
 fn parse_csv(out: &str) -> Vec<(String, f64, Option<f64>, Option<f64>)> {
+    let unquote = |c: &str| {
+        let c = c.trim();
+        c.strip_prefix('"')
+            .and_then(|c| c.strip_suffix('"'))
+            .unwrap_or(c)
+            .to_string()
+    };
     let mut rows = Vec::new();
     let mut header: Vec<String> = Vec::new();
     for line in out.lines() {
-        let cells: Vec<String> = line
-            .split(',')
-            .map(|c| c.trim().trim_matches('"').to_string())
-            .collect();
-        if cells.first().is_some_and(|c| c == "test") {
-            header = cells;
+        if line.trim_start().starts_with("\"test\"") {
+            header = line.split(',').map(unquote).collect();
+            continue;
+        }
+        // Without a header (older redis-benchmark): name and rps.
+        let width = header.len().max(2);
+        let mut cells: Vec<String> = line.rsplitn(width, ',').map(unquote).collect();
+        cells.reverse();
+        if cells.len() < width {
             continue;
         }
         let Some(rps) = cells.get(1).and_then(|c| c.parse::<f64>().ok()) else {
@@ -99,6 +128,17 @@ fn parse_csv(out: &str) -> Vec<(String, f64, Option<f64>, Option<f64>)> {
     rows
 }
 
+/// Loads [`SCRIPT`] on `server`; its SHA1.
+fn script_load(server: &Server) -> Result<String> {
+    let mut c = SyncClient::connect(server.addr)?;
+    match c.call(&[b"SCRIPT", b"LOAD", SCRIPT.as_bytes()])? {
+        Frame::Bulk(sha) if sha.len() == 40 && sha.iter().all(u8::is_ascii_hexdigit) => {
+            Ok(String::from_utf8_lossy(&sha).into_owned())
+        }
+        f => bail!("SCRIPT LOAD on {}: unexpected reply {f:?}", server.name()),
+    }
+}
+
 fn run_case(
     server: &Server,
     opts: &Opts,
@@ -106,6 +146,9 @@ fn run_case(
     pipeline: usize,
     round: usize,
 ) -> Result<Case> {
+    if test == bench_tx::NAME {
+        return bench_tx::run_case(server, opts.transactions, opts.clients, pipeline, round);
+    }
     let mut cmd = if opts.taskset {
         let mut c = Command::new("taskset");
         c.args(["-c", "1", "redis-benchmark"]);
@@ -115,8 +158,6 @@ fn run_case(
     };
     cmd.args(["-h", "127.0.0.1", "-p", &server.addr.port().to_string()])
         .args([
-            "-t",
-            test,
             "-c",
             &opts.clients.to_string(),
             "-n",
@@ -125,6 +166,13 @@ fn run_case(
         .args(["-r", "100000", "-q", "--csv"]);
     if pipeline > 1 {
         cmd.args(["-P", &pipeline.to_string()]);
+    }
+    if test == EVALSHA {
+        // Raw-command mode: the command comes after every option.
+        let sha = script_load(server)?;
+        cmd.args(["EVALSHA", &sha, "1", "counter:__rand_int__"]);
+    } else {
+        cmd.args(["-t", test]);
     }
     cmd.stdin(Stdio::null());
     let before = server.proc_stats();
@@ -253,6 +301,21 @@ fn table(summary: &[Summary], opts: &Opts) -> String {
         opts.rounds,
         if opts.taskset { ", server on CPU 0, client on CPU 1" } else { "" }
     );
+    if opts.tests.iter().any(|t| t == EVALSHA) {
+        let _ = writeln!(
+            t,
+            "evalsha: `EVALSHA <sha> 1 counter:__rand_int__` of `{SCRIPT}` (redis-benchmark's raw-command mode).\n"
+        );
+    }
+    if opts.tests.iter().any(|t| t == bench_tx::NAME) {
+        let _ = writeln!(
+            t,
+            "{}: MULTI, 10 INCRs, EXEC; xtask's client on one thread, -c {} connections, {} transactions, -P transactions per write, every reply checked; rps = transactions/s, CPU per transaction; client CPU is the whole xtask process's.\n",
+            bench_tx::NAME,
+            opts.clients,
+            opts.transactions
+        );
+    }
     t.push_str("| test | -P | rps ratio (mapcache/redis) | CPU/req ratio | mapcache rps | redis rps | mapcache CPU µs/req | redis CPU µs/req | client CPU µs/req |\n");
     t.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
@@ -295,5 +358,34 @@ mod tests {
         assert_eq!(rows[0].3, Some(0.599));
         assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    }
+
+    #[test]
+    fn parses_raw_command_csv() {
+        // redis-benchmark 7.0 -q --csv in raw-command mode (EVALSHA ...), as printed.
+        let out = "\"test\",\"rps\",\"avg_latency_ms\",\"min_latency_ms\",\"p50_latency_ms\",\"p95_latency_ms\",\"p99_latency_ms\",\"max_latency_ms\"\n\"EVALSHA 2bab3b661081db58bd2341920e0ba7cf5dc77b25 1 counter:__rand_int__\",\"37735.85\",\"0.098\",\"0.024\",\"0.079\",\"0.127\",\"0.343\",\"3.103\"\n";
+        let rows = parse_csv(out);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            rows[0].0,
+            "EVALSHA 2bab3b661081db58bd2341920e0ba7cf5dc77b25 1 counter:__rand_int__"
+        );
+        assert!((rows[0].1 - 37735.85).abs() < 1e-6);
+        assert_eq!(rows[0].2, Some(0.079));
+        assert_eq!(rows[0].3, Some(0.343));
+        // A raw command whose arguments hold commas and quotes (printed unescaped).
+        let out = "\"test\",\"rps\",\"p50_latency_ms\",\"p99_latency_ms\"\n\"EVAL return {1,\"a\"} 0\",\"1000.00\",\"0.5\",\"0.9\"\n";
+        let rows = parse_csv(out);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].0, "EVAL return {1,\"a\"} 0");
+        assert_eq!(
+            (rows[0].1, rows[0].2, rows[0].3),
+            (1000.0, Some(0.5), Some(0.9))
+        );
+        // No header (older redis-benchmark): name and rps only; junk lines are skipped.
+        let rows = parse_csv("Error: x\n\"GET\",\"5.5\"\n");
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].0.as_str(), rows[0].1), ("GET", 5.5));
+        assert_eq!(rows[0].2, None);
     }
 }

@@ -34,6 +34,10 @@ pub enum Expect {
     Bulk(Bytes),
     /// A bulk string or nil.
     BulkOrNull,
+    /// `+QUEUED` (a command queued inside MULTI).
+    Queued,
+    /// An array of exactly this many integers (EXEC of that many INCRs).
+    IntArray(usize),
 }
 
 impl Expect {
@@ -46,6 +50,10 @@ impl Expect {
             (Expect::AnyInt, Frame::Integer(_)) => true,
             (Expect::Bulk(v), Frame::Bulk(b)) => v == b,
             (Expect::BulkOrNull, Frame::Bulk(_) | Frame::Null) => true,
+            (Expect::Queued, Frame::Simple(s)) => &s[..] == b"QUEUED",
+            (Expect::IntArray(n), Frame::Array(v)) => {
+                v.len() == *n && v.iter().all(|f| matches!(f, Frame::Integer(_)))
+            }
             _ => false,
         }
     }

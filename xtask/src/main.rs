@@ -14,6 +14,7 @@
 //! See docs/PERFORMANCE.md.
 
 mod bench;
+mod bench_tx;
 mod check;
 mod eviction;
 mod http_bench;
@@ -219,17 +220,22 @@ struct BenchArgs {
     /// Rounds; each figure is the median.
     #[arg(long, default_value_t = 2)]
     rounds: usize,
-    /// Tests (redis-benchmark -t), comma-separated.
+    /// Tests, comma-separated: redis-benchmark -t names, and (only when named)
+    /// `evalsha` (EVALSHA of a one-INCR script, redis-benchmark's raw-command mode)
+    /// and `multi-incr10` (MULTI, 10 INCRs, EXEC; xtask's own client).
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "get,set,incr,lpush,hset,mset"
     )]
     tests: Vec<String>,
+    /// Transactions per `multi-incr10` run (over the -c connections).
+    #[arg(long, default_value_t = 20_000)]
+    transactions: u64,
     /// Pipeline depths (redis-benchmark -P), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,16")]
     pipelines: Vec<usize>,
-    /// Pin the servers to CPU 0 and redis-benchmark to CPU 1.
+    /// Pin the servers to CPU 0 and redis-benchmark (and xtask's own client) to CPU 1.
     #[arg(long)]
     taskset: bool,
     #[command(flatten)]
@@ -510,6 +516,10 @@ fn http_bench_task(a: HttpBenchArgs, command: &str) -> Result<()> {
 fn bench_task(a: BenchArgs, command: &str) -> Result<()> {
     let bin = server::mapcache_binary(a.binary.bin.as_deref(), a.binary.no_build)?;
     let pin = a.taskset.then_some(0);
+    if a.taskset {
+        // multi-incr10's client runs in this process.
+        pin_self(1)?;
+    }
     let mapcache = Server::start_mapcache(&bin, pin)?;
     let redis = Server::start_redis(pin)?;
     let opts = bench::Opts {
@@ -519,6 +529,7 @@ fn bench_task(a: BenchArgs, command: &str) -> Result<()> {
         rounds: a.rounds.max(1),
         pipelines: a.pipelines,
         taskset: a.taskset,
+        transactions: a.transactions,
     };
     let dir = out_dir(a.out);
     let md = bench::run(&mapcache, &redis, &opts, command, &dir)?;
