@@ -191,14 +191,15 @@ async fn serve(mut stream: TcpStream, mut session: Session, inner: &Inner) -> st
                         wait_while_paused(shared, &session, &args).await;
                         obs.resume();
                     }
+                    // A script may run for long (and wait for SCRIPT KILL from another
+                    // connection): off the worker, so other connections' tasks move on.
+                    let script = mapcache_commands::scripting::may_run_script(&session, &args);
                     let mut run = || {
                         std::panic::catch_unwind(AssertUnwindSafe(|| {
                             execute_traced(shared, &mut session, &args, &mut reply)
                         }))
                     };
-                    // A script may run for long (and wait for SCRIPT KILL from another
-                    // connection): off the worker, so other connections' tasks move on.
-                    let ran = if mapcache_commands::scripting::may_run_script(&args) {
+                    let ran = if script {
                         tokio::task::block_in_place(run)
                     } else {
                         run()

@@ -99,9 +99,23 @@ impl Scripting {
     }
 }
 
-/// Does this command run a script (possibly for long)? The server runs such commands
-/// where a long run does not hold back other connections' tasks.
-pub fn may_run_script(args: &[Bytes]) -> bool {
+/// Does `args`, run in `session`, run a Lua script (possibly for long): the EVAL
+/// family, FCALL, or an EXEC whose queue holds one of them? The server runs such
+/// commands where a long run does not hold back other connections' tasks (which has
+/// a cost: `cargo xtask bench --tests evalsha,multi-incr10`, docs/PERFORMANCE.md), so
+/// an EXEC of plain commands runs where it is.
+pub fn may_run_script(session: &crate::Session, args: &[Bytes]) -> bool {
+    match args.first() {
+        Some(name) if name.eq_ignore_ascii_case(b"exec") => session
+            .transaction
+            .as_ref()
+            .is_some_and(|t| t.queue.iter().any(|q| runs_script(q))),
+        _ => runs_script(args),
+    }
+}
+
+/// Is `args` a command of the EVAL family or FCALL?
+fn runs_script(args: &[Bytes]) -> bool {
     let Some(name) = args.first() else {
         return false;
     };
@@ -113,7 +127,6 @@ pub fn may_run_script(args: &[Bytes]) -> bool {
             "evalsha_ro",
             "fcall",
             "fcall_ro",
-            "exec",
         ]
         .iter()
         .any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
