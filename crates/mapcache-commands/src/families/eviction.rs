@@ -18,17 +18,7 @@ const fn cmd(
     summary: &'static str,
     handler: crate::table::Handler,
 ) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys,
-        group: "generic",
-        since,
-        summary,
-        handler,
-        subcommands: &[],
-    }
+    crate::table::cmd("generic", name, arity, flags, keys, since, summary, handler)
 }
 
 /// CLIENT NO-EVICT, listed in CLIENT's subcommands (`connection.rs`).

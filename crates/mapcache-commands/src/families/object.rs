@@ -28,17 +28,7 @@ const fn cmd(
     summary: &'static str,
     handler: crate::table::Handler,
 ) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys,
-        group: "generic",
-        since,
-        summary,
-        handler,
-        subcommands: &[],
-    }
+    crate::table::cmd("generic", name, arity, flags, keys, since, summary, handler)
 }
 
 const KEY2: (i8, i8, i8) = (2, 2, 1);

@@ -12,6 +12,7 @@ use crate::table::flags::*;
 use crate::table::Command;
 use crate::Ctx;
 
+/// A scripting command (keys given by numkeys, not positions).
 const fn cmd(
     name: &'static str,
     arity: i16,
@@ -20,17 +21,16 @@ const fn cmd(
     summary: &'static str,
     handler: crate::table::Handler,
 ) -> Command {
-    Command {
+    crate::table::cmd(
+        "scripting",
         name,
         arity,
         flags,
-        keys: (0, 0, 0),
-        group: "scripting",
+        (0, 0, 0),
         since,
         summary,
         handler,
-        subcommands: &[],
-    }
+    )
 }
 
 #[rustfmt::skip]
