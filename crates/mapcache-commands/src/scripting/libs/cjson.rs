@@ -499,63 +499,43 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set("null", null())?;
     t.raw_set("_NAME", "cjson")?;
     t.raw_set("_VERSION", "2.1.0")?;
-    let c = config.clone();
-    t.raw_set(
-        "encode_max_depth",
-        super::func(lua, move |_, a: Variadic<Value>| {
-            int_option(
-                &a,
-                "encode_max_depth",
-                1,
-                i32::MAX as usize,
-                &mut c.lock().encode_max_depth,
-            )
-        })?,
-    )?;
-    let c = config.clone();
-    t.raw_set(
-        "decode_max_depth",
-        super::func(lua, move |_, a: Variadic<Value>| {
-            int_option(
-                &a,
-                "decode_max_depth",
-                1,
-                i32::MAX as usize,
-                &mut c.lock().decode_max_depth,
-            )
-        })?,
-    )?;
-    let c = config.clone();
-    t.raw_set(
-        "encode_number_precision",
-        super::func(lua, move |_, a: Variadic<Value>| {
-            int_option(
-                &a,
-                "encode_number_precision",
-                1,
-                14,
-                &mut c.lock().encode_number_precision,
-            )
-        })?,
-    )?;
-    let c = config.clone();
-    t.raw_set(
-        "encode_keep_buffer",
-        super::func(lua, move |_, a: Variadic<Value>| {
-            bool_option(&a, "encode_keep_buffer", &mut c.lock().encode_keep_buffer)
-        })?,
-    )?;
-    let c = config.clone();
-    t.raw_set(
-        "decode_invalid_numbers",
-        super::func(lua, move |_, a: Variadic<Value>| {
-            bool_option(
-                &a,
-                "decode_invalid_numbers",
-                &mut c.lock().decode_invalid_numbers,
-            )
-        })?,
-    )?;
+    // The plain settings: each a Lua function that sets (with an argument) and answers
+    // one field of the shared configuration.
+    type IntField = fn(&mut Config) -> &mut usize;
+    let ints: [(&'static str, usize, usize, IntField); 3] = [
+        ("encode_max_depth", 1, i32::MAX as usize, |c| {
+            &mut c.encode_max_depth
+        }),
+        ("decode_max_depth", 1, i32::MAX as usize, |c| {
+            &mut c.decode_max_depth
+        }),
+        ("encode_number_precision", 1, 14, |c| {
+            &mut c.encode_number_precision
+        }),
+    ];
+    for (name, min, max, field) in ints {
+        let c = config.clone();
+        t.raw_set(
+            name,
+            super::func(lua, move |_, a: Variadic<Value>| {
+                int_option(&a, name, min, max, field(&mut c.lock()))
+            })?,
+        )?;
+    }
+    type BoolField = fn(&mut Config) -> &mut bool;
+    let bools: [(&'static str, BoolField); 2] = [
+        ("encode_keep_buffer", |c| &mut c.encode_keep_buffer),
+        ("decode_invalid_numbers", |c| &mut c.decode_invalid_numbers),
+    ];
+    for (name, field) in bools {
+        let c = config.clone();
+        t.raw_set(
+            name,
+            super::func(lua, move |_, a: Variadic<Value>| {
+                bool_option(&a, name, field(&mut c.lock()))
+            })?,
+        )?;
+    }
     let c = config.clone();
     t.raw_set(
         "encode_invalid_numbers",
