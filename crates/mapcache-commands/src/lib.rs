@@ -162,9 +162,14 @@ pub struct Session {
     pub watch: Option<watch::SessionWatch>,
     /// CLIENT REPLY's state ([`families::client_control`]).
     pub reply: families::client_control::ReplyMode,
-    /// While EXEC runs its queue: the memory check was made at queue time and for
-    /// EXEC itself, not again per command (as in Redis).
-    pub in_exec: bool,
+    /// While EXEC runs its queue, and in a script's own session: the memory check was
+    /// made for the command that runs these (EXEC, EVAL, FCALL), not again per
+    /// command (as in Redis, where only `processCommand` makes it).
+    pub memory_checked: bool,
+    /// Did the last memory check find the store over its limit with no room to make
+    /// (Redis's `server.pre_command_oom_state`)? A script reads it: it may not make
+    /// its first write when it started out of memory.
+    pub oom_at_start: bool,
 }
 
 impl Session {
@@ -180,7 +185,8 @@ impl Session {
             transaction: None,
             watch: None,
             reply: Default::default(),
-            in_exec: false,
+            memory_checked: false,
+            oom_at_start: false,
         }
     }
 
@@ -508,9 +514,12 @@ fn dispatch(
     let now = shared.store.now();
     // Redis's processCommand: with a limit set, every command first lets the store
     // make room; one that may grow memory is refused when it could not.
-    if shared.store.limits().maxmemory() != 0 && !session.in_exec {
+    if shared.store.limits().maxmemory() == 0 {
+        session.oom_at_start = false;
+    } else if !session.memory_checked {
         let grows = cmd.has(table::flags::DENYOOM) || stat.has(table::flags::DENYOOM);
-        if shared.store.make_room(now).is_err() && grows {
+        session.oom_at_start = shared.store.make_room(now).is_err();
+        if session.oom_at_start && grows {
             return Err(rejected(
                 Some(cmd),
                 Some(stat),

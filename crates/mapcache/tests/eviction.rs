@@ -185,6 +185,83 @@ fn oom_refusals_and_settings_answer_exactly_as_redis() {
     assert!(saw_oom >= 10, "{saw_oom}");
 }
 
+/// Scripts out of memory (Redis's `scriptVerifyOOM` and the script flags): a script
+/// that declares flags and may write is refused at the start, plain; a script without
+/// flags runs, but its first write is refused inside it; once it has written it runs
+/// to its end (no half-done script); `allow-oom` and `no-writes` scripts run. FCALL
+/// the same by the function's flags.
+const SCRIPTS_OUT_OF_MEMORY: &[&[&str]] = &[
+    &["FLUSHALL"],
+    &["FUNCTION", "FLUSH"],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=lib\n\
+         redis.register_function('w', function(k, a) return redis.call('set', k[1], 'w') end)\n\
+         redis.register_function{function_name='ao', flags={'allow-oom'},\n\
+           callback=function(k, a) return redis.call('set', k[1], 'ao') end}\n\
+         redis.register_function{function_name='r', flags={'no-writes'},\n\
+           callback=function(k, a) return redis.call('get', k[1]) end}",
+    ],
+    &["SET", "x", "1"],
+    &["CONFIG", "SET", "maxmemory-policy", "noeviction"],
+    &["CONFIG", "SET", "maxmemory", "1"],
+    &["EVAL", "return redis.call('set', 'x', '2')", "0"],
+    &["EVAL", "return redis.pcall('set', 'x', '2')", "0"],
+    &["EVAL", "return redis.call('get', 'x')", "0"],
+    &["EVAL", "#!lua\nreturn 1", "0"],
+    &[
+        "EVAL",
+        "#!lua flags=no-writes\nreturn redis.call('get', 'x')",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "#!lua flags=allow-oom\nreturn redis.call('set', 'x', '3')",
+        "0",
+    ],
+    &["EVAL_RO", "return redis.call('get', 'x')", "0"],
+    &["EVAL_RO", "#!lua\nreturn 1", "0"],
+    &["FCALL", "w", "1", "x"],
+    &["FCALL_RO", "w", "1", "x"],
+    &["FCALL", "r", "1", "x"],
+    &["FCALL_RO", "r", "1", "x"],
+    &["FCALL", "ao", "1", "y"],
+    // DEL does not grow memory; after it the script has written and goes on.
+    &[
+        "EVAL",
+        "redis.call('del', 'x'); return redis.call('set', 'x', '4')",
+        "0",
+    ],
+    &["GET", "x"],
+    &["MULTI"],
+    &["EVAL", "return redis.call('get', 'x')", "0"],
+    &["EXEC"],
+    &["CONFIG", "SET", "maxmemory", "0"],
+    &["EVAL", "return redis.call('set', 'x', '5')", "0"],
+    &["FCALL", "w", "1", "x"],
+    &["GET", "y"],
+    &["FUNCTION", "FLUSH"],
+];
+
+#[test]
+fn scripts_out_of_memory_answer_exactly_as_redis() {
+    let redis = RedisServer::start();
+    let server = Server::start(&[]);
+    let mut r = Conn::connect(redis.addr, "redis");
+    let mut m = Conn::connect(mapcache_addr(&server), "mapcache");
+    let mut refused = 0;
+    for cmd in SCRIPTS_OUT_OF_MEMORY {
+        let want = raw(&mut r, cmd);
+        let got = raw(&mut m, cmd);
+        assert_eq!(got, want, "{cmd:?}");
+        refused += usize::from(want.contains("OOM command not allowed"));
+    }
+    // Refusals at the start, inside a script, and of a function: the comparison
+    // covered them.
+    assert!(refused >= 5, "{refused}");
+}
+
 /// Fills `c` with `n` keys of `value_len` bytes (with a TTL when `ttl`), pipelined,
 /// answering how many writes were refused with OOM.
 fn fill(c: &mut Conn, prefix: &str, n: usize, value_len: usize, ttl: bool) -> usize {
@@ -483,4 +560,138 @@ fn the_limit_is_honoured_one_write_at_a_time_as_redis_unit_maxmemory_checks() {
         }
     }
     raw(&mut conns[0], &["CONFIG", "SET", "maxmemory", "0"]);
+}
+
+/// Redis's `init_test` of unit/maxmemory.tcl's client-buffer scenarios: 50 keys of
+/// 100 KB under `allkeys-lru`, and `maxmemory` at what that uses plus `room`.
+fn fifty_big_keys(c: &mut Conn, room: u64) -> u64 {
+    raw(c, &["FLUSHALL"]);
+    raw(c, &["CONFIG", "SET", "maxmemory", "0"]);
+    raw(c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    for j in 0..50 {
+        assert_eq!(
+            raw(c, &["SETRANGE", &j.to_string(), "100000", "x"]),
+            ":100001\r\n"
+        );
+    }
+    raw(c, &["CONFIG", "RESETSTAT"]);
+    let limit = used_memory(c) + room;
+    raw(c, &["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    limit
+}
+
+/// Polls (each INFO is a command, which lets the server evict) until `done` holds of
+/// `(evicted_keys, dbsize)` or 10 s pass; answers the last reading.
+fn poll_eviction(c: &mut Conn, done: impl Fn(u64, u64) -> bool) -> (u64, u64) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let evicted = info_u64(c, "evicted_keys");
+        let Ok(Frame::Integer(dbsize)) = c.call_strs(&[b"DBSIZE"]) else {
+            panic!("{}: DBSIZE", c.who)
+        };
+        if done(evicted, dbsize as u64) || std::time::Instant::now() > end {
+            return (evicted, dbsize as u64);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// unit/maxmemory.tcl, "eviction due to input buffer of a dead client": 30 clients
+/// each send 249 of a command's 250 arguments (1,000 bytes each) and stop. Their
+/// query buffers (~7.5 MB) count in `used_memory` on both servers, so keys are
+/// evicted to stay inside a limit 3 MB above the data.
+#[test]
+fn input_buffers_of_dead_clients_count_and_evict_keys_as_in_redis() {
+    use std::io::Write;
+    let redis = RedisServer::start();
+    let server = Server::start(&[]);
+    for (addr, who) in [(redis.addr, "redis"), (mapcache_addr(&server), "mapcache")] {
+        let mut c = Conn::connect(addr, who);
+        fifty_big_keys(&mut c, 3 << 20);
+        let arg = format!("$1000\r\n{}\r\n", "x".repeat(1000));
+        let mut dead = Vec::new();
+        for _ in 0..30 {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(b"*250\r\n").unwrap();
+            for _ in 0..249 {
+                s.write_all(arg.as_bytes()).unwrap();
+            }
+            dead.push(s);
+        }
+        let (evicted, dbsize) = poll_eviction(&mut c, |e, n| e > 0 && n < 50);
+        eprintln!("{who}: evicted {evicted}, dbsize {dbsize}");
+        assert!(
+            evicted > 0 && dbsize < 50,
+            "{who}: evicted {evicted}, dbsize {dbsize}"
+        );
+        drop(dead);
+        raw(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    }
+}
+
+/// unit/maxmemory.tcl, "eviction due to output buffers of many MGET clients": 20
+/// clients send `MGET 1` (a 100 KB reply) over and over and never read. Redis keeps
+/// reading their commands and queues the replies (normal clients have no output
+/// limit), so `used_memory` grows until keys are evicted. mapcache stops reading a
+/// client whose replies the socket does not take (docs/ARCHITECTURE.md): the replies
+/// wait in the kernel, not in `used_memory`, and no key is lost to a slow reader.
+/// The same commands go to both; the difference is documented in
+/// docs/commands-differences.md.
+#[test]
+fn unread_replies_evict_keys_in_redis_but_not_in_mapcache() {
+    use std::io::Write;
+    let redis = RedisServer::start();
+    let server = Server::start(&[]);
+    let mget = b"*2\r\n$4\r\nMGET\r\n$1\r\n1\r\n";
+    let mut rounds_redis = 0;
+    for (addr, who) in [(redis.addr, "redis"), (mapcache_addr(&server), "mapcache")] {
+        let mut c = Conn::connect(addr, who);
+        let limit = fifty_big_keys(&mut c, 5 << 20);
+        let mut readers: Vec<std::net::TcpStream> = (0..20)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        let mut rounds = 0;
+        let mut peak = 0;
+        // Redis: until it evicts (bounded); mapcache: twice as many rounds, and at
+        // least 200 (20 clients x 200 x 100 KB = 400 MB of replies never read).
+        let goal = if who == "redis" {
+            2_000
+        } else {
+            (2 * rounds_redis).max(200)
+        };
+        while rounds < goal {
+            for s in &mut readers {
+                s.write_all(mget).unwrap();
+            }
+            rounds += 1;
+            if rounds % 10 == 0 {
+                peak = peak.max(used_memory(&mut c));
+                if who == "redis" && info_u64(&mut c, "evicted_keys") > 0 {
+                    break;
+                }
+            }
+        }
+        let (evicted, dbsize) = poll_eviction(&mut c, |e, _| who == "mapcache" || e > 0);
+        peak = peak.max(used_memory(&mut c));
+        eprintln!("{who}: {rounds} rounds, evicted {evicted}, dbsize {dbsize}, peak {peak}, limit {limit}");
+        if who == "redis" {
+            assert!(
+                evicted > 0 && dbsize < 50,
+                "redis: evicted {evicted}, dbsize {dbsize}"
+            );
+            rounds_redis = rounds;
+        } else {
+            assert_eq!(
+                (evicted, dbsize),
+                (0, 50),
+                "mapcache lost keys to unread replies"
+            );
+            assert!(
+                peak < limit,
+                "mapcache: used_memory {peak} over the limit {limit}"
+            );
+        }
+        drop(readers);
+        raw(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    }
 }

@@ -8,7 +8,7 @@ use crate::error::{CmdError, CmdResult};
 use crate::scripting::busy::KillRefusal;
 use crate::scripting::engine::RunMode;
 use crate::scripting::functions::{self, Libraries};
-use crate::scripting::{FLAG_NAMES, NO_WRITES};
+use crate::scripting::{ALLOW_OOM, FLAG_NAMES, NO_WRITES};
 use crate::table::flags::*;
 use crate::table::Command;
 use crate::Ctx;
@@ -75,6 +75,13 @@ fn fcall_generic(c: &mut Ctx<'_>, ro: bool) -> CmdResult {
                 let Some((func, flags)) = functions::lookup(engine, &name) else {
                     return Err(CmdError::Static("ERR Function not found"));
                 };
+                // A function that may write is refused out of memory as a write
+                // command is (Redis's `fcallGetCommandFlags`).
+                let no_writes = flags & NO_WRITES != 0;
+                let allow_oom = flags & ALLOW_OOM != 0;
+                if !no_writes && !allow_oom && session.oom_at_start {
+                    return Err(CmdError::Static(crate::error::OOM));
+                }
                 let nk = crate::args::int(&args[2])
                     .map_err(|_| CmdError::Static("ERR Bad number of keys provided"))?;
                 if nk > args.len() as i64 - 3 {
@@ -86,7 +93,6 @@ fn fcall_generic(c: &mut Ctx<'_>, ro: bool) -> CmdResult {
                     return Err(CmdError::Static("ERR Number of keys can't be negative"));
                 }
                 let nk = nk as usize;
-                let no_writes = flags & NO_WRITES != 0;
                 if ro && !no_writes {
                     return Err(CmdError::Static(
                         "ERR Can not execute a script with write flag using *_ro command.",
@@ -96,6 +102,7 @@ fn fcall_generic(c: &mut Ctx<'_>, ro: bool) -> CmdResult {
                     name: &name,
                     read_only: ro || no_writes,
                     eval: false,
+                    deny_oom: session.oom_at_start && !allow_oom,
                 };
                 let _running = shared
                     .scripting

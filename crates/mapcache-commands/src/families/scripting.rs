@@ -7,7 +7,7 @@ use crate::args::is;
 use crate::error::{CmdError, CmdResult};
 use crate::scripting::busy::KillRefusal;
 use crate::scripting::engine::{sha1_hex, RunMode, Script};
-use crate::scripting::{self, Engine, EVAL_COMPAT, NO_WRITES};
+use crate::scripting::{self, Engine, ALLOW_OOM, EVAL_COMPAT, NO_WRITES};
 use crate::table::flags::*;
 use crate::table::Command;
 use crate::Ctx;
@@ -131,6 +131,12 @@ fn eval_generic(c: &mut Ctx<'_>, by_sha: bool, ro: bool) -> CmdResult {
                 };
                 let compat = script.flags & EVAL_COMPAT != 0;
                 let no_writes = script.flags & NO_WRITES != 0;
+                // A script that declares its flags and may write is refused out of
+                // memory as a write command is (Redis's `evalGetCommandFlags`).
+                let allow_oom = script.flags & ALLOW_OOM != 0;
+                if !compat && !no_writes && !allow_oom && session.oom_at_start {
+                    return Err(CmdError::Static(crate::error::OOM));
+                }
                 if ro && !compat && !no_writes {
                     return Err(CmdError::Static(
                         "ERR Can not execute a script with write flag using *_ro command.",
@@ -141,6 +147,7 @@ fn eval_generic(c: &mut Ctx<'_>, by_sha: bool, ro: bool) -> CmdResult {
                     name: &sha,
                     read_only: ro || (!compat && no_writes),
                     eval: true,
+                    deny_oom: session.oom_at_start && !allow_oom,
                 };
                 let _running = shared.scripting.busy.start(true);
                 engine.run(

@@ -126,11 +126,11 @@ fn exec(c: &mut Ctx<'_>) -> CmdResult {
             return;
         }
         out.array(tx.queue.len());
-        session.in_exec = true;
+        session.memory_checked = true;
         for args in &tx.queue {
             crate::run_and_feed(shared, session, args, out);
         }
-        session.in_exec = false;
+        session.memory_checked = false;
     });
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! and running one script against the store with its `redis.call` bound to the
 //! caller's connection.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -114,6 +115,10 @@ pub struct RunMode<'a> {
     /// EVAL: KEYS and ARGV are globals and the function takes no arguments;
     /// FCALL: they are the function's two arguments.
     pub eval: bool,
+    /// The script started with the store out of memory and did not declare
+    /// `allow-oom`: its first write is refused (Redis's `scriptVerifyOOM`); once it
+    /// has written, it runs to its end whatever the memory.
+    pub deny_oom: bool,
 }
 
 pub(crate) fn install_hook(lua: &Lua, busy: Arc<Busy>, every_line: bool) {
@@ -531,17 +536,22 @@ impl Engine {
         }
         let mut session = Session::new(caller.client.clone(), true);
         session.db = caller.db;
+        // Checked once for the EVAL or FCALL; a script's commands do not evict.
+        session.memory_checked = true;
         let session = std::cell::RefCell::new(session);
         let resp3 = Cell::new(false);
         let busy = &*self.busy;
-        let read_only = mode.read_only;
+        let checks = ScriptChecks {
+            read_only: mode.read_only,
+            deny_oom: mode.deny_oom,
+        };
         let session = &session;
         let outcome = lua.scope(|scope| {
             let call = scope.create_function(|lua, a: Variadic<Value>| {
                 let mut session = session.try_borrow_mut().map_err(|_| {
                     raise(b"luaRedisGenericCommand() recursive call detected. Are you doing funny stuff with Lua debug hooks?")
                 })?;
-                match call_from_script(lua, shared, &mut session, &a, resp3.get(), read_only, busy)? {
+                match call_from_script(lua, shared, &mut session, &a, resp3.get(), checks, busy)? {
                     Ok(v) => Ok(v),
                     Err(e) => Err(mlua::Error::external(e)),
                 }
@@ -551,7 +561,7 @@ impl Engine {
                 let mut session = session.try_borrow_mut().map_err(|_| {
                     raise(b"luaRedisGenericCommand() recursive call detected. Are you doing funny stuff with Lua debug hooks?")
                 })?;
-                match call_from_script(lua, shared, &mut session, &a, resp3.get(), read_only, busy)? {
+                match call_from_script(lua, shared, &mut session, &a, resp3.get(), checks, busy)? {
                     Ok(v) => Ok(v),
                     Err(e) => {
                         let t = lua.create_table()?;
@@ -656,28 +666,49 @@ pub(crate) fn format_error(e: &Value, name: &str) -> Vec<u8> {
     out
 }
 
+/// What a run allows its commands beyond their own checks.
+#[derive(Debug, Clone, Copy)]
+struct ScriptChecks {
+    read_only: bool,
+    /// See [`RunMode::deny_oom`].
+    deny_oom: bool,
+}
+
 /// What Redis checks before a script's command runs (`scriptCall`); the error text.
 fn script_checks(
     args: &[Bytes],
-    read_only: bool,
-) -> Result<&'static crate::Command, &'static [u8]> {
+    checks: ScriptChecks,
+    wrote: bool,
+) -> Result<&'static crate::Command, Cow<'static, [u8]>> {
     let Some(mut cmd) = crate::lookup(&args[0]) else {
-        return Err(b"Unknown Redis command called from script");
+        return Err(Cow::Borrowed(b"Unknown Redis command called from script"));
     };
     if !cmd.subcommands.is_empty() && args.len() > 1 {
         match crate::table::lookup_sub(cmd, &args[1]) {
             Some(sub) => cmd = sub,
-            None => return Err(b"Unknown Redis command called from script"),
+            None => return Err(Cow::Borrowed(b"Unknown Redis command called from script")),
         }
     }
     if !cmd.arity_ok(args.len()) {
-        return Err(b"Wrong number of args calling Redis command from script");
+        return Err(Cow::Borrowed(
+            b"Wrong number of args calling Redis command from script",
+        ));
     }
     if cmd.has(NOSCRIPT) {
-        return Err(b"This Redis command is not allowed from script");
+        return Err(Cow::Borrowed(
+            b"This Redis command is not allowed from script",
+        ));
     }
-    if read_only && cmd.has(WRITE) {
-        return Err(b"Write commands are not allowed from read-only scripts.");
+    if checks.read_only && cmd.has(WRITE) {
+        return Err(Cow::Borrowed(
+            b"Write commands are not allowed from read-only scripts.",
+        ));
+    }
+    if checks.deny_oom && !wrote && cmd.has(crate::table::flags::DENYOOM) {
+        // `-OOM`: the error's own code, not `ERR`.
+        return Err([b"-".as_slice(), crate::error::OOM.as_bytes()]
+            .concat()
+            .into());
     }
     Ok(cmd)
 }
@@ -690,7 +721,7 @@ fn call_from_script(
     session: &mut Session,
     a: &[Value],
     resp3: bool,
-    read_only: bool,
+    checks: ScriptChecks,
     busy: &Busy,
 ) -> mlua::Result<Result<Value, ScriptErr>> {
     let fail = |text: &[u8], from_command: bool| {
@@ -719,9 +750,9 @@ fn call_from_script(
             }
         });
     }
-    let cmd = match script_checks(&argv, read_only) {
+    let cmd = match script_checks(&argv, checks, busy.wrote.load(Ordering::Acquire)) {
         Ok(cmd) => cmd,
-        Err(text) => return fail(text, true),
+        Err(text) => return fail(&text, true),
     };
     if cmd.has(WRITE) {
         busy.wrote.store(true, Ordering::Release);
