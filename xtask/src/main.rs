@@ -19,6 +19,7 @@ mod check;
 mod eviction;
 mod http_bench;
 mod load;
+mod plot;
 mod profile;
 mod programs;
 mod report;

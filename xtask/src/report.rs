@@ -488,6 +488,13 @@ pub fn write(dir: &Path, report: &Report) -> Result<String> {
     if !eviction.is_empty() {
         let _ = writeln!(md, "## eviction\n\n{eviction}");
     }
+    if let Some(svg) = crate::plot::eviction_svg(&report.results) {
+        std::fs::write(dir.join("eviction-hit-ratio.svg"), svg)?;
+        let _ = writeln!(
+            md,
+            "Hit ratio over time: ![hit ratio over time](eviction-hit-ratio.svg)\n"
+        );
+    }
     let notes: Vec<String> = report
         .results
         .iter()
