@@ -170,6 +170,8 @@ pub struct Session {
     /// (Redis's `server.pre_command_oom_state`)? A script reads it: it may not make
     /// its first write when it started out of memory.
     pub oom_at_start: bool,
+    /// A script's own session: MONITOR shows its commands as `[db lua]`.
+    pub in_script: bool,
 }
 
 impl Session {
@@ -187,6 +189,7 @@ impl Session {
             reply: Default::default(),
             memory_checked: false,
             oom_at_start: false,
+            in_script: false,
         }
     }
 
@@ -292,7 +295,8 @@ pub fn execute_traced(
 
 /// Runs one command, then shows it to MONITOR clients as Redis's `call()` does: after it
 /// ran (inside EXEC, each queued command before EXEC), not when refused or queued,
-/// never an admin command.
+/// never an admin command. Scripts ([`table::flags::SKIP_MONITOR`]) show themselves
+/// before their commands ([`feed_monitors_now`]).
 pub(crate) fn run_and_feed(
     shared: &Shared,
     session: &mut Session,
@@ -303,13 +307,26 @@ pub(crate) fn run_and_feed(
     // `stat` is the subcommand when there is one (CONFIG GET is admin, CONFIG is not).
     if shared.clients.monitors_active()
         && outcome.status != cmdstats::Status::Rejected
-        && outcome.stat.is_some_and(|c| !c.has(table::flags::ADMIN))
+        && outcome
+            .stat
+            .is_some_and(|c| !c.has(table::flags::ADMIN | table::flags::SKIP_MONITOR))
     {
-        shared
-            .clients
-            .feed_monitors(session.db, &session.client.addr, args);
+        feed_monitors_now(shared, session, args);
     }
     outcome
+}
+
+/// Shows `args` to MONITOR clients now, as coming from `session` (`lua` for a
+/// script's commands, as Redis).
+pub(crate) fn feed_monitors_now(shared: &Shared, session: &Session, args: &[Bytes]) {
+    if shared.clients.monitors_active() {
+        let from = if session.in_script {
+            "lua"
+        } else {
+            &session.client.addr
+        };
+        shared.clients.feed_monitors(session.db, from, args);
+    }
 }
 
 fn run_traced(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut Reply) -> Outcome {

@@ -22,6 +22,9 @@ pub mod flags {
     /// Allowed before AUTH when a password is set.
     pub const NO_AUTH: u16 = 1 << 8;
     pub const ALLOW_BUSY: u16 = 1 << 9;
+    /// Not shown to MONITOR after it ran: scripts show themselves before their
+    /// commands (EVAL, FCALL and their variants, as Redis).
+    pub const SKIP_MONITOR: u16 = 1 << 10;
 
     /// Flag bits with the names `COMMAND INFO` prints, in Redis's order.
     pub const NAMES: &[(u16, &str)] = &[
@@ -32,6 +35,7 @@ pub mod flags {
         (NOSCRIPT, "noscript"),
         (LOADING, "loading"),
         (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (ALLOW_BUSY, "allow_busy"),

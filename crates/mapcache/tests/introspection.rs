@@ -590,19 +590,41 @@ fn monitor_story(addr: SocketAddr) -> Vec<String> {
         &["EXEC"],
         &["CONFIG", "GET", "hz"], // admin: not shown
         &["GET"],                 // refused: not shown
+        // Scripts show before their commands, which come from `lua`.
+        &[
+            "EVAL",
+            "redis.call('set', KEYS[1], ARGV[1]); return redis.call('get', KEYS[1])",
+            "1",
+            "foo",
+            "bar",
+        ],
+        &["EVALSHA", "abc", "0"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "REPLACE",
+            "#!lua name=monlib\nredis.register_function('f', function(k, a) return redis.call('set', k[1], a[1]) end)",
+        ],
+        &["FCALL", "f", "1", "k", "v"],
+        &["MULTI"],
+        &["EVAL", "return redis.call('incr', 'n')", "0"],
+        &["EXEC"],
+        &["FUNCTION", "DELETE", "monlib"],
         &["ECHO", "last"],
     ];
     for cmd in cmds {
         let _ = c.call(&strs(cmd));
     }
-    for _ in 0..10 {
+    for _ in 0..22 {
         let line = text(&mon.read().unwrap().frame);
-        // "+1700000000.123456 [0 127.0.0.1:5555] ..." -> "[0] ..."
+        // "+1700000000.123456 [0 127.0.0.1:5555] ..." -> "[0] ...", "[0 lua]" kept.
         let (_, rest) = line.split_once(" [").expect("time");
         let (db, rest) = rest.split_once(' ').expect("db");
-        let (_, args) = rest.split_once("] ").expect("addr");
-        log.push(format!("[{db}] {args}"));
+        let (from, args) = rest.split_once("] ").expect("addr");
+        let from = if from == "lua" { " lua" } else { "" };
+        log.push(format!("[{db}{from}] {args}"));
     }
+    assert_eq!(log.last().map(String::as_str), Some("[0] \"ECHO\" \"last\""));
     log
 }
 

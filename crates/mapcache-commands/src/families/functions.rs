@@ -35,8 +35,8 @@ const fn cmd(
 
 #[rustfmt::skip]
 pub(crate) const COMMANDS: &[Command] = &[
-    cmd("fcall", -3, NOSCRIPT | STALE, "Invoke a function", fcall),
-    cmd("fcall_ro", -3, NOSCRIPT | STALE | READONLY, "Invoke a read-only function", fcall_ro),
+    cmd("fcall", -3, NOSCRIPT | STALE | SKIP_MONITOR, "Invoke a function", fcall),
+    cmd("fcall_ro", -3, NOSCRIPT | STALE | SKIP_MONITOR | READONLY, "Invoke a read-only function", fcall_ro),
     Command { subcommands: FUNCTION_SUBCOMMANDS, ..cmd("function", -2, 0, "A container for function commands", container) },
 ];
 
@@ -65,6 +65,9 @@ fn fcall_ro(c: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn fcall_generic(c: &mut Ctx<'_>, ro: bool) -> CmdResult {
+    // Before anything else, so that the function's commands follow it (Redis's
+    // fcallCommandGeneric).
+    crate::feed_monitors_now(c.shared, c.session, c.args);
     let (shared, session, out) = (c.shared, &*c.session, &mut *c.out);
     let args = c.args;
     let name = String::from_utf8_lossy(&args[1]).into_owned();

@@ -35,10 +35,10 @@ const fn cmd(
 
 #[rustfmt::skip]
 pub(crate) const COMMANDS: &[Command] = &[
-    cmd("eval", -3, NOSCRIPT | STALE, "2.6.0", "Execute a Lua script server side", eval),
-    cmd("eval_ro", -3, NOSCRIPT | STALE | READONLY, "7.0.0", "Execute a read-only Lua script server side", eval_ro),
-    cmd("evalsha", -3, NOSCRIPT | STALE, "2.6.0", "Execute a Lua script server side", evalsha),
-    cmd("evalsha_ro", -3, NOSCRIPT | STALE | READONLY, "7.0.0", "Execute a read-only Lua script server side", evalsha_ro),
+    cmd("eval", -3, NOSCRIPT | STALE | SKIP_MONITOR, "2.6.0", "Execute a Lua script server side", eval),
+    cmd("eval_ro", -3, NOSCRIPT | STALE | SKIP_MONITOR | READONLY, "7.0.0", "Execute a read-only Lua script server side", eval_ro),
+    cmd("evalsha", -3, NOSCRIPT | STALE | SKIP_MONITOR, "2.6.0", "Execute a Lua script server side", evalsha),
+    cmd("evalsha_ro", -3, NOSCRIPT | STALE | SKIP_MONITOR | READONLY, "7.0.0", "Execute a read-only Lua script server side", evalsha_ro),
     Command { subcommands: SCRIPT_SUBCOMMANDS, ..cmd("script", -2, 0, "2.6.0", "A container for Lua scripts management commands", container) },
 ];
 
@@ -107,6 +107,8 @@ fn create(engine: &mut Engine, body: &Bytes) -> Result<String, CmdError> {
 }
 
 fn eval_generic(c: &mut Ctx<'_>, by_sha: bool, ro: bool) -> CmdResult {
+    // Before anything else, so that the script's commands follow it (Redis's evalCommand).
+    crate::feed_monitors_now(c.shared, c.session, c.args);
     let nk = numkeys(c)?;
     let (shared, session, out) = (c.shared, &*c.session, &mut *c.out);
     let args = c.args;

@@ -538,6 +538,7 @@ impl Engine {
         session.db = caller.db;
         // Checked once for the EVAL or FCALL; a script's commands do not evict.
         session.memory_checked = true;
+        session.in_script = true;
         let session = std::cell::RefCell::new(session);
         let resp3 = Cell::new(false);
         let busy = &*self.busy;
