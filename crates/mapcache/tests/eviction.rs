@@ -484,3 +484,29 @@ fn the_limit_is_honoured_one_write_at_a_time_as_redis_unit_maxmemory_checks() {
     }
     raw(&mut conns[0], &["CONFIG", "SET", "maxmemory", "0"]);
 }
+
+/// An empty server's `used_memory` counts against `maxmemory` like the keys do:
+/// mapcache's is at most redis-server's (its databases' shards are allocated on first
+/// use, and the figure leaves out what jemalloc's thread caches hold). Fresh servers,
+/// and again after FLUSHALL of a database that was used.
+#[test]
+fn an_empty_server_uses_no_more_memory_than_redis() {
+    let redis = RedisServer::start();
+    let server = Server::start(&[]);
+    let mut r = Conn::connect(redis.addr, "redis");
+    let mut m = Conn::connect(mapcache_addr(&server), "mapcache");
+    let (want, got) = (
+        info_u64(&mut r, "used_memory"),
+        info_u64(&mut m, "used_memory"),
+    );
+    assert!(got <= want, "empty: mapcache {got} > redis {want}");
+    for c in [&mut r, &mut m] {
+        fill(c, "k", 1000, 100, false);
+        raw(c, &["FLUSHALL"]);
+    }
+    let (want, got) = (
+        info_u64(&mut r, "used_memory"),
+        info_u64(&mut m, "used_memory"),
+    );
+    assert!(got <= want, "flushed: mapcache {got} > redis {want}");
+}
