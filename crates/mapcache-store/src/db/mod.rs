@@ -240,6 +240,7 @@ impl Db {
         if let Some(s) = slot {
             crate::evict::access::touch(s.key.access(), now);
         }
+        shard.count_request(hash);
         let entry = live(slot.map(|s| &s.entry), now, &mut purged);
         let nested = rest.and_then(|rest| entry.and_then(|e| e.nested_entry(rest)));
         let entry = if rest.is_some() {
@@ -500,6 +501,9 @@ impl Db {
                 let mut shard = c.lock.write();
                 shard.expiries.clear();
                 shard.nested_expiries.clear();
+                // A flushed database starts again with no request history.
+                shard.sketch = None;
+                shard.evict_pool = Vec::new();
                 std::mem::take(&mut shard.table)
             };
             drop(old);
@@ -862,6 +866,8 @@ impl Db {
         for g in guards.iter_mut() {
             g.expiries.clear();
             g.nested_expiries.clear();
+            g.sketch = None;
+            g.evict_pool = Vec::new();
             old.push(std::mem::take(&mut g.table));
         }
         for (key, value, deadline, nested) in entries {
