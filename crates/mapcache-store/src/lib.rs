@@ -213,13 +213,19 @@ impl Store {
         let samples = self.limits.samples() as usize;
         let start = std::time::Instant::now();
         let named = self.caches.named.read();
+        // Databases never used have no shards (and nothing to evict): the rotation
+        // skips them rather than visiting 256 empty shards each.
         let dbs: Vec<&Db> = self
             .dbs
             .iter()
             .chain(named.values().map(|c| &c.db))
+            .filter(|db| db.shard_count() != 0)
             .collect();
         let per_db = 1usize << self.shard_bits;
         let total = dbs.len() * per_db;
+        if total == 0 {
+            return 0;
+        }
         let (mut n, mut freed, mut misses) = (0usize, 0u64, 0usize);
         // Two laps of misses before giving up: a shard whose pool ran dry answers
         // `None` once and refills on its next turn.

@@ -695,3 +695,29 @@ fn unread_replies_evict_keys_in_redis_but_not_in_mapcache() {
         raw(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
     }
 }
+
+/// An empty server's `used_memory` counts against `maxmemory` like the keys do:
+/// mapcache's is at most redis-server's (its databases' shards are allocated on first
+/// use, and the figure leaves out what jemalloc's thread caches hold). Fresh servers,
+/// and again after FLUSHALL of a database that was used.
+#[test]
+fn an_empty_server_uses_no_more_memory_than_redis() {
+    let redis = RedisServer::start();
+    let server = Server::start(&[]);
+    let mut r = Conn::connect(redis.addr, "redis");
+    let mut m = Conn::connect(mapcache_addr(&server), "mapcache");
+    let (want, got) = (
+        info_u64(&mut r, "used_memory"),
+        info_u64(&mut m, "used_memory"),
+    );
+    assert!(got <= want, "empty: mapcache {got} > redis {want}");
+    for c in [&mut r, &mut m] {
+        fill(c, "k", 1000, 100, false);
+        raw(c, &["FLUSHALL"]);
+    }
+    let (want, got) = (
+        info_u64(&mut r, "used_memory"),
+        info_u64(&mut m, "used_memory"),
+    );
+    assert!(got <= want, "flushed: mapcache {got} > redis {want}");
+}

@@ -624,7 +624,10 @@ fn monitor_story(addr: SocketAddr) -> Vec<String> {
         let from = if from == "lua" { " lua" } else { "" };
         log.push(format!("[{db}{from}] {args}"));
     }
-    assert_eq!(log.last().map(String::as_str), Some("[0] \"ECHO\" \"last\""));
+    assert_eq!(
+        log.last().map(String::as_str),
+        Some("[0] \"ECHO\" \"last\"")
+    );
     log
 }
 

@@ -570,7 +570,7 @@ impl ReadMany<'_, '_> {
                 .as_ref(),
             other => other,
         };
-        let cell = &self.db.shards[idx];
+        let cell = &self.db.shards()[idx];
         let counter = if entry.is_some() {
             &cell.hits
         } else {
@@ -639,7 +639,7 @@ impl<'db> Multi<'db, '_> {
             .guards
             .binary_search_by_key(&idx, |g| g.0)
             .expect("every key's shard is locked");
-        let cell = &self.db.shards[idx];
+        let cell = &self.db.shards()[idx];
         let key = self.keys[i];
         let (root, rest) = self.addr.split(key);
         let shard = &mut self.guards[pos].1;

@@ -83,7 +83,7 @@ impl Db {
         now: UnixMillis,
         f: impl FnOnce(&mut Batch<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
-        self.run_batch(sep, (0..self.shards.len()).collect(), now, f)
+        self.run_batch(sep, (0..self.shards().len()).collect(), now, f)
     }
 
     fn run_batch<R, E>(
@@ -96,10 +96,10 @@ impl Db {
         let _pass = self.origin.gate.pass();
         let guards = shards
             .into_iter()
-            .map(|i| (i, self.shards[i].lock.write()))
+            .map(|i| (i, self.shards()[i].lock.write()))
             .collect::<Vec<_>>();
         if let Some(&(i, _)) = guards.first() {
-            self.shards[i].writes.fetch_add(1, Ordering::Relaxed);
+            self.shards()[i].writes.fetch_add(1, Ordering::Relaxed);
         }
         let mut batch = Batch {
             db: self,

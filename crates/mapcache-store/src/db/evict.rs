@@ -13,6 +13,7 @@
 use mapcache_expiry::UnixMillis;
 
 use super::shard::{table_hash, BoxedSlot, Shard};
+use crate::evict::sketch::Sketch;
 use crate::evict::{access, Policy};
 
 /// A pooled candidate: the key's hash and its score (lower goes first).
@@ -23,18 +24,47 @@ const CHUNK_PER_SAMPLE: usize = 16;
 /// A refill keeps one candidate in this many.
 const KEEP_ONE_IN: usize = 8;
 
-/// A slot's score under `policy` at `now`: lower is evicted first.
-fn score(policy: Policy, slot: &super::shard::Slot, now: UnixMillis) -> u64 {
-    let stamp = slot.key.access().get();
+/// A key's score under `policy` at `now`, from its access stamp, its deadline and its
+/// estimated request frequency ([`Sketch::estimate`], 0 without a sketch): lower is
+/// evicted first. Under the LFU policies the sketch's estimate comes first and Redis's
+/// counter breaks ties: the sketch remembers keys evicted and asked for again, and
+/// tells apart keys whose logarithmic counters sit at the same step.
+fn score_of(
+    policy: Policy,
+    stamp: u32,
+    deadline: Option<UnixMillis>,
+    estimate: u32,
+    now: UnixMillis,
+) -> u64 {
     match policy {
         Policy::AllKeysLru | Policy::VolatileLru => u64::MAX - access::lru_age(stamp, now),
-        Policy::AllKeysLfu | Policy::VolatileLfu => u64::from(access::decayed(stamp, now)),
-        Policy::VolatileTtl => slot
-            .entry
-            .deadline()
-            .map_or(u64::MAX, |d| (d as u64) ^ (1 << 63)),
+        Policy::AllKeysLfu | Policy::VolatileLfu => {
+            u64::from(estimate) << 8 | u64::from(access::decayed(stamp, now))
+        }
+        Policy::VolatileTtl => deadline.map_or(u64::MAX, |d| (d as u64) ^ (1 << 63)),
         Policy::AllKeysRandom | Policy::VolatileRandom | Policy::NoEviction => 0,
     }
+}
+
+/// A slot's score ([`score_of`]); `hash` is its key's.
+fn score(
+    policy: Policy,
+    slot: &super::shard::Slot,
+    hash: u64,
+    sketch: Option<&Sketch>,
+    now: UnixMillis,
+) -> u64 {
+    let estimate = match (policy.is_lfu(), sketch) {
+        (true, Some(s)) => s.estimate(hash),
+        _ => 0,
+    };
+    score_of(
+        policy,
+        slot.key.access().get(),
+        slot.entry.deadline(),
+        estimate,
+        now,
+    )
 }
 
 impl Shard {
@@ -63,6 +93,7 @@ impl Shard {
                 self.evict_at = 0;
             }
             let hasher = &self.hasher;
+            let sketch = self.sketch.as_deref();
             let volatile = policy.volatile();
             let mut found: Vec<Candidate> = self
                 .table
@@ -71,10 +102,8 @@ impl Shard {
                 .take(chunk)
                 .filter(|s| !volatile || s.entry.deadline().is_some())
                 .map(|s| {
-                    (
-                        super::shard::key_hash(hasher, &s.key),
-                        score(policy, s, now),
-                    )
+                    let hash = super::shard::key_hash(hasher, &s.key);
+                    (hash, score(policy, s, hash, sketch, now))
                 })
                 .collect();
             self.evict_at += chunk;
@@ -124,12 +153,60 @@ impl Shard {
                 continue; // gone since it was pooled
             };
             if (policy.volatile() && slot.entry.deadline().is_none())
-                || score(policy, slot, now) > pooled
+                || score(policy, slot, hash, self.sketch.as_deref(), now) > pooled
             {
                 continue; // read (or its TTL changed) since it was pooled
             }
             let key = slot.key.to_bytes();
             return self.remove(hash, &key).map(|s| (hash, s));
+        }
+    }
+}
+
+impl Shard {
+    /// A key of hash `hash` and access stamp `stamp` was just inserted: keeps the
+    /// sketch in step with the table (built while [`access::sketching`], for twice the
+    /// keys the shard holds, rebuilt when they outgrow it, dropped when off), and
+    /// applies TinyLFU's admission: while this shard is evicting (its pool holds
+    /// candidates), a new key asked for less often than the next victim (or as often,
+    /// when that is at least once) becomes the next victim itself. A scan's keys, each asked for once, then go before the keys
+    /// that are asked for again; a new key read before its turn comes is spared (its
+    /// score rises above the pooled one).
+    pub(super) fn admit(&mut self, hash: u64, stamp: u32) {
+        if !access::sketching() {
+            if self.sketch.is_some() {
+                self.sketch = None;
+            }
+            return;
+        }
+        let len = self.table.len();
+        let Some(sketch) = self.sketch.as_deref().filter(|s| len <= s.capacity()) else {
+            // Built for twice the keys held; the keys held keep their estimates.
+            let bigger = Sketch::new(2 * len);
+            if let Some(old) = &self.sketch {
+                for s in self.table.iter() {
+                    let h = super::shard::key_hash(&self.hasher, &s.key);
+                    bigger.raise(h, old.estimate(h));
+                }
+            }
+            self.sketch = Some(Box::new(bigger));
+            return;
+        };
+        let Some(&(victim, _)) = self.evict_pool.last() else {
+            return;
+        };
+        let estimate = sketch.estimate(hash);
+        let victim = sketch.estimate(victim);
+        // Ties go to the victim, as in Caffeine, unless neither was ever asked for (a
+        // fill by writes alone keeps its newest keys).
+        if estimate < victim || (estimate == victim && victim > 0) {
+            let policy = if access::lfu() {
+                Policy::AllKeysLfu
+            } else {
+                Policy::AllKeysLru
+            };
+            let pooled = score_of(policy, stamp, None, estimate, access::now());
+            self.evict_pool.push((hash, pooled));
         }
     }
 }

@@ -20,6 +20,7 @@ mod shard;
 
 use std::cell::OnceCell;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use hashbrown::DefaultHashBuilder;
@@ -111,7 +112,11 @@ impl Addressing {
 /// One database of the keyspace.
 #[derive(Debug)]
 pub struct Db {
-    shards: Box<[ShardCell]>,
+    /// Allocated on first use ([`Db::shards`]): an empty database costs only this
+    /// struct, not `1 << bits` shards of ~380 bytes (16 databases × 256 shards were
+    /// 1.5 MB of an empty server's `used_memory`, all of it counted against
+    /// `maxmemory`).
+    shards: OnceLock<Box<[ShardCell]>>,
     /// The cache's name and the store's write feed: where changes are reported.
     origin: Origin,
     bits: u32,
@@ -124,24 +129,39 @@ impl Db {
     /// A database of `1 << bits` shards hashing keys with `hasher`.
     pub(crate) fn new(bits: u32, hasher: DefaultHashBuilder, origin: Origin) -> Self {
         assert!((1..=16).contains(&bits), "shard bits must be 1..=16");
-        let shards = (0..1usize << bits)
-            .map(|_| ShardCell {
-                lock: RwLock::new(Shard::new(hasher)),
-                origin: origin.clone(),
-                hits: AtomicU64::new(0),
-                misses: AtomicU64::new(0),
-                writes: AtomicU64::new(0),
-                expired_lazy: AtomicU64::new(0),
-                expired_active: AtomicU64::new(0),
-            })
-            .collect();
         Db {
-            shards,
+            shards: OnceLock::new(),
             origin,
             bits,
             hasher,
             addressing: Addressing::Flat,
         }
+    }
+
+    /// The shards, allocated on the first access to a key of this database.
+    #[inline]
+    fn shards(&self) -> &[ShardCell] {
+        self.shards.get_or_init(|| {
+            (0..1usize << self.bits)
+                .map(|_| ShardCell {
+                    lock: RwLock::new(Shard::new(self.hasher)),
+                    origin: self.origin.clone(),
+                    hits: AtomicU64::new(0),
+                    misses: AtomicU64::new(0),
+                    writes: AtomicU64::new(0),
+                    expired_lazy: AtomicU64::new(0),
+                    expired_active: AtomicU64::new(0),
+                })
+                .collect()
+        })
+    }
+
+    /// The shards if a key was ever accessed, else none: for walks over the whole
+    /// database (counts, KEYS, SCAN, flushes, the sweeper, eviction), which find
+    /// nothing in a database never used and need not allocate it.
+    #[inline]
+    fn shards_if_any(&self) -> &[ShardCell] {
+        self.shards.get().map_or(&[], |s| s)
     }
 
     /// Switches path key mode on or off (before the database is shared).
@@ -191,7 +211,7 @@ impl Db {
     }
 
     pub(crate) fn sweep_shards(&self) -> impl Iterator<Item = &dyn SweepShard> {
-        self.shards.iter().map(|s| s as &dyn SweepShard)
+        self.shards_if_any().iter().map(|s| s as &dyn SweepShard)
     }
 
     /// Reads `key`, counting a keyspace hit or miss (Redis's `lookupKeyRead`).
@@ -213,13 +233,14 @@ impl Db {
         let _pass = self.origin.gate.pass();
         let (root, rest) = addr.split(key);
         let hash = self.hash(root);
-        let cell = &self.shards[self.shard_index(hash)];
+        let cell = &self.shards()[self.shard_index(hash)];
         let shard = cell.lock.read();
         let mut purged = None;
         let slot = shard.find(hash, root);
         if let Some(s) = slot {
             crate::evict::access::touch(s.key.access(), now);
         }
+        shard.count_request(hash);
         let entry = live(slot.map(|s| &s.entry), now, &mut purged);
         let nested = rest.and_then(|rest| entry.and_then(|e| e.nested_entry(rest)));
         let entry = if rest.is_some() {
@@ -252,7 +273,7 @@ impl Db {
         let _pass = self.origin.gate.pass();
         let (root, rest) = addr.split(key);
         let hash = self.hash(root);
-        let shard = self.shards[self.shard_index(hash)].lock.read();
+        let shard = self.shards()[self.shard_index(hash)].lock.read();
         let mut purged = None;
         let entry = live(shard.find(hash, root).map(|s| &s.entry), now, &mut purged);
         match rest {
@@ -285,7 +306,7 @@ impl Db {
         let _pass = self.origin.gate.pass();
         let (root, rest) = addr.split(key);
         let hash = self.hash(root);
-        let cell = &self.shards[self.shard_index(hash)];
+        let cell = &self.shards()[self.shard_index(hash)];
         let mut shard = cell.lock.write();
         cell.writes.fetch_add(1, Ordering::Relaxed);
         let observe = self.origin.feed.is_active();
@@ -339,10 +360,10 @@ impl Db {
         let order = self.lock_order(hashes.iter().copied());
         let guards = order
             .iter()
-            .map(|&i| (i, self.shards[i].lock.write()))
+            .map(|&i| (i, self.shards()[i].lock.write()))
             .collect();
         for &h in &hashes {
-            self.shards[self.shard_index(h)]
+            self.shards()[self.shard_index(h)]
                 .writes
                 .fetch_add(1, Ordering::Relaxed);
         }
@@ -397,7 +418,7 @@ impl Db {
         let order = self.lock_order(hashes.iter().copied());
         let guards = order
             .iter()
-            .map(|&i| (i, self.shards[i].lock.read()))
+            .map(|&i| (i, self.shards()[i].lock.read()))
             .collect();
         let scratch = keys.iter().map(|_| OnceCell::new()).collect();
         let many = ReadMany {
@@ -416,7 +437,7 @@ impl Db {
     /// or not the sweeper has removed them yet.
     pub fn len(&self, now: UnixMillis) -> usize {
         let _pass = self.origin.gate.pass();
-        self.shards
+        self.shards_if_any()
             .iter()
             .map(|c| c.lock.read().live_len(now))
             .sum()
@@ -431,7 +452,7 @@ impl Db {
     /// scrape during a mass expiry stays cheap. DBSIZE ([`Db::len`]) is the exact count.
     pub fn stats(&self) -> DbStats {
         let mut st = DbStats::default();
-        for c in self.shards.iter() {
+        for c in self.shards_if_any().iter() {
             {
                 let shard = c.lock.read();
                 st.keys += shard.table.len();
@@ -454,7 +475,7 @@ impl Db {
     pub fn estimated_bytes(&self) -> usize {
         let _pass = self.origin.gate.pass();
         let mut total = 0;
-        for c in self.shards.iter() {
+        for c in self.shards_if_any().iter() {
             let shard = c.lock.read();
             total += shard.table.allocation_size();
             let len = shard.table.len();
@@ -475,11 +496,14 @@ impl Db {
     /// released, so a large flush never stalls other clients on one lock.
     pub fn flush(&self) {
         let _pass = self.origin.gate.pass();
-        for c in self.shards.iter() {
+        for c in self.shards_if_any().iter() {
             let old = {
                 let mut shard = c.lock.write();
                 shard.expiries.clear();
                 shard.nested_expiries.clear();
+                // A flushed database starts again with no request history.
+                shard.sketch = None;
+                shard.evict_pool = Vec::new();
                 std::mem::take(&mut shard.table)
             };
             drop(old);
@@ -498,7 +522,7 @@ impl Db {
         let _pass = self.origin.gate.pass();
         let all = pattern == b"*";
         let mut out = Vec::new();
-        for c in self.shards.iter() {
+        for c in self.shards_if_any().iter() {
             let shard = c.lock.read();
             if let Addressing::Path(sep) = self.addressing {
                 for s in shard.table.iter() {
@@ -538,7 +562,7 @@ impl Db {
         let segs: Vec<&[u8]> = pattern.split(|&b| b == sep).collect();
         let (first, rest) = (segs[0], &segs[1..]);
         let mut out = Vec::new();
-        for c in self.shards.iter() {
+        for c in self.shards_if_any().iter() {
             let shard = c.lock.read();
             for s in shard.table.iter() {
                 if first != b"*" && &s.key[..] != first {
@@ -581,13 +605,17 @@ impl Db {
         let mut visited = 0usize;
         let mut found: Vec<(u64, Bytes, bool)> = Vec::new();
         let mut shard_idx = self.shard_index(pos);
+        let shards = self.shards_if_any();
+        if shards.is_empty() {
+            return page; // never used: empty, and the iteration is complete
+        }
         loop {
             let shard_end = ((shard_idx as u64) + 1)
                 .checked_shl(64 - self.bits)
                 .unwrap_or(0);
             found.clear();
             {
-                let shard = self.shards[shard_idx].lock.read();
+                let shard = shards[shard_idx].lock.read();
                 if let Addressing::Path(sep) = self.addressing {
                     // Path mode: a root stands for its leaf paths, all in the page
                     // that visits the root (they share its hash).
@@ -645,12 +673,16 @@ impl Db {
     /// A random live key (RANDOMKEY), or `None` when the database is empty.
     pub fn random_key(&self, now: UnixMillis, seed: u64) -> Option<Bytes> {
         let _pass = self.origin.gate.pass();
-        let n = self.shards.len();
+        let shards = self.shards_if_any();
+        let n = shards.len();
+        if n == 0 {
+            return None;
+        }
         let mut rng = seed | 1;
         // Start at a random shard and walk: a non-empty shard is found in one lap.
         let start = (splitmix(&mut rng) as usize) % n;
         for step in 0..n {
-            let shard = self.shards[(start + step) % n].lock.read();
+            let shard = shards[(start + step) % n].lock.read();
             let len = shard.table.len();
             if len == 0 {
                 continue;
@@ -688,7 +720,7 @@ impl Db {
         samples: usize,
     ) -> Option<u64> {
         let _pass = self.origin.gate.pass();
-        let cell = &self.shards[i];
+        let cell = self.shards_if_any().get(i)?;
         let slot = {
             let mut shard = cell.lock.write();
             let (_, slot) = shard.evict_one(policy, now, samples)?;
@@ -713,7 +745,7 @@ impl Db {
         let _pass = self.origin.gate.pass();
         let root = self.addressing.split(key).0;
         let hash = self.hash(root);
-        let shard = self.shards[self.shard_index(hash)].lock.read();
+        let shard = self.shards()[self.shard_index(hash)].lock.read();
         let slot = shard.find(hash, root)?;
         slot.entry.view(now)?;
         let stamp = slot.key.access().get();
@@ -730,7 +762,7 @@ impl Db {
     /// write but that Redis counts as reads (`lookupKeyRead`): GETDEL, GETSET, GETEX,
     /// SET ... GET, MGET, EXISTS and TOUCH of several keys, COPY's source.
     pub fn count_lookup(&self, key: &[u8], hit: bool) {
-        let cell = &self.shards[self.shard_index(self.hash(self.addressing.split(key).0))];
+        let cell = &self.shards()[self.shard_index(self.hash(self.addressing.split(key).0))];
         let counter = if hit { &cell.hits } else { &cell.misses };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -758,7 +790,7 @@ impl Db {
                 continue;
             }
             let hash = self.hash(root);
-            let shard = self.shards[self.shard_index(hash)].lock.read();
+            let shard = self.shards()[self.shard_index(hash)].lock.read();
             out.push(RootImage {
                 root: Bytes::copy_from_slice(root),
                 hash,
@@ -773,7 +805,7 @@ impl Db {
         let _pass = self.origin.gate.pass();
         let mut garbage = Vec::new();
         for img in images {
-            let mut shard = self.shards[self.shard_index(img.hash)].lock.write();
+            let mut shard = self.shards()[self.shard_index(img.hash)].lock.write();
             garbage.extend(shard.put(img.hash, &img.root, img.entry));
         }
         drop(garbage);
@@ -797,7 +829,7 @@ pub const CURSOR_SHIFT: u32 = 11;
 impl Db {
     /// The number of shards ([`Db::export_shard`] takes `0..shard_count()`).
     pub fn shard_count(&self) -> usize {
-        self.shards.len()
+        self.shards_if_any().len()
     }
 
     /// Calls `f(key, value, deadline, nested deadlines)` for every live entry of shard
@@ -810,7 +842,7 @@ impl Db {
         mut f: impl FnMut(&[u8], &Value, Option<UnixMillis>, &[(Vec<Bytes>, UnixMillis)]),
     ) {
         let _pass = self.origin.gate.pass();
-        let shard = self.shards[i].lock.read();
+        let shard = self.shards_if_any()[i].lock.read();
         let mut nested = Vec::new();
         for s in shard.table.iter() {
             let Some(e) = s.entry.view(now) else { continue };
@@ -828,12 +860,14 @@ impl Db {
     pub fn replace_all(&self, entries: Vec<ExportedEntry>, now: UnixMillis) {
         let _pass = self.origin.gate.pass();
         let mut guards: Vec<RwLockWriteGuard<'_, Shard>> =
-            self.shards.iter().map(|c| c.lock.write()).collect();
+            self.shards().iter().map(|c| c.lock.write()).collect();
         let mut old = Vec::with_capacity(guards.len());
         let mut replaced = Vec::new();
         for g in guards.iter_mut() {
             g.expiries.clear();
             g.nested_expiries.clear();
+            g.sketch = None;
+            g.evict_pool = Vec::new();
             old.push(std::mem::take(&mut g.table));
         }
         for (key, value, deadline, nested) in entries {

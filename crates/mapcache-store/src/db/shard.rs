@@ -8,6 +8,7 @@ use mapcache_expiry::{DeadlineIndex, ShardSweep, SweepShard, UnixMillis};
 use parking_lot::RwLock;
 
 use super::entry::{min_deadline, Entry};
+use crate::evict::sketch::Sketch;
 use crate::feed::{ChangeKind, Origin};
 use crate::key::StoredKey;
 use crate::path::{self, Path};
@@ -60,6 +61,9 @@ pub(super) struct Shard {
     /// reads the table ([`super::evict`]).
     pub(super) evict_pool: Vec<super::evict::Candidate>,
     pub(super) evict_at: usize,
+    /// Recent request frequencies, while eviction consults them
+    /// ([`crate::evict::sketch`]; built and resized as keys are inserted).
+    pub(super) sketch: Option<Box<Sketch>>,
 }
 
 /// A key's 64-bit hash: its top bits pick the shard ([`Db::shard_index`]), the rest
@@ -97,6 +101,7 @@ impl Shard {
             nested_expiries: DeadlineIndex::new(),
             evict_pool: Vec::new(),
             evict_at: 0,
+            sketch: None,
         }
     }
 
@@ -121,6 +126,7 @@ impl Shard {
     /// Adds a new slot for a key of hash `hash` (absent from the table) and indexes its
     /// deadlines.
     pub(super) fn insert_new(&mut self, hash: u64, slot: BoxedSlot) {
+        let stamp = slot.key.access().get();
         if let Some(d) = slot.entry.deadline() {
             self.expiries.insert(hash, d);
         }
@@ -131,6 +137,15 @@ impl Shard {
         self.table.insert_unique(table_hash(hash), slot, |s| {
             table_hash(key_hash(hasher, &s.key))
         });
+        self.admit(hash, stamp);
+    }
+
+    /// Counts a request for the key of hash `hash` (a hit or a miss) in the sketch.
+    #[inline]
+    pub(super) fn count_request(&self, hash: u64) {
+        if let Some(sketch) = &self.sketch {
+            sketch.count(hash);
+        }
     }
 
     /// Removes a slot and its index entry.

@@ -33,6 +33,7 @@ static EVICTION_AGE_MS: AtomicU64 = AtomicU64::new(0);
 pub const LFU_INIT_VAL: u32 = 5;
 
 static LFU: AtomicBool = AtomicBool::new(false);
+static SKETCHING: AtomicBool = AtomicBool::new(false);
 static LFU_LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
 static LFU_DECAY_TIME: AtomicU32 = AtomicU32::new(1);
 /// The latest time any store read ([`crate::Store::now`]): new keys are stamped with it.
@@ -49,6 +50,18 @@ pub fn set_lfu(on: bool) {
     LFU.store(on, Ordering::Relaxed);
 }
 
+/// Do shards keep a frequency sketch ([`super::sketch`]) for eviction to consult? On
+/// while a limit is set under an LRU or LFU policy.
+#[inline]
+pub fn sketching() -> bool {
+    SKETCHING.load(Ordering::Relaxed)
+}
+
+/// Switches the shards' frequency sketches on or off (limit or policy changed).
+pub fn set_sketching(on: bool) {
+    SKETCHING.store(on, Ordering::Relaxed);
+}
+
 /// Redis's `lfu-log-factor` and `lfu-decay-time` (minutes per halving step).
 pub fn set_lfu_tuning(log_factor: u32, decay_time: u32) {
     LFU_LOG_FACTOR.store(log_factor, Ordering::Relaxed);
@@ -61,6 +74,12 @@ pub(crate) fn observe_now(now: UnixMillis) {
     if NOW_MS.load(Ordering::Relaxed) != now {
         NOW_MS.store(now, Ordering::Relaxed);
     }
+}
+
+/// The latest time any store read ([`observe_now`]).
+#[inline]
+pub(crate) fn now() -> UnixMillis {
+    NOW_MS.load(Ordering::Relaxed)
 }
 
 /// The stamp of a key created now.

@@ -18,6 +18,7 @@
 //! from a small pool of candidates ([`crate::db`]'s `evict` module).
 
 pub mod access;
+pub mod sketch;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -69,6 +70,15 @@ impl Policy {
     /// Do keys' stamps count accesses under this policy (else: the last access)?
     pub fn is_lfu(self) -> bool {
         matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)
+    }
+
+    /// Does eviction consult the shards' frequency sketches under this policy (the
+    /// LRU and LFU ones; the random and TTL policies are what their names say)?
+    pub fn sketched(self) -> bool {
+        matches!(
+            self,
+            Policy::AllKeysLru | Policy::AllKeysLfu | Policy::VolatileLru | Policy::VolatileLfu
+        )
     }
 
     /// Does it only evict keys with a TTL?
@@ -148,6 +158,7 @@ impl Limits {
 
     pub fn set_maxmemory(&self, bytes: u64) {
         self.maxmemory.store(bytes, Ordering::Relaxed);
+        access::set_sketching(bytes != 0 && self.policy().sketched());
         // A new limit is checked against a fresh reading.
         self.sampled_at.store(i64::MIN, Ordering::Relaxed);
     }
@@ -160,6 +171,7 @@ impl Limits {
     pub fn set_policy(&self, policy: Policy) {
         self.policy.store(policy.index(), Ordering::Relaxed);
         access::set_lfu(policy.is_lfu());
+        access::set_sketching(self.maxmemory() != 0 && policy.sketched());
     }
 
     /// `maxmemory-samples`: how many candidates of a shard's pool are weighed per

@@ -140,3 +140,30 @@ fn volatile_ttl_takes_the_nearest_deadline_first() {
     let early = gone.iter().filter(|&&i| i < 200).count();
     assert!(early * 5 >= gone.len() * 4, "{gone:?}");
 }
+
+#[test]
+fn a_database_allocates_its_shards_on_first_use_and_eviction_skips_the_others() {
+    let (store, _clock, gauge) = store_with(0, 0);
+    let now = store.now();
+    let (db0, db1) = (store.db(0).unwrap(), store.db(1).unwrap());
+    assert_eq!(db0.shard_count(), 0, "no key ever touched");
+    assert_eq!((db0.len(now), db0.stats().keys), (0, 0));
+    assert_eq!(db0.scan(0, 10, Default::default(), now).keys.len(), 0);
+    assert_eq!(db0.random_key(now, 7), None);
+    assert_eq!(
+        db0.shard_count(),
+        0,
+        "walks over the database allocate nothing"
+    );
+    db1.update(b"k", now, |k| {
+        k.insert(Value::Str(b"v".as_slice().into()), None)
+    })
+    .unwrap();
+    assert_eq!((db0.shard_count(), db1.shard_count()), (0, 16));
+    store.limits().set_policy(Policy::AllKeysLru);
+    store.limits().set_maxmemory(1000);
+    gauge.0.store(2000, Ordering::Relaxed);
+    assert_eq!(store.make_room(now), Ok(()), "db 1's key is evicted");
+    assert_eq!(db1.len(now), 0);
+    assert_eq!(db0.shard_count(), 0);
+}
