@@ -89,28 +89,32 @@ impl Shard {
                 .map(|(d, &h)| (h, (d as u64) ^ (1 << 63)))
                 .collect()
         } else {
-            if self.evict_at >= self.table.len() {
-                self.evict_at = 0;
-            }
+            // A whole chunk, wrapping past the table's end (or the whole table when it
+            // is smaller): a short chunk at the end would keep its few keys whatever
+            // their scores, a key read a moment ago among them.
+            let len = self.table.len();
+            let start = self.evict_at % len.max(1);
+            let take = chunk.min(len);
+            self.evict_at = (start + take) % len.max(1);
             let hasher = &self.hasher;
             let sketch = self.sketch.as_deref();
             let volatile = policy.volatile();
             let mut found: Vec<Candidate> = self
                 .table
                 .iter()
-                .skip(self.evict_at)
-                .take(chunk)
+                .skip(start)
+                .chain(self.table.iter())
+                .take(take)
                 .filter(|s| !volatile || s.entry.deadline().is_some())
                 .map(|s| {
                     let hash = super::shard::key_hash(hasher, &s.key);
                     (hash, score(policy, s, hash, sketch, now))
                 })
                 .collect();
-            self.evict_at += chunk;
-            if found.len() > KEEP_ONE_IN {
-                // The lowest-scored eighth; under the random policies (all scores
-                // equal) simply the first eighth, as random as any.
-                let keep = found.len() / KEEP_ONE_IN;
+            if !found.is_empty() {
+                // The lowest-scored eighth (at least one); under the random policies
+                // (all scores equal) simply the first eighth, as random as any.
+                let keep = (found.len() / KEEP_ONE_IN).max(1);
                 found.select_nth_unstable_by_key(keep - 1, |c| c.1);
                 found.truncate(keep);
             }

@@ -1,7 +1,7 @@
 //! Eviction through a whole store, with a gauge the test sets.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use mapcache_expiry::ManualClock;
 
@@ -18,10 +18,26 @@ impl MemoryGauge for Gauge {
     }
 }
 
-const T0: i64 = 1_700_000_000_000;
+/// The tests' clocks start at the real time: new keys are stamped with the latest time
+/// any store of the process read (`access::observe_now`), and other tests of this
+/// binary run on the system clock beside these.
+fn t0() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The policy's LFU and sketch switches are process-wide (`access.rs`): these tests
+/// set policies, so they run one at a time (the other tests of this crate never set
+/// one).
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn store_with(keys: usize, ttl_every: usize) -> (Store, Arc<ManualClock>, Arc<Gauge>) {
-    let clock = Arc::new(ManualClock::new(T0));
+    let start = t0();
+    let clock = Arc::new(ManualClock::new(start));
     let store = Store::with_clock(
         StoreConfig {
             databases: 2,
@@ -34,7 +50,7 @@ fn store_with(keys: usize, ttl_every: usize) -> (Store, Arc<ManualClock>, Arc<Ga
     let now = store.now();
     let db = store.db(0).unwrap();
     for i in 0..keys {
-        let ttl = (ttl_every != 0 && i % ttl_every == 0).then_some(T0 + 3_600_000 + i as i64);
+        let ttl = (ttl_every != 0 && i % ttl_every == 0).then_some(start + 3_600_000 + i as i64);
         db.update(format!("k{i}").as_bytes(), now, |k| {
             k.insert(Value::Str(b"v".as_slice().into()), ttl)
         })
@@ -53,6 +69,7 @@ fn present(store: &Store, i: usize) -> bool {
 
 #[test]
 fn noeviction_refuses_and_nothing_is_refused_under_the_limit() {
+    let _serial = one_at_a_time();
     let (store, _clock, gauge) = store_with(100, 0);
     let now = store.now();
     assert_eq!(store.make_room(now), Ok(()), "no limit set");
@@ -67,6 +84,7 @@ fn noeviction_refuses_and_nothing_is_refused_under_the_limit() {
 
 #[test]
 fn allkeys_lru_evicts_the_keys_not_read_since_and_reports_them() {
+    let _serial = one_at_a_time();
     let (store, clock, gauge) = store_with(2000, 0);
     let rec = Arc::new(Recorder::default());
     store
@@ -100,6 +118,7 @@ fn allkeys_lru_evicts_the_keys_not_read_since_and_reports_them() {
 
 #[test]
 fn volatile_policies_take_only_keys_with_a_ttl_and_then_refuse() {
+    let _serial = one_at_a_time();
     for policy in [
         Policy::VolatileLru,
         Policy::VolatileRandom,
@@ -125,6 +144,7 @@ fn volatile_policies_take_only_keys_with_a_ttl_and_then_refuse() {
 
 #[test]
 fn volatile_ttl_takes_the_nearest_deadline_first() {
+    let _serial = one_at_a_time();
     let (store, _clock, gauge) = store_with(400, 2);
     let now = store.now();
     store.limits().set_policy(Policy::VolatileTtl);
@@ -143,6 +163,7 @@ fn volatile_ttl_takes_the_nearest_deadline_first() {
 
 #[test]
 fn a_database_allocates_its_shards_on_first_use_and_eviction_skips_the_others() {
+    let _serial = one_at_a_time();
     let (store, _clock, gauge) = store_with(0, 0);
     let now = store.now();
     let (db0, db1) = (store.db(0).unwrap(), store.db(1).unwrap());
