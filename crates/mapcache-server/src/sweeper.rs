@@ -9,17 +9,23 @@
 //! threads as cores, a client's thread that woke up waited for the sweeper's time slice
 //! to end, and requests that take no lock at all (PING) stalled for 3-7 ms.
 //!
-//! On its own thread at nice [`SWEEPER_NICE`], the kernel's scheduler lets any client
-//! thread that wakes run first; the sweeper uses whatever CPU is left, which on an idle
-//! server is all of one core (a million keys reclaimed in under a second) and under full
-//! load about a tenth of one (lazy expiry keeps expired keys invisible meanwhile; only
-//! their memory waits). It never holds a shard lock for more than one batch of
+//! On its own thread in Linux's `SCHED_IDLE` class, the kernel's scheduler lets any
+//! client thread that wakes run first, at once; the sweeper uses whatever CPU is left,
+//! which on an idle server is all of one core (a million keys reclaimed in under a
+//! second) and under full load very little (lazy expiry keeps expired keys invisible
+//! meanwhile; only their memory waits; writers over `maxmemory` evict for themselves).
+//! Nice 10 was not enough: `perf sched` on a 10M-key storm showed a client thread that
+//! woke runnable for 6 ms behind the nice-10 sweeper (the kernel's EEVDF scheduler keeps
+//! a woken thread waiting while it is "owed" less than the running one: a worker that
+//! had used more than its share before it slept), where an idle-class thread is
+//! preempted by any normal wakeup. Where `SCHED_IDLE` cannot be set, nice
+//! [`SWEEPER_NICE`]. It never holds a shard lock for more than one batch of
 //! [`SweepBudget::max_keys_per_shard_batch`] keys, so a client that needs the shard the
 //! sweeper holds waits for at most one batch.
 //!
 //! # Returning the memory
 //! Freed pages go back to the OS from jemalloc's background threads, which the sweeper
-//! starts from its own thread so that they inherit its priority
+//! starts from its own thread so that they inherit its scheduling class
 //! ([`AllocatorStats::start_background_threads`](crate::AllocatorStats)): at nice 0,
 //! `perf sched` showed them purging a 10M-key storm's pages in back-to-back 4 ms slices
 //! on both cores for most of a second, the client threads queued behind them. And once
@@ -52,8 +58,8 @@ const PANIC_BACKOFF: Duration = Duration::from_secs(1);
 /// waiting on the same core.
 const PASS_TIME: Duration = Duration::from_micros(500);
 
-/// The sweeper thread's nice value on Linux: weight 110 against a client thread's 1024,
-/// so under contention it gets about a tenth of what a client thread gets.
+/// The sweeper thread's nice value on Linux where `SCHED_IDLE` cannot be set: weight
+/// 110 against a client thread's 1024, about a tenth of what a client thread gets.
 pub(crate) const SWEEPER_NICE: i32 = 10;
 
 /// A sweep or eviction phase that freed at least this much ends with a purge.
@@ -117,13 +123,34 @@ pub(crate) fn spawn(inner: Arc<Inner>) -> std::io::Result<Handle> {
     })
 }
 
-/// Sets this thread's nice value to [`SWEEPER_NICE`] (Linux: nice is per thread).
-/// Raising one's own nice value needs no privilege; a failure is logged and ignored.
+/// Puts this thread in the `SCHED_IDLE` class, or failing that sets its nice value to
+/// [`SWEEPER_NICE`] (Linux: both are per thread, and threads it creates inherit them).
+/// Lowering one's own priority needs no privilege; a failure is logged and ignored.
 #[cfg(target_os = "linux")]
 fn lower_priority() {
     let tid = rustix::thread::gettid();
     if let Err(e) = rustix::process::setpriority_process(Some(tid), SWEEPER_NICE) {
         tracing::warn!(error = %e, "cannot lower the sweeper thread's priority");
+    }
+    if let Err(e) = sched_idle() {
+        tracing::warn!(error = %e, "cannot put the sweeper thread in SCHED_IDLE");
+    }
+}
+
+/// `sched_setscheduler(0, SCHED_IDLE)`: the calling thread only (pid 0 is the caller's
+/// thread on Linux).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn sched_idle() -> std::io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid sched_param that outlives the call, which only reads
+    // it; SCHED_IDLE takes priority 0. Exercised by every server start (the sweeper
+    // thread), checked by crates/mapcache/tests/reclaim.rs (the thread's policy).
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 

@@ -1,5 +1,5 @@
 //! Memory coming back after a storm, on the real binary: jemalloc's background threads
-//! run at the sweeper's background priority, and a sweep that freed a lot ends with a
+//! run in the sweeper's `SCHED_IDLE` class, and a sweep that freed a lot ends with a
 //! purge, after which the process's RSS is back near an empty server's
 //! (`crates/mapcache-server/src/sweeper.rs`, `.cargo/config.toml`).
 
@@ -25,7 +25,10 @@ fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS")
 }
 
-/// Name and nice value of each thread of `pid`.
+/// Linux's `SCHED_IDLE` policy number.
+const SCHED_IDLE: i64 = 5;
+
+/// Name and scheduling policy of each thread of `pid`.
 fn threads(pid: u32) -> Vec<(String, i64)> {
     let mut out = Vec::new();
     for t in std::fs::read_dir(format!("/proc/{pid}/task")).expect("task dir") {
@@ -33,40 +36,38 @@ fn threads(pid: u32) -> Vec<(String, i64)> {
         let comm = std::fs::read_to_string(t.join("comm")).unwrap_or_default();
         let stat = std::fs::read_to_string(t.join("stat")).unwrap_or_default();
         // Fields after the command's closing parenthesis start at field 3 (state);
-        // nice is field 19.
+        // the policy is field 41.
         let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
             continue;
         };
-        let nice = rest.split_whitespace().nth(16).and_then(|n| n.parse().ok());
-        if let Some(nice) = nice {
-            out.push((comm.trim().to_string(), nice));
+        let policy = rest.split_whitespace().nth(38).and_then(|n| n.parse().ok());
+        if let Some(policy) = policy {
+            out.push((comm.trim().to_string(), policy));
         }
     }
     out
 }
 
 #[test]
-fn allocator_threads_run_at_the_sweepers_priority() {
+fn allocator_threads_run_in_the_sweepers_idle_class() {
     let server = Server::start(&[]);
     let pid = server.child.id();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let ts = threads(pid);
-        let sweeper: Vec<i64> = ts
-            .iter()
-            .filter(|(n, _)| n == "mapcache-sweepe")
-            .map(|t| t.1)
-            .collect();
-        let purgers: Vec<i64> = ts
-            .iter()
-            .filter(|(n, _)| n == "jemalloc_bg_thd")
-            .map(|t| t.1)
-            .collect();
+        let of = |name: &str| -> Vec<i64> {
+            ts.iter().filter(|(n, _)| n == name).map(|t| t.1).collect()
+        };
+        let purgers = of("jemalloc_bg_thd");
         if !purgers.is_empty() {
-            assert_eq!(sweeper, [10], "the sweeper thread: {ts:?}");
+            assert_eq!(of("mapcache-sweepe"), [SCHED_IDLE], "the sweeper: {ts:?}");
             assert!(
-                purgers.iter().all(|&n| n == 10),
-                "jemalloc's background threads must inherit nice 10: {ts:?}"
+                purgers.iter().all(|&p| p == SCHED_IDLE),
+                "jemalloc's background threads must inherit SCHED_IDLE: {ts:?}"
+            );
+            assert!(
+                of("tokio-rt-worker").iter().all(|&p| p == 0),
+                "client threads stay SCHED_OTHER: {ts:?}"
             );
             return;
         }
