@@ -193,8 +193,8 @@ impl mapcache_server::AllocatorStats for JemallocStats {
     }
 
     /// jemalloc's background threads are off at startup (`.cargo/config.toml`): turned
-    /// on here, they are created by this thread (the sweeper's, in SCHED_IDLE) and inherit
-    /// its scheduling class; jemalloc creates the later ones from the first.
+    /// on here, they are created by this thread (the sweeper's purger, at nice 10) and
+    /// inherit its priority; jemalloc creates the later ones from the first.
     fn start_background_threads(&self) -> Result<(), String> {
         tikv_jemalloc_ctl::background_thread::write(true).map_err(|e| e.to_string())
     }

@@ -1,6 +1,6 @@
-//! Memory coming back after a storm, on the real binary: jemalloc's background threads
-//! run in the sweeper's `SCHED_IDLE` class, and a sweep that freed a lot ends with a
-//! purge, after which the process's RSS is back near an empty server's
+//! Memory coming back after a storm, on the real binary: the sweeper runs in
+//! `SCHED_IDLE`, jemalloc's background threads at nice 10 under the purger thread, and
+//! a sweep that freed a lot ends with a purge, after which the process's RSS is back near an empty server's
 //! (`crates/mapcache-server/src/sweeper.rs`, `.cargo/config.toml`).
 
 mod support;
@@ -25,49 +25,53 @@ fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS")
 }
 
-/// Linux's `SCHED_IDLE` policy number.
+/// Linux's `SCHED_IDLE` policy number (`SCHED_OTHER` is 0).
 const SCHED_IDLE: i64 = 5;
 
-/// Name and scheduling policy of each thread of `pid`.
-fn threads(pid: u32) -> Vec<(String, i64)> {
+/// Name, scheduling policy and nice value of each thread of `pid`.
+fn threads(pid: u32) -> Vec<(String, i64, i64)> {
     let mut out = Vec::new();
     for t in std::fs::read_dir(format!("/proc/{pid}/task")).expect("task dir") {
         let t = t.expect("task").path();
         let comm = std::fs::read_to_string(t.join("comm")).unwrap_or_default();
         let stat = std::fs::read_to_string(t.join("stat")).unwrap_or_default();
         // Fields after the command's closing parenthesis start at field 3 (state);
-        // the policy is field 41.
+        // nice is field 19, the policy field 41.
         let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
             continue;
         };
-        let policy = rest.split_whitespace().nth(38).and_then(|n| n.parse().ok());
-        if let Some(policy) = policy {
-            out.push((comm.trim().to_string(), policy));
+        let field = |n: usize| rest.split_whitespace().nth(n - 3)?.parse().ok();
+        if let (Some(policy), Some(nice)) = (field(41), field(19)) {
+            out.push((comm.trim().to_string(), policy, nice));
         }
     }
     out
 }
 
 #[test]
-fn allocator_threads_run_in_the_sweepers_idle_class() {
+fn background_threads_run_below_the_clients() {
     let server = Server::start(&[]);
     let pid = server.child.id();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let ts = threads(pid);
-        let of = |name: &str| -> Vec<i64> {
-            ts.iter().filter(|(n, _)| n == name).map(|t| t.1).collect()
+        let of = |name: &str| -> Vec<(i64, i64)> {
+            ts.iter()
+                .filter(|t| t.0 == name)
+                .map(|t| (t.1, t.2))
+                .collect()
         };
         let purgers = of("jemalloc_bg_thd");
         if !purgers.is_empty() {
-            assert_eq!(of("mapcache-sweepe"), [SCHED_IDLE], "the sweeper: {ts:?}");
+            // The sweeper: idle class. The purger and jemalloc's threads (its children):
+            // normal class at nice 10. The clients' threads: normal class, nice 0.
+            assert_eq!(of("mapcache-sweepe"), [(SCHED_IDLE, 10)], "{ts:?}");
+            assert_eq!(of("mapcache-purger"), [(0, 10)], "{ts:?}");
+            assert!(purgers.iter().all(|&p| p == (0, 10)), "{ts:?}");
+            let workers = of("tokio-rt-worker");
             assert!(
-                purgers.iter().all(|&p| p == SCHED_IDLE),
-                "jemalloc's background threads must inherit SCHED_IDLE: {ts:?}"
-            );
-            assert!(
-                of("tokio-rt-worker").iter().all(|&p| p == 0),
-                "client threads stay SCHED_OTHER: {ts:?}"
+                !workers.is_empty() && workers.iter().all(|&p| p == (0, 0)),
+                "{ts:?}"
             );
             return;
         }
@@ -125,7 +129,8 @@ fn a_storm_ends_with_a_purge_and_rss_comes_back() {
             .iter()
             .find(|l| l.contains("purged the allocator's free pages"))
         {
-            break l.clone();
+            let asked = log.iter().find(|l| l.contains("asking the purger"));
+            break format!("{} / {l}", asked.map_or("", |a| a.as_str()));
         }
         assert!(
             Instant::now() < deadline,
