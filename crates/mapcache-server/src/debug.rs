@@ -58,6 +58,19 @@ pub trait AllocatorStats: Send + Sync + std::fmt::Debug {
     fn allocated(&self) -> Option<u64> {
         self.figures().ok().map(|f| f.allocated)
     }
+    /// Starts the allocator's own background threads (jemalloc's page purgers) from the
+    /// calling thread. The sweeper calls this from its thread at background priority,
+    /// which threads inherit on Linux, so that returning pages to the OS never competes
+    /// with the threads that answer clients (`crate::sweeper`).
+    fn start_background_threads(&self) -> Result<(), String> {
+        Ok(())
+    }
+    /// Returns every unused dirty page to the OS now, on the calling thread (the
+    /// sweeper, after a storm has freed a lot): RSS comes back without waiting for the
+    /// allocator's decay timer.
+    fn purge(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// INFO memory's view of the binary's allocator.

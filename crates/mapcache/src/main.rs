@@ -204,6 +204,37 @@ impl mapcache_server::AllocatorStats for JemallocStats {
         Some(allocated.saturating_sub(cached as u64))
     }
 
+    /// jemalloc's background threads are off at startup (`.cargo/config.toml`): turned
+    /// on here, they are created by this thread (the sweeper's purger, at nice 10) and
+    /// inherit its priority; jemalloc creates the later ones from the first.
+    fn start_background_threads(&self) -> Result<(), String> {
+        tikv_jemalloc_ctl::background_thread::write(true).map_err(|e| e.to_string())
+    }
+
+    /// `arena.<all>.purge`: every arena's unused dirty (and muzzy) pages go back to the OS.
+    #[allow(unsafe_code)]
+    fn purge(&self) -> Result<(), String> {
+        // 4096 is MALLCTL_ARENAS_ALL.
+        const NAME: &[u8] = b"arena.4096.purge\0";
+        // SAFETY: NAME is a NUL-terminated mallctl name; `arena.<i>.purge` reads and writes
+        // no value, so every pointer is null and both lengths are 0, as jemalloc requires
+        // (any other argument answers EPERM). Exercised by tests/reclaim.rs, which checks
+        // that RSS comes back after a storm.
+        let rc = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                NAME.as_ptr().cast(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        match rc {
+            0 => Ok(()),
+            e => Err(format!("mallctl arena.4096.purge: error {e}")),
+        }
+    }
+
     fn text(&self) -> Option<Result<String, String>> {
         let mut out = Vec::new();
         Some(

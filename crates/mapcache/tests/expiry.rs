@@ -83,8 +83,9 @@ fn a_hundred_thousand_keys_expire_together_without_a_task_per_key() {
     assert_eq!(after, before, "tasks/threads after the storm");
 }
 
-/// The sweeper is one thread, at nice 10 on Linux so that a client's thread that wakes
-/// on the same core runs first (docs/ARCHITECTURE.md, "The sweeper").
+/// The sweeper is one thread, at nice 10 on Linux (and in SCHED_IDLE, which
+/// tests/reclaim.rs checks) so that a client's thread that wakes on the same core runs
+/// first (docs/ARCHITECTURE.md, "The sweeper").
 #[test]
 fn the_sweeper_is_one_background_priority_thread() {
     let server = Server::start(&[]);

@@ -19,8 +19,13 @@ impl Server {
     /// Starts the binary with `--port 0 --http-port 0` plus `extra` flags and waits for
     /// its "ready" log line, which names the ports it bound.
     pub fn start(extra: &[&str]) -> Server {
+        Self::start_with_log(extra, "info")
+    }
+
+    /// [`Server::start`] with another `--log-level` filter (e.g. a module at debug).
+    pub fn start_with_log(extra: &[&str], log_level: &str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mapcache"))
-            .args(["--port", "0", "--http-port", "0", "--log-level", "info"])
+            .args(["--port", "0", "--http-port", "0", "--log-level", log_level])
             .args(extra)
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
