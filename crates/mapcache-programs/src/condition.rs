@@ -631,7 +631,7 @@ pub fn deep_equal(a: &Value, b: &Value) -> bool {
         (Value::Hash(x), Value::Hash(y)) => {
             x.len() == y.len()
                 && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
+                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(&v.cow(), &w.cow())))
         }
         _ => false,
     }

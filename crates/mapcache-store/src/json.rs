@@ -44,6 +44,7 @@ use std::io::Write as _;
 use bytes::Bytes;
 use simd_json::{Node, StaticNode};
 
+use crate::field::Field;
 use crate::value::{Hash, List, Str, Value};
 
 /// The nesting limit (objects and arrays) of documents read over HTTP, unless configured
@@ -627,10 +628,13 @@ pub(crate) enum Frame<'a> {
     Hash {
         iter: crate::hash::Iter<'a>,
         key: &'a [u8],
+        /// No member written yet.
+        first: bool,
     },
     List {
         iter: vec_deque::Iter<'a, Value>,
         index: usize,
+        first: bool,
     },
 }
 
@@ -666,49 +670,56 @@ pub(crate) fn write_with<S: Style>(value: &Value, out: &mut Vec<u8>, style: &mut
             Value::Null => out.extend_from_slice(b"null"),
             Value::Hash(h) => {
                 out.push(b'{');
-                let mut iter = h.iter();
-                if let Some((k, v)) = iter.next() {
-                    style.string(k, out);
-                    out.push(b':');
-                    stack.push(Frame::Hash { iter, key: k });
-                    cur = v;
-                    continue;
-                }
-                out.push(b'}');
+                stack.push(Frame::Hash {
+                    iter: h.iter(),
+                    key: b"",
+                    first: true,
+                });
             }
             Value::List(l) => {
                 out.push(b'[');
-                let mut iter = l.iter();
-                if let Some(v) = iter.next() {
-                    stack.push(Frame::List { iter, index: 0 });
-                    cur = v;
-                    continue;
-                }
-                out.push(b']');
+                stack.push(Frame::List {
+                    iter: l.iter(),
+                    index: 0,
+                    first: true,
+                });
             }
         }
-        // `cur` is complete: move to the next member of the innermost unfinished
-        // container, closing finished ones.
-        loop {
+        // `cur` is complete (or an opened container): move to the next member of the
+        // innermost unfinished container, closing finished ones. A packed string
+        // member is written right here.
+        'next: loop {
             match stack.last_mut() {
                 None => return,
-                Some(Frame::Hash { iter, key }) => {
+                Some(Frame::Hash { iter, key, first }) => {
                     if let Some((k, v)) = iter.next() {
-                        out.push(b',');
+                        if !std::mem::take(first) {
+                            out.push(b',');
+                        }
                         style.string(k, out);
                         out.push(b':');
                         *key = k;
-                        cur = v;
-                        break;
+                        match v {
+                            Field::Value(v) => {
+                                cur = v;
+                                break 'next;
+                            }
+                            Field::Bytes(b) => {
+                                style.string(b, out);
+                                continue 'next;
+                            }
+                        }
                     }
                     out.push(b'}');
                 }
-                Some(Frame::List { iter, index }) => {
+                Some(Frame::List { iter, index, first }) => {
                     if let Some(v) = iter.next() {
-                        out.push(b',');
-                        *index += 1;
+                        if !std::mem::take(first) {
+                            out.push(b',');
+                            *index += 1;
+                        }
                         cur = v;
-                        break;
+                        break 'next;
                     }
                     out.push(b']');
                 }

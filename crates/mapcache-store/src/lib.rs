@@ -17,6 +17,7 @@ pub mod db;
 pub mod doc;
 pub mod evict;
 pub mod feed;
+pub mod field;
 pub mod gate;
 pub mod glob;
 pub mod hash;
@@ -38,6 +39,7 @@ pub use db::{
 };
 use feed::Origin;
 pub use feed::{Change, ChangeKind, WriteFeed, WriteListener};
+pub use field::Field;
 use gate::Gate;
 pub use glob::glob_match;
 use hashbrown::DefaultHashBuilder;

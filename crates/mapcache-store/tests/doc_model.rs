@@ -83,7 +83,7 @@ impl J {
                     .map(|(k, v)| {
                         (
                             String::from_utf8(k.to_vec()).expect("ASCII"),
-                            J::from_value(v),
+                            J::from_value(&v.cow()),
                         )
                     })
                     .collect(),

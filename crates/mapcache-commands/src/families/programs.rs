@@ -122,7 +122,7 @@ fn reply_value(out: &mut Reply, v: &Value) {
             out.map(h.len());
             for (k, item) in h.iter() {
                 out.bulk(k);
-                reply_value(out, item);
+                reply_value(out, &item.cow());
             }
         }
     }

@@ -881,12 +881,12 @@ fn walk_segments(
     match value {
         Value::Hash(h) if *seg == b"*" => {
             for (name, child) in h.iter() {
-                visit(name, child, prefix);
+                visit(name, &child.cow(), prefix);
             }
         }
         Value::Hash(h) => {
             if let Some(child) = h.get(seg) {
-                visit(seg, child, prefix);
+                visit(seg, &child.cow(), prefix);
             }
         }
         Value::List(l) if *seg == b"*" => {
