@@ -23,7 +23,7 @@ pub fn write_value(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(' ');
                 }
-                write_value(item, out);
+                write_value(&item.cow(), out);
             }
             out.push(']');
         }

@@ -214,7 +214,7 @@ fn parse_list(value: Option<&Value>, at: &str) -> Result<Vec<Command>, ParseErro
         Some(Value::List(items)) => items
             .iter()
             .enumerate()
-            .map(|(i, item)| parse_command(item, &format!("{at}[{i}]")))
+            .map(|(i, item)| parse_command(&item.cow(), &format!("{at}[{i}]")))
             .collect(),
         Some(_) => Err(ParseError::invalid(at, "expected an array of commands")),
     }
@@ -299,9 +299,9 @@ fn parse_messages(value: Option<&Value>, at: &str) -> Result<Vec<String>, ParseE
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::List(items)) => items
             .iter()
-            .map(|item| match item {
-                Value::Str(s) => Ok(String::from_utf8_lossy(s).into_owned()),
-                _ => Err(bad()),
+            .map(|item| match item.str_bytes() {
+                Some(s) => Ok(String::from_utf8_lossy(s).into_owned()),
+                None => Err(bad()),
             })
             .collect(),
         Some(_) => Err(bad()),

@@ -265,7 +265,7 @@ impl Triggers {
                 )));
             };
             for entry in list {
-                let trigger = read_trigger(entry, &pattern)?;
+                let trigger = read_trigger(&entry.cow(), &pattern)?;
                 if triggers.seq_of.contains_key(&trigger.id) {
                     return Err(TriggerError::DuplicateId(trigger.id));
                 }

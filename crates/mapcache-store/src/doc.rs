@@ -241,7 +241,7 @@ fn walk_from<'v>(
             Value::List(l) => {
                 let mut buf = itoa::Buffer::new();
                 for (i, v) in l.iter().enumerate() {
-                    visit(buf.format(i).as_bytes(), Field::Value(v), true, out);
+                    visit(buf.format(i).as_bytes(), v, true, out);
                 }
             }
             _ => {}

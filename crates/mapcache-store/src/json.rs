@@ -38,7 +38,6 @@
 //! round-trip decimal form without exponent (`1.5`, `0.1`, `1e300` as `1` and 300 zeros).
 //! Parsing that text gives back the same `f64` (except the sign of zero).
 
-use std::collections::vec_deque;
 use std::io::Write as _;
 
 use bytes::Bytes;
@@ -632,7 +631,7 @@ pub(crate) enum Frame<'a> {
         first: bool,
     },
     List {
-        iter: vec_deque::Iter<'a, Value>,
+        iter: crate::list::Iter<'a>,
         index: usize,
         first: bool,
     },
@@ -718,8 +717,16 @@ pub(crate) fn write_with<S: Style>(value: &Value, out: &mut Vec<u8>, style: &mut
                             out.push(b',');
                             *index += 1;
                         }
-                        cur = v;
-                        break 'next;
+                        match v {
+                            Field::Value(v) => {
+                                cur = v;
+                                break 'next;
+                            }
+                            Field::Bytes(b) => {
+                                style.string(b, out);
+                                continue 'next;
+                            }
+                        }
                     }
                     out.push(b']');
                 }
@@ -854,7 +861,11 @@ mod tests {
             for pad in 0..80 {
                 let doc = format!("[\"{}\",{text}]", "x".repeat(pad));
                 let v = p(&doc).unwrap();
-                assert_eq!(v.as_list().unwrap()[1], Value::Number(n), "{doc}");
+                assert_eq!(
+                    v.as_list().unwrap().get(1).unwrap(),
+                    Value::Number(n),
+                    "{doc}"
+                );
             }
         }
         let v = p(r#"{"a":[-15776146152290744000,"-15776146152290744000",1e-000000000000000001]}"#)

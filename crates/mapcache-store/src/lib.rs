@@ -23,6 +23,7 @@ pub mod glob;
 pub mod hash;
 pub mod json;
 mod key;
+pub mod list;
 pub mod nested;
 pub mod num;
 pub mod path;

@@ -116,7 +116,7 @@ pub enum Step<T> {
 pub fn child<'v>(node: &'v Value, seg: &[u8]) -> Step<Field<'v>> {
     let found = match node {
         Value::Hash(h) => h.get(seg),
-        Value::List(l) => index(seg).and_then(|i| l.get(i)).map(Field::Value),
+        Value::List(l) => index(seg).and_then(|i| l.get(i)),
         _ => return Step::Leaf,
     };
     found.map_or(Step::Missing, Step::Child)

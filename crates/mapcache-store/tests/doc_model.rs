@@ -88,7 +88,7 @@ impl J {
                     })
                     .collect(),
             ),
-            Value::List(l) => J::Arr(l.iter().map(J::from_value).collect()),
+            Value::List(l) => J::Arr(l.iter().map(|v| J::from_value(&v.cow())).collect()),
         }
     }
 }

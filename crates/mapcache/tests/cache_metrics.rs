@@ -165,22 +165,22 @@ fn grafana_dashboard_is_valid_and_names_only_served_metrics() {
     };
     let mut ids = BTreeSet::new();
     let mut used = BTreeSet::new();
-    for p in &panels {
-        let title = field(p, "title")
+    for p in panels.iter().map(mapcache_store::Field::to_value) {
+        let title = field(&p, "title")
             .as_ref()
             .and_then(text)
             .expect("every panel has a title");
-        let Some(Value::Number(id)) = field(p, "id") else {
+        let Some(Value::Number(id)) = field(&p, "id") else {
             panic!("{title}: no numeric id");
         };
         assert!(ids.insert(id.to_string()), "{title}: id {id} used twice");
-        assert!(field(p, "gridPos").is_some(), "{title}: no gridPos");
-        let Some(Value::List(targets)) = field(p, "targets") else {
+        assert!(field(&p, "gridPos").is_some(), "{title}: no gridPos");
+        let Some(Value::List(targets)) = field(&p, "targets") else {
             continue; // a row or text panel
         };
         assert!(!targets.is_empty(), "{title}: no query");
-        for t in &targets {
-            let expr = field(t, "expr")
+        for t in targets.iter().map(mapcache_store::Field::to_value) {
+            let expr = field(&t, "expr")
                 .as_ref()
                 .and_then(text)
                 .expect("a target's expr");

@@ -42,7 +42,7 @@ fn resp2(v: &Value) -> Resp {
         }
         Value::Number(n) => Resp::Bulk(Some(format!("{n}").into_bytes())),
         Value::Str(s) => Resp::Bulk(Some(s.to_vec())),
-        Value::List(items) => Resp::Array(Some(items.iter().map(resp2).collect())),
+        Value::List(items) => Resp::Array(Some(items.iter().map(|v| resp2(&v.cow())).collect())),
         Value::Hash(h) => Resp::Array(Some(
             h.iter()
                 .flat_map(|(k, v)| [Resp::Bulk(Some(k.to_vec())), resp2(&v.cow())])

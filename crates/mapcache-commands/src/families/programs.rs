@@ -115,7 +115,7 @@ fn reply_value(out: &mut Reply, v: &Value) {
         Value::List(l) => {
             out.array(l.len());
             for item in l {
-                reply_value(out, item);
+                reply_value(out, &item.cow());
             }
         }
         Value::Hash(h) => {

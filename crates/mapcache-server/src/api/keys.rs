@@ -161,9 +161,9 @@ fn key_list(req: &mut Req, inner: &Inner) -> Result<Vec<KeyPath>, ApiError> {
         return Err(ApiError::validation("at least one key is required"));
     }
     keys.into_iter()
-        .map(|k| match k {
-            Value::Str(s) => KeyPath::from_text(s),
-            _ => Err(ApiError::invalid_json(
+        .map(|k| match k.str_bytes() {
+            Some(s) => KeyPath::from_text(s),
+            None => Err(ApiError::invalid_json(
                 "every element of 'keys' must be a string",
             )),
         })

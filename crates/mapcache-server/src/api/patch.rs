@@ -71,7 +71,8 @@ fn parse(body: &Value) -> Result<Vec<Op>, ApiError> {
     }
     let mut out = Vec::with_capacity(ops.len());
     for (i, op) in ops.into_iter().enumerate() {
-        let of = fields(op, &["type", "key", "value"], SHAPE)?;
+        let op = op.cow();
+        let of = fields(&op, &["type", "key", "value"], SHAPE)?;
         let text = |v: Option<&Value>, what: &str| match v {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Str(s)) => Ok(s.to_vec()),

@@ -891,7 +891,11 @@ fn walk_segments(
         }
         Value::List(l) if *seg == b"*" => {
             for (i, child) in l.iter().enumerate() {
-                visit(itoa::Buffer::new().format(i).as_bytes(), child, prefix);
+                visit(
+                    itoa::Buffer::new().format(i).as_bytes(),
+                    &child.cow(),
+                    prefix,
+                );
             }
         }
         Value::List(l) => {
@@ -899,7 +903,7 @@ fn walk_segments(
                 .ok()
                 .and_then(|t| t.parse::<usize>().ok());
             if let Some(child) = index.and_then(|i| l.get(i)) {
-                visit(seg, child, prefix);
+                visit(seg, &child.cow(), prefix);
             }
         }
         _ => {}

@@ -192,7 +192,13 @@ mod tests {
         assert_eq!(&s.entries[1].key[..], b"blob");
         assert_eq!(s.entries[1].value, Value::string(b"\xff\x00\x01"));
         assert_eq!(
-            s.entries[2].value.as_list().unwrap()[1],
+            s.entries[2]
+                .value
+                .as_list()
+                .unwrap()
+                .get(1)
+                .unwrap()
+                .to_value(),
             Value::Number(f64::NEG_INFINITY)
         );
         let Value::Number(z) = s.entries[0]
@@ -354,9 +360,9 @@ mod tests {
             .unwrap()
             .as_list()
             .unwrap();
-        assert!(matches!(a[0], Value::Number(n) if n.is_nan()));
+        assert!(matches!(a.get(0).unwrap().to_value(), Value::Number(n) if n.is_nan()));
         assert_eq!(
-            a[1].as_hash().unwrap().get(b"b").unwrap(),
+            a.get(1).unwrap().as_hash().unwrap().get(b"b").unwrap(),
             Value::Number(f64::INFINITY)
         );
         // Strings that look like base64 are strings in a UTF-8 entry.
