@@ -227,7 +227,6 @@ pub(crate) fn parse_command(value: &Value, at: &str) -> Result<Command, ParseErr
             format!("unknown command type: {}", type_text(value)),
         ));
     };
-    let fields = &**fields;
     let kind = string_field(fields, "type", at)?;
     let key = || string_field(fields, "key", at);
     Ok(match kind.as_str() {

@@ -38,6 +38,10 @@ pub const PACKED_MAX: usize = 64;
 
 type Map = IndexMap<Str, Value, hashbrown::DefaultHashBuilder>;
 
+// A `Hash` sits inside a 40-byte `Value` unboxed (checked in value.rs too).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Hash>() == 32);
+
 /// A hash (JSON object): field -> value, in insertion order.
 #[derive(Clone, Default)]
 pub struct Hash(Repr);
@@ -47,15 +51,19 @@ enum Repr {
     /// `buf`: `[len][name][len][value]` per field; `len` fields.
     Packed {
         buf: Vec<u8>,
-        len: usize,
+        len: u32,
     },
-    /// `names`: each name as one length byte and its bytes; `values[i]` belongs to the
-    /// `i`-th name.
-    Small {
-        names: Vec<u8>,
-        values: Vec<Value>,
-    },
+    Small(Box<SmallForm>),
     Large(Box<Map>),
+}
+
+/// A small hash: `names` holds each name as one length byte and its bytes;
+/// `values[i]` belongs to the `i`-th name. (Boxed, as the map is, so that a `Hash` is
+/// 32 bytes and sits inside a [`Value`] without a box of its own.)
+#[derive(Clone)]
+struct SmallForm {
+    names: Vec<u8>,
+    values: Vec<Value>,
 }
 
 impl Default for Repr {
@@ -186,8 +194,8 @@ impl Hash {
 
     pub fn len(&self) -> usize {
         match &self.0 {
-            Repr::Packed { len, .. } => *len,
-            Repr::Small { values, .. } => values.len(),
+            Repr::Packed { len, .. } => *len as usize,
+            Repr::Small(s) => s.values.len(),
             Repr::Large(m) => m.len(),
         }
     }
@@ -213,9 +221,7 @@ impl Hash {
             Repr::Packed { buf, .. } => {
                 find_packed(buf, name).map(|f| Field::Bytes(&buf[f.value_at + 1..f.end]))
             }
-            Repr::Small { names, values } => {
-                find(names, name).map(|(i, _)| Field::Value(&values[i]))
-            }
+            Repr::Small(s) => find(&s.names, name).map(|(i, _)| Field::Value(&s.values[i])),
             Repr::Large(m) => m.get(name).map(Field::Value),
         }
     }
@@ -225,7 +231,7 @@ impl Hash {
         self.unpack_values();
         match &mut self.0 {
             Repr::Packed { .. } => None,
-            Repr::Small { names, values } => find(names, name).map(|(i, _)| &mut values[i]),
+            Repr::Small(s) => find(&s.names, name).map(|(i, _)| &mut s.values[i]),
             Repr::Large(m) => m.get_mut(name),
         }
     }
@@ -238,7 +244,7 @@ impl Hash {
     pub fn get_index_of(&self, name: &[u8]) -> Option<usize> {
         match &self.0 {
             Repr::Packed { buf, .. } => find_packed(buf, name).map(|f| f.i),
-            Repr::Small { names, .. } => find(names, name).map(|(i, _)| i),
+            Repr::Small(s) => find(&s.names, name).map(|(i, _)| i),
             Repr::Large(m) => m.get_index_of(name),
         }
     }
@@ -249,10 +255,7 @@ impl Hash {
             Repr::Packed { buf, .. } => Entries { rest: buf }
                 .nth(i)
                 .map(|(k, v)| (k, Field::Bytes(v))),
-            Repr::Small {
-                names: packed,
-                values,
-            } => Some((names(packed).nth(i)?, Field::Value(values.get(i)?))),
+            Repr::Small(s) => Some((names(&s.names).nth(i)?, Field::Value(s.values.get(i)?))),
             Repr::Large(m) => m.get_index(i).map(|(k, v)| (&k[..], Field::Value(v))),
         }
     }
@@ -262,7 +265,7 @@ impl Hash {
         self.unpack_values();
         match &mut self.0 {
             Repr::Packed { .. } => None,
-            Repr::Small { values, .. } => values.get_mut(i),
+            Repr::Small(s) => s.values.get_mut(i),
             Repr::Large(m) => m.get_index_mut(i).map(|(_, v)| v),
         }
     }
@@ -317,19 +320,19 @@ impl Hash {
         if let Some(v) = self.get_mut(name) {
             return Some(std::mem::replace(v, value));
         }
-        if let Repr::Small { values, .. } = &self.0 {
-            if values.len() >= SMALL_HASH_FIELDS || name.len() > SMALL_NAME_MAX {
+        if let Repr::Small(s) = &self.0 {
+            if s.values.len() >= SMALL_HASH_FIELDS || name.len() > SMALL_NAME_MAX {
                 self.unpack();
             }
         }
         match &mut self.0 {
             Repr::Packed { .. } => unreachable!("unpacked above"),
-            Repr::Small { names, values } => {
-                names.reserve_exact(1 + name.len());
-                names.push(name.len() as u8);
-                names.extend_from_slice(name);
-                values.reserve_exact(1);
-                values.push(value);
+            Repr::Small(s) => {
+                s.names.reserve_exact(1 + name.len());
+                s.names.push(name.len() as u8);
+                s.names.extend_from_slice(name);
+                s.values.reserve_exact(1);
+                s.values.push(value);
             }
             Repr::Large(m) => {
                 m.insert(Str::copy_from_slice(name), value);
@@ -349,10 +352,10 @@ impl Hash {
                 *len -= 1;
                 Some(old)
             }
-            Repr::Small { names, values } => {
-                let (i, at) = find(names, name)?;
-                names.drain(at..at + 1 + name.len());
-                Some(values.remove(i))
+            Repr::Small(s) => {
+                let (i, at) = find(&s.names, name)?;
+                s.names.drain(at..at + 1 + name.len());
+                Some(s.values.remove(i))
             }
             Repr::Large(m) if m.len() <= SMALL_HASH_FIELDS => m.shift_remove(name),
             Repr::Large(m) => m.swap_remove(name),
@@ -374,10 +377,11 @@ impl Hash {
                 *len -= 1;
                 Some((k, v))
             }
-            Repr::Small {
-                names: packed,
-                values,
-            } => {
+            Repr::Small(s) => {
+                let SmallForm {
+                    names: packed,
+                    values,
+                } = &mut **s;
                 let value = values.pop()?;
                 let last = names(packed)
                     .last()
@@ -394,10 +398,7 @@ impl Hash {
     pub fn iter(&self) -> Iter<'_> {
         match &self.0 {
             Repr::Packed { buf, .. } => Iter(IterRepr::Packed(Entries { rest: buf })),
-            Repr::Small {
-                names: packed,
-                values,
-            } => Iter(IterRepr::Small(names(packed).zip(values.iter()))),
+            Repr::Small(s) => Iter(IterRepr::Small(names(&s.names).zip(s.values.iter()))),
             Repr::Large(m) => Iter(IterRepr::Large(m.iter())),
         }
     }
@@ -414,10 +415,11 @@ impl Hash {
     pub fn heap_size(&self) -> usize {
         match &self.0 {
             Repr::Packed { buf, .. } => buf.capacity(),
-            Repr::Small { names, values } => {
-                names.capacity()
-                    + values.capacity() * std::mem::size_of::<Value>()
-                    + values.iter().map(Value::heap_size).sum::<usize>()
+            Repr::Small(s) => {
+                std::mem::size_of::<SmallForm>()
+                    + s.names.capacity()
+                    + s.values.capacity() * std::mem::size_of::<Value>()
+                    + s.values.iter().map(Value::heap_size).sum::<usize>()
             }
             Repr::Large(m) => m
                 .iter()
@@ -433,25 +435,25 @@ impl Hash {
         };
         let name_bytes: usize = Entries { rest: buf }.map(|(k, _)| 1 + k.len()).sum();
         let mut names = Vec::with_capacity(name_bytes);
-        let mut values = Vec::with_capacity(len + 1);
+        let mut values = Vec::with_capacity(*len as usize + 1);
         for (k, v) in (Entries { rest: buf }) {
             names.push(k.len() as u8);
             names.extend_from_slice(k);
             values.push(Value::string(v));
         }
-        self.0 = Repr::Small { names, values };
+        self.0 = Repr::Small(Box::new(SmallForm { names, values }));
     }
 
     /// Turns a compact hash into a map (it stays one).
     fn unpack(&mut self) {
         self.unpack_values();
-        let Repr::Small {
-            names: packed,
-            values,
-        } = std::mem::take(&mut self.0)
-        else {
+        let Repr::Small(small) = std::mem::take(&mut self.0) else {
             return;
         };
+        let SmallForm {
+            names: packed,
+            values,
+        } = *small;
         let mut m = Map::with_capacity_and_hasher(values.len() + 1, Default::default());
         for (name, value) in names(&packed).zip(values) {
             m.insert(Str::copy_from_slice(name), value);
@@ -461,11 +463,10 @@ impl Hash {
 }
 
 /// Sets `name` to `value` in a packed buffer of `len` entries (both at most
-/// [`PACKED_MAX`] bytes; a new field only below [`SMALL_HASH_FIELDS`], which the
-/// growing the buffer by exactly what it needs. Answers whether the field is new, or
+/// [`PACKED_MAX`] bytes), growing the buffer by exactly what it needs. Answers whether the field is new, or
 /// `None` (nothing done) for a new field when the hash already has
 /// [`SMALL_HASH_FIELDS`].
-fn packed_set(buf: &mut Vec<u8>, len: &mut usize, name: &[u8], value: &[u8]) -> Option<bool> {
+fn packed_set(buf: &mut Vec<u8>, len: &mut u32, name: &[u8], value: &[u8]) -> Option<bool> {
     if let Some(f) = find_packed(buf, name) {
         let old = f.end - f.value_at - 1;
         if value.len() > old {
@@ -478,7 +479,7 @@ fn packed_set(buf: &mut Vec<u8>, len: &mut usize, name: &[u8], value: &[u8]) -> 
         }
         return Some(false);
     }
-    if *len >= SMALL_HASH_FIELDS {
+    if *len as usize >= SMALL_HASH_FIELDS {
         return None;
     }
     buf.reserve_exact(2 + name.len() + value.len());
@@ -557,9 +558,10 @@ mod tests {
             assert_eq!(h.insert(format!("field{i}").as_bytes(), v(i)), None);
         }
         assert!(h.is_compact() && !h.is_packed(), "numbers are not packed");
-        let Repr::Small { names, values } = &h.0 else {
+        let Repr::Small(small) = &h.0 else {
             unreachable!()
         };
+        let SmallForm { names, values } = &**small;
         assert_eq!(names.capacity(), names.len(), "names sized exactly");
         assert_eq!(names.len(), 10 * 7);
         assert_eq!(values.capacity(), 10, "values sized exactly");

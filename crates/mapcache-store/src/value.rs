@@ -21,9 +21,9 @@ pub enum Value {
     /// A Redis string: binary-safe bytes (integers are kept as their decimal text),
     /// inline up to [`Str::INLINE`] bytes.
     Str(Str),
-    /// A Redis hash / JSON object (packed while small: see [`Hash`]). Boxed: a `Hash`
-    /// is 48 bytes, and keeping the enum at 40 bytes keeps every stored entry smaller.
-    Hash(Box<Hash>),
+    /// A Redis hash / JSON object (packed while small: see [`Hash`]; 32 bytes, so it
+    /// needs no box of its own to keep the enum at 40).
+    Hash(Hash),
     /// A Redis list / JSON array (packed while small: see [`List`]).
     List(List),
     /// A JSON number written over HTTP.
@@ -137,12 +137,12 @@ impl Value {
 
     /// A new empty hash.
     pub fn new_hash() -> Value {
-        Value::Hash(Box::default())
+        Value::Hash(Hash::new())
     }
 
     /// A hash holding `hash`.
     pub fn hash(hash: Hash) -> Value {
-        Value::Hash(Box::new(hash))
+        Value::Hash(hash)
     }
 
     /// A new empty list.

@@ -95,7 +95,7 @@ fn go_backup(doc: Value) -> Result<Snapshot, SnapshotError> {
     };
     let mut roots = match fields.remove(b"data") {
         None | Some(Value::Null) => crate::Hash::new(),
-        Some(Value::Hash(h)) => *h,
+        Some(Value::Hash(h)) => h,
         Some(_) => return Err(invalid("data", "expected an object")),
     };
     let mut entries = Vec::with_capacity(roots.len());
