@@ -772,8 +772,8 @@ mod tests {
         assert_eq!(h.len(), SMALL_HASH_FIELDS + 1);
 
         // A value or name of PACKED_MAX bytes is packed, one byte more is not.
-        let at = vec![b'a'; PACKED_MAX];
-        let over = vec![b'a'; PACKED_MAX + 1];
+        let at = [b'a'; PACKED_MAX];
+        let over = [b'a'; PACKED_MAX + 1];
         for (name, value, packed) in [
             (&b"n"[..], &at[..], true),
             (&at[..], &b"v"[..], true),
