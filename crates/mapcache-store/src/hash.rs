@@ -151,7 +151,7 @@ fn find_packed(buf: &[u8], name: &[u8]) -> Option<Found> {
         let n = usize::from(buf[at]);
         let value_at = at + 1 + n;
         let end = value_at + 1 + usize::from(buf[value_at]);
-        if buf[at + 1..value_at] == *name {
+        if n == name.len() && buf[at + 1..value_at] == *name {
             return Some(Found {
                 i,
                 at,
