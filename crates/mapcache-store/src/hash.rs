@@ -473,7 +473,11 @@ fn packed_set(buf: &mut Vec<u8>, len: &mut u32, name: &[u8], value: &[u8]) -> Op
             buf.reserve_exact(value.len() - old);
         }
         buf[f.value_at] = value.len() as u8;
-        buf.splice(f.value_at + 1..f.end, value.iter().copied());
+        if value.len() == old {
+            buf[f.value_at + 1..f.end].copy_from_slice(value);
+        } else {
+            buf.splice(f.value_at + 1..f.end, value.iter().copied());
+        }
         if value.len() < old {
             buf.shrink_to_fit();
         }

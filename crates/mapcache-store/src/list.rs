@@ -239,11 +239,13 @@ impl List {
                     entry_range(buf, *len as usize, i).map_or(buf.len(), |r| r.0)
                 };
                 Self::grow(buf, *len, s.len() + 2);
-                let n = s.len() as u8;
-                let entry = std::iter::once(n)
-                    .chain(s.iter().copied())
-                    .chain(std::iter::once(n));
-                buf.splice(at..at, entry);
+                // Open a gap at `at` and write the entry into it.
+                let (old, n) = (buf.len(), s.len() + 2);
+                buf.resize(old + n, 0);
+                buf.copy_within(at..old, at + n);
+                buf[at] = s.len() as u8;
+                buf[at + 1..at + n - 1].copy_from_slice(s);
+                buf[at + n - 1] = s.len() as u8;
                 *len += 1;
                 return;
             }
