@@ -2,7 +2,8 @@
 //!
 //! Most hashes are small records (a user, a session): a few fields with short names
 //! and short string values. Such a hash is *packed*, as Redis's listpack: one buffer of
-//! `[name length][name][value length][value]` entries, sized exactly; lookups scan it.
+//! `[name length][value length][name][value]` entries, sized exactly; lookups scan it
+//! (both lengths first, so that skipping an entry is one load).
 //! It stays packed while it has at most [`SMALL_HASH_FIELDS`] fields, every name and
 //! value is a string of at most [`PACKED_MAX`] bytes (Redis's
 //! `hash-max-listpack-entries` / `-value`), and nobody asks for a `&mut Value` inside
@@ -48,7 +49,7 @@ pub struct Hash(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    /// `buf`: `[len][name][len][value]` per field; `len` fields.
+    /// `buf`: `[name length][value length][name][value]` per field; `len` fields.
     Packed {
         buf: Vec<u8>,
         len: u32,
@@ -124,17 +125,18 @@ impl<'a> Iterator for Entries<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        let (&n, tail) = self.rest.split_first()?;
-        let (name, tail) = tail.split_at(usize::from(n));
-        let (&v, tail) = tail.split_first()?;
-        let (value, tail) = tail.split_at(usize::from(v));
+        let [n, v, tail @ ..] = self.rest else {
+            return None;
+        };
+        let (name, tail) = tail.split_at(usize::from(*n));
+        let (value, tail) = tail.split_at(usize::from(*v));
         self.rest = tail;
         Some((name, value))
     }
 }
 
 /// A packed entry found: its position, the byte range of the whole entry, and where
-/// its value length byte is.
+/// its value's bytes start.
 struct Found {
     i: usize,
     at: usize,
@@ -148,10 +150,11 @@ fn find_packed(buf: &[u8], name: &[u8]) -> Option<Found> {
     let mut at = 0;
     let mut i = 0;
     while at < buf.len() {
-        let n = usize::from(buf[at]);
-        let value_at = at + 1 + n;
-        let end = value_at + 1 + usize::from(buf[value_at]);
-        if n == name.len() && buf[at + 1..value_at] == *name {
+        // Both lengths lead the entry: one load finds the next entry.
+        let (n, v) = (usize::from(buf[at]), usize::from(buf[at + 1]));
+        let value_at = at + 2 + n;
+        let end = value_at + v;
+        if n == name.len() && buf[at + 2..value_at] == *name {
             return Some(Found {
                 i,
                 at,
@@ -219,7 +222,7 @@ impl Hash {
     pub fn get(&self, name: &[u8]) -> Option<Field<'_>> {
         match &self.0 {
             Repr::Packed { buf, .. } => {
-                find_packed(buf, name).map(|f| Field::Bytes(&buf[f.value_at + 1..f.end]))
+                find_packed(buf, name).map(|f| Field::Bytes(&buf[f.value_at..f.end]))
             }
             Repr::Small(s) => find(&s.names, name).map(|(i, _)| Field::Value(&s.values[i])),
             Repr::Large(m) => m.get(name).map(Field::Value),
@@ -308,8 +311,7 @@ impl Hash {
     pub fn insert(&mut self, name: &[u8], value: Value) -> Option<Value> {
         if let Repr::Packed { buf, len } = &mut self.0 {
             if packable(name, &value) {
-                let old =
-                    find_packed(buf, name).map(|f| Value::string(&buf[f.value_at + 1..f.end]));
+                let old = find_packed(buf, name).map(|f| Value::string(&buf[f.value_at..f.end]));
                 let s = value.as_str().map_or(&[][..], |s| &s[..]);
                 if packed_set(buf, len, name, s).is_some() {
                     return old;
@@ -347,7 +349,7 @@ impl Hash {
         match &mut self.0 {
             Repr::Packed { buf, len } => {
                 let f = find_packed(buf, name)?;
-                let old = Value::string(&buf[f.value_at + 1..f.end]);
+                let old = Value::string(&buf[f.value_at..f.end]);
                 buf.drain(f.at..f.end);
                 *len -= 1;
                 Some(old)
@@ -468,15 +470,15 @@ impl Hash {
 /// [`SMALL_HASH_FIELDS`].
 fn packed_set(buf: &mut Vec<u8>, len: &mut u32, name: &[u8], value: &[u8]) -> Option<bool> {
     if let Some(f) = find_packed(buf, name) {
-        let old = f.end - f.value_at - 1;
+        let old = f.end - f.value_at;
         if value.len() > old {
             buf.reserve_exact(value.len() - old);
         }
-        buf[f.value_at] = value.len() as u8;
+        buf[f.at + 1] = value.len() as u8;
         if value.len() == old {
-            buf[f.value_at + 1..f.end].copy_from_slice(value);
+            buf[f.value_at..f.end].copy_from_slice(value);
         } else {
-            buf.splice(f.value_at + 1..f.end, value.iter().copied());
+            buf.splice(f.value_at..f.end, value.iter().copied());
         }
         if value.len() < old {
             buf.shrink_to_fit();
@@ -488,8 +490,8 @@ fn packed_set(buf: &mut Vec<u8>, len: &mut u32, name: &[u8], value: &[u8]) -> Op
     }
     buf.reserve_exact(2 + name.len() + value.len());
     buf.push(name.len() as u8);
-    buf.extend_from_slice(name);
     buf.push(value.len() as u8);
+    buf.extend_from_slice(name);
     buf.extend_from_slice(value);
     *len += 1;
     Some(true)
