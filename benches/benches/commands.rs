@@ -1,4 +1,4 @@
-//! The hot paths: decode + dispatch + store + encode for GET/SET/INCR/HSET/LPUSH.
+//! The hot paths: decode + dispatch + store + encode for GET/SET/INCR/HSET/HGET/LPUSH/LRANGE.
 
 use bytes::{Bytes, BytesMut};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
@@ -28,6 +28,28 @@ fn store_paths(c: &mut Criterion) {
             b.run(&cmd(&["LPUSH", "l", "x"]));
             b.run(&cmd(&["RPOP", "l"]));
         })
+    });
+    // A 10-field record and a 10-item list of short strings (`stress memory`'s shapes):
+    // read one field, read the whole list, rewrite one field.
+    let mut record = vec!["HSET", "user"];
+    let fields: Vec<String> = (0..10).map(|j| format!("field{j}")).collect();
+    let values: Vec<String> = (0..10).map(|j| format!("v{j:08}")).collect();
+    for (f, v) in fields.iter().zip(&values) {
+        record.extend([f.as_str(), v.as_str()]);
+    }
+    b.run(&cmd(&record));
+    let mut items = vec!["RPUSH", "list"];
+    items.extend(values.iter().map(String::as_str));
+    b.run(&cmd(&items));
+    let hget = cmd(&["HGET", "user", "field7"]);
+    let hset_record = cmd(&["HSET", "user", "field3", "v99999999"]);
+    let lrange = cmd(&["LRANGE", "list", "0", "-1"]);
+    g.bench_function("hget_10_fields", |bn| bn.iter(|| b.run(black_box(&hget))));
+    g.bench_function("hset_10_fields", |bn| {
+        bn.iter(|| b.run(black_box(&hset_record)))
+    });
+    g.bench_function("lrange_10_items", |bn| {
+        bn.iter(|| b.run(black_box(&lrange)))
     });
     let keys: Vec<Vec<Bytes>> = (0..100_000)
         .map(|i| cmd(&["SET", &format!("key:{i}"), "v"]))

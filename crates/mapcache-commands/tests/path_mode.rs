@@ -434,7 +434,10 @@ fn store_api_in_path_mode() {
     .unwrap();
     db.get(b"user:100", now, |e| {
         let h = e.unwrap().value.as_hash().unwrap();
-        assert_eq!(h.get(&b"name"[..]), Some(&Value::string(b"Alice")));
+        assert_eq!(
+            h.get(&b"name"[..]),
+            Some(mapcache_store::Field::Bytes(b"Alice"))
+        );
     });
     // An empty object is never stored at the top level (as Redis keeps no empty
     // aggregate); inside a tree it is a node that lists no leaf.

@@ -626,12 +626,12 @@ pub fn deep_equal(a: &Value, b: &Value) -> bool {
         (Value::Number(x), Value::Number(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x.as_slice() == y.as_slice(),
         (Value::List(x), Value::List(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| deep_equal(a, b))
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| deep_equal(&a.cow(), &b.cow()))
         }
         (Value::Hash(x), Value::Hash(y)) => {
             x.len() == y.len()
                 && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
+                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(&v.cow(), &w.cow())))
         }
         _ => false,
     }

@@ -79,7 +79,7 @@ impl MemoryDocument {
         if let Value::Hash(hash) = value {
             let stored: Result<(), StoreError> = doc.db().batch_all(b'/', doc.store.now(), |b| {
                 for (key, value) in hash.iter() {
-                    b.set(key, value.clone())?;
+                    b.set(key, value.to_value())?;
                 }
                 Ok(())
             });

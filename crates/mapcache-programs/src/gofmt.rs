@@ -8,7 +8,7 @@
 //! - objects as `map[k:v ...]` with the keys sorted (Go sorts map keys when printing);
 //! - arrays as `[a b ...]`.
 
-use mapcache_store::Value;
+use mapcache_store::{Field, Value};
 
 /// Appends `value` as `%v` prints it.
 pub fn write_value(value: &Value, out: &mut String) {
@@ -23,12 +23,12 @@ pub fn write_value(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(' ');
                 }
-                write_value(item, out);
+                write_value(&item.cow(), out);
             }
             out.push(']');
         }
         Value::Hash(hash) => {
-            let mut fields: Vec<(&[u8], &Value)> = hash.iter().collect();
+            let mut fields: Vec<(&[u8], Field<'_>)> = hash.iter().collect();
             fields.sort_by(|a, b| a.0.cmp(b.0));
             out.push_str("map[");
             for (i, (k, v)) in fields.into_iter().enumerate() {
@@ -37,7 +37,7 @@ pub fn write_value(value: &Value, out: &mut String) {
                 }
                 out.push_str(&String::from_utf8_lossy(k));
                 out.push(':');
-                write_value(v, out);
+                write_value(&v.cow(), out);
             }
             out.push(']');
         }

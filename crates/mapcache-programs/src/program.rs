@@ -6,7 +6,9 @@
 //! takes Go's zero value (`""`, `0`, null); `if_true`/`if_false` are required, and a
 //! null where a command is expected is an unknown command, as in Go.
 
-use mapcache_store::{Hash, Value};
+use std::borrow::Cow;
+
+use mapcache_store::{Field, Hash, Value};
 
 use crate::error::ParseError;
 
@@ -168,7 +170,7 @@ pub fn parse_request(body: &Value) -> Result<Vec<Command>, ParseError> {
     let Value::Hash(fields) = body else {
         return Err(ParseError::invalid("request", "expected a JSON object"));
     };
-    let commands = parse_list(field(fields, "commands"), "commands")?;
+    let commands = parse_list(field(fields, "commands").as_deref(), "commands")?;
     if commands.is_empty() {
         return Err(ParseError::Empty);
     }
@@ -184,18 +186,19 @@ fn list_value(commands: &[Command]) -> Value {
 }
 
 /// The field `name`: exactly, else the last one equal to it ignoring ASCII case.
-pub(crate) fn field<'a>(fields: &'a Hash, name: &str) -> Option<&'a Value> {
-    fields.get(name.as_bytes()).or_else(|| {
+pub(crate) fn field<'a>(fields: &'a Hash, name: &str) -> Option<Cow<'a, Value>> {
+    let found = fields.get(name.as_bytes()).or_else(|| {
         fields
             .iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes()))
             .last()
             .map(|(_, v)| v)
-    })
+    });
+    found.map(Field::cow)
 }
 
 pub(crate) fn string_field(fields: &Hash, name: &str, at: &str) -> Result<String, ParseError> {
-    match field(fields, name) {
+    match field(fields, name).as_deref() {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::Str(s)) => Ok(String::from_utf8_lossy(s).into_owned()),
         Some(_) => Err(ParseError::invalid(
@@ -211,7 +214,7 @@ fn parse_list(value: Option<&Value>, at: &str) -> Result<Vec<Command>, ParseErro
         Some(Value::List(items)) => items
             .iter()
             .enumerate()
-            .map(|(i, item)| parse_command(item, &format!("{at}[{i}]")))
+            .map(|(i, item)| parse_command(&item.cow(), &format!("{at}[{i}]")))
             .collect(),
         Some(_) => Err(ParseError::invalid(at, "expected an array of commands")),
     }
@@ -224,13 +227,12 @@ pub(crate) fn parse_command(value: &Value, at: &str) -> Result<Command, ParseErr
             format!("unknown command type: {}", type_text(value)),
         ));
     };
-    let fields = &**fields;
     let kind = string_field(fields, "type", at)?;
     let key = || string_field(fields, "key", at);
     Ok(match kind.as_str() {
         "INC" => Command::Inc {
             key: key()?,
-            value: match field(fields, "value") {
+            value: match field(fields, "value").as_deref() {
                 None | Some(Value::Null) => 0.0,
                 Some(Value::Number(n)) => *n,
                 Some(_) => return Err(ParseError::invalid(at, "field value: expected a number")),
@@ -238,19 +240,28 @@ pub(crate) fn parse_command(value: &Value, at: &str) -> Result<Command, ParseErr
         },
         "REPLACE" => Command::Replace {
             key: key()?,
-            value: field(fields, "value").cloned().unwrap_or(Value::Null),
+            value: field(fields, "value")
+                .as_deref()
+                .cloned()
+                .unwrap_or(Value::Null),
         },
         "DELETE" => Command::Delete { key: key()? },
         "GET" => Command::Get { key: key()? },
         "RETURN" => Command::Return {
-            key: field(fields, "key").cloned().unwrap_or(Value::Null),
+            key: field(fields, "key")
+                .as_deref()
+                .cloned()
+                .unwrap_or(Value::Null),
         },
         "PRINT" => Command::Print {
-            messages: parse_messages(field(fields, "messages"), at)?,
+            messages: parse_messages(field(fields, "messages").as_deref(), at)?,
         },
         "NOOP" => Command::Noop,
         "COMMANDS" => Command::Commands {
-            commands: parse_list(field(fields, "commands"), &format!("{at}.commands"))?,
+            commands: parse_list(
+                field(fields, "commands").as_deref(),
+                &format!("{at}.commands"),
+            )?,
         },
         "IF" => Command::If {
             condition: string_field(fields, "condition", at)?,
@@ -259,7 +270,10 @@ pub(crate) fn parse_command(value: &Value, at: &str) -> Result<Command, ParseErr
         },
         "FOR" => Command::For {
             loop_expr: string_field(fields, "loop_expr", at)?,
-            commands: parse_list(field(fields, "commands"), &format!("{at}.commands"))?,
+            commands: parse_list(
+                field(fields, "commands").as_deref(),
+                &format!("{at}.commands"),
+            )?,
         },
         other => {
             return Err(ParseError::invalid(
@@ -272,7 +286,7 @@ pub(crate) fn parse_command(value: &Value, at: &str) -> Result<Command, ParseErr
 
 fn required(fields: &Hash, name: &str, at: &str) -> Result<Command, ParseError> {
     let at = format!("{at}.{name}");
-    match field(fields, name) {
+    match field(fields, name).as_deref() {
         Some(value) => parse_command(value, &at),
         None => Err(ParseError::invalid(&at, "missing command")),
     }
@@ -284,9 +298,9 @@ fn parse_messages(value: Option<&Value>, at: &str) -> Result<Vec<String>, ParseE
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::List(items)) => items
             .iter()
-            .map(|item| match item {
-                Value::Str(s) => Ok(String::from_utf8_lossy(s).into_owned()),
-                _ => Err(bad()),
+            .map(|item| match item.str_bytes() {
+                Some(s) => Ok(String::from_utf8_lossy(s).into_owned()),
+                None => Err(bad()),
             })
             .collect(),
         Some(_) => Err(bad()),

@@ -259,13 +259,13 @@ impl Triggers {
         };
         for (pattern, list) in groups.iter() {
             let pattern = String::from_utf8_lossy(pattern);
-            let Value::List(list) = list else {
+            let Some(list) = list.as_list() else {
                 return Err(TriggerError::Invalid(format!(
                     "{pattern}: expected an array"
                 )));
             };
             for entry in list {
-                let trigger = read_trigger(entry, &pattern)?;
+                let trigger = read_trigger(&entry.cow(), &pattern)?;
                 if triggers.seq_of.contains_key(&trigger.id) {
                     return Err(TriggerError::DuplicateId(trigger.id));
                 }
@@ -294,7 +294,7 @@ pub fn parse_trigger_request(body: &Value) -> Result<TriggerRequest, ParseError>
     let Value::Hash(fields) = body else {
         return Err(ParseError::invalid("request", "expected a JSON object"));
     };
-    let command = match field(fields, "command") {
+    let command = match field(fields, "command").as_deref() {
         Some(command) => parse_command(command, "command")?,
         None => return Err(ParseError::invalid("command", "missing command")),
     };
@@ -310,9 +310,9 @@ fn read_trigger(entry: &Value, pattern: &str) -> Result<Trigger, TriggerError> {
     let Value::Hash(fields) = entry else {
         return Err(invalid("expected a trigger object"));
     };
-    let text = |name: &str| match fields.get(name.as_bytes()) {
-        Some(Value::Str(s)) => Some(String::from_utf8_lossy(s).into_owned()),
-        _ => None,
+    let text = |name: &str| {
+        let s = fields.get(name.as_bytes())?.str_bytes()?;
+        Some(String::from_utf8_lossy(s).into_owned())
     };
     let id = text("id").ok_or_else(|| invalid("a trigger needs an id"))?;
     let key = text("key").unwrap_or_else(|| pattern.to_string());
@@ -320,7 +320,8 @@ fn read_trigger(entry: &Value, pattern: &str) -> Result<Trigger, TriggerError> {
     let command = fields
         .get(b"command")
         .ok_or_else(|| invalid("a trigger needs a command"))?;
-    let command = Command::from_value(command).map_err(|e: ParseError| invalid(&e.to_string()))?;
+    let command =
+        Command::from_value(&command.cow()).map_err(|e: ParseError| invalid(&e.to_string()))?;
     Ok(Trigger { id, key, command })
 }
 

@@ -10,8 +10,11 @@
 //! Paths follow [`crate::path`]: objects have fields, arrays have items by index,
 //! other values have no children; writes create missing intermediate objects.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
+use crate::field::Field;
 use crate::path::{self, Node, Path, Step, WriteBlock, MAX_DEPTH, WILDCARD};
 use crate::value::Value;
 
@@ -67,7 +70,7 @@ fn check_depth(path: Path<'_>) -> Result<(), DocError> {
 }
 
 /// The node at `path` below `root`.
-pub fn get<'v>(root: &'v Value, path: Path<'_>) -> Result<&'v Value, DocError> {
+pub fn get<'v>(root: &'v Value, path: Path<'_>) -> Result<Field<'v>, DocError> {
     match path::resolve(root, path) {
         Node::Found(v) => Ok(v),
         Node::Missing | Node::Blocked(_) => Err(DocError::Missing),
@@ -169,7 +172,8 @@ pub struct Match<'v> {
     pub path: Vec<u8>,
     /// The segments the pattern's `*`s matched, in order.
     pub captures: Vec<Bytes>,
-    pub value: &'v Value,
+    /// The node (a copy when it is a member packed in its hash or list).
+    pub value: Cow<'v, Value>,
 }
 
 /// Every node below `root` matching `pattern`, in document order: a `*` segment
@@ -199,11 +203,11 @@ fn walk_from<'v>(
         out.push(Match {
             path: at.clone(),
             captures: caps.clone(),
-            value: node,
+            value: Cow::Borrowed(node),
         });
         return;
     };
-    let mut visit = |name: &[u8], child: &'v Value, captured: bool, out: &mut Vec<Match<'v>>| {
+    let mut visit = |name: &[u8], child: Field<'v>, captured: bool, out: &mut Vec<Match<'v>>| {
         let len = at.len();
         if depth > 0 {
             at.push(sep);
@@ -212,7 +216,16 @@ fn walk_from<'v>(
         if captured {
             caps.push(Bytes::copy_from_slice(name));
         }
-        walk_from(child, segs, depth + 1, sep, at, caps, out);
+        match child {
+            Field::Value(v) => walk_from(v, segs, depth + 1, sep, at, caps, out),
+            // A packed member is a string: it has no children to match below it.
+            Field::Bytes(_) if depth + 1 == segs.len() => out.push(Match {
+                path: at.clone(),
+                captures: caps.clone(),
+                value: child.cow(),
+            }),
+            Field::Bytes(_) => {}
+        }
         if captured {
             caps.pop();
         }

@@ -38,12 +38,12 @@
 //! round-trip decimal form without exponent (`1.5`, `0.1`, `1e300` as `1` and 300 zeros).
 //! Parsing that text gives back the same `f64` (except the sign of zero).
 
-use std::collections::vec_deque;
 use std::io::Write as _;
 
 use bytes::Bytes;
 use simd_json::{Node, StaticNode};
 
+use crate::field::Field;
 use crate::value::{Hash, List, Str, Value};
 
 /// The nesting limit (objects and arrays) of documents read over HTTP, unless configured
@@ -627,10 +627,13 @@ pub(crate) enum Frame<'a> {
     Hash {
         iter: crate::hash::Iter<'a>,
         key: &'a [u8],
+        /// No member written yet.
+        first: bool,
     },
     List {
-        iter: vec_deque::Iter<'a, Value>,
+        iter: crate::list::Iter<'a>,
         index: usize,
+        first: bool,
     },
 }
 
@@ -666,49 +669,64 @@ pub(crate) fn write_with<S: Style>(value: &Value, out: &mut Vec<u8>, style: &mut
             Value::Null => out.extend_from_slice(b"null"),
             Value::Hash(h) => {
                 out.push(b'{');
-                let mut iter = h.iter();
-                if let Some((k, v)) = iter.next() {
-                    style.string(k, out);
-                    out.push(b':');
-                    stack.push(Frame::Hash { iter, key: k });
-                    cur = v;
-                    continue;
-                }
-                out.push(b'}');
+                stack.push(Frame::Hash {
+                    iter: h.iter(),
+                    key: b"",
+                    first: true,
+                });
             }
             Value::List(l) => {
                 out.push(b'[');
-                let mut iter = l.iter();
-                if let Some(v) = iter.next() {
-                    stack.push(Frame::List { iter, index: 0 });
-                    cur = v;
-                    continue;
-                }
-                out.push(b']');
+                stack.push(Frame::List {
+                    iter: l.iter(),
+                    index: 0,
+                    first: true,
+                });
             }
         }
-        // `cur` is complete: move to the next member of the innermost unfinished
-        // container, closing finished ones.
-        loop {
+        // `cur` is complete (or an opened container): move to the next member of the
+        // innermost unfinished container, closing finished ones. A packed string
+        // member is written right here.
+        'next: loop {
             match stack.last_mut() {
                 None => return,
-                Some(Frame::Hash { iter, key }) => {
+                Some(Frame::Hash { iter, key, first }) => {
                     if let Some((k, v)) = iter.next() {
-                        out.push(b',');
+                        if !std::mem::take(first) {
+                            out.push(b',');
+                        }
                         style.string(k, out);
                         out.push(b':');
                         *key = k;
-                        cur = v;
-                        break;
+                        match v {
+                            Field::Value(v) => {
+                                cur = v;
+                                break 'next;
+                            }
+                            Field::Bytes(b) => {
+                                style.string(b, out);
+                                continue 'next;
+                            }
+                        }
                     }
                     out.push(b'}');
                 }
-                Some(Frame::List { iter, index }) => {
+                Some(Frame::List { iter, index, first }) => {
                     if let Some(v) = iter.next() {
-                        out.push(b',');
-                        *index += 1;
-                        cur = v;
-                        break;
+                        if !std::mem::take(first) {
+                            out.push(b',');
+                            *index += 1;
+                        }
+                        match v {
+                            Field::Value(v) => {
+                                cur = v;
+                                break 'next;
+                            }
+                            Field::Bytes(b) => {
+                                style.string(b, out);
+                                continue 'next;
+                            }
+                        }
                     }
                     out.push(b']');
                 }
@@ -843,7 +861,11 @@ mod tests {
             for pad in 0..80 {
                 let doc = format!("[\"{}\",{text}]", "x".repeat(pad));
                 let v = p(&doc).unwrap();
-                assert_eq!(v.as_list().unwrap()[1], Value::Number(n), "{doc}");
+                assert_eq!(
+                    v.as_list().unwrap().get(1).unwrap(),
+                    Value::Number(n),
+                    "{doc}"
+                );
             }
         }
         let v = p(r#"{"a":[-15776146152290744000,"-15776146152290744000",1e-000000000000000001]}"#)

@@ -164,7 +164,7 @@ impl NestedTtls {
 }
 
 /// The node at `segs` below `root`.
-pub fn resolve<'v>(root: &'v Value, segs: &[Bytes]) -> Option<&'v Value> {
+pub fn resolve<'v>(root: &'v Value, segs: &[Bytes]) -> Option<crate::Field<'v>> {
     path::resolve_segments(root, segs.iter().map(|s| &s[..]))
 }
 

@@ -19,6 +19,7 @@
 
 use bytes::Bytes;
 
+use crate::field::Field;
 use crate::value::Value;
 
 /// The separator of path segments in a RESP key (`user:100:name`).
@@ -110,9 +111,9 @@ pub enum Step<T> {
     Leaf,
 }
 
-/// The child of `node` named `seg`.
+/// The child of `node` named `seg` (a [`Field`]: a member of a packed hash is bytes).
 #[inline]
-pub fn child<'v>(node: &'v Value, seg: &[u8]) -> Step<&'v Value> {
+pub fn child<'v>(node: &'v Value, seg: &[u8]) -> Step<Field<'v>> {
     let found = match node {
         Value::Hash(h) => h.get(seg),
         Value::List(l) => index(seg).and_then(|i| l.get(i)),
@@ -144,11 +145,15 @@ pub enum Node<T> {
 }
 
 /// The node at `path` below `root`.
-pub fn resolve<'v>(root: &'v Value, path: Path<'_>) -> Node<&'v Value> {
-    let mut cur = root;
+pub fn resolve<'v>(root: &'v Value, path: Path<'_>) -> Node<Field<'v>> {
+    let mut cur = Field::Value(root);
     for (depth, seg) in path.segments().enumerate() {
-        match child(cur, seg) {
-            Step::Child(v) => cur = v,
+        let Field::Value(v) = cur else {
+            // A packed member is a string: no children.
+            return Node::Blocked(depth);
+        };
+        match child(v, seg) {
+            Step::Child(f) => cur = f,
             Step::Missing => return Node::Missing,
             Step::Leaf => return Node::Blocked(depth),
         }
@@ -160,12 +165,13 @@ pub fn resolve<'v>(root: &'v Value, path: Path<'_>) -> Node<&'v Value> {
 pub fn resolve_segments<'v, 's>(
     root: &'v Value,
     segs: impl IntoIterator<Item = &'s [u8]>,
-) -> Option<&'v Value> {
-    segs.into_iter()
-        .try_fold(root, |cur, seg| match child(cur, seg) {
+) -> Option<Field<'v>> {
+    segs.into_iter().try_fold(Field::Value(root), |cur, seg| {
+        match child(cur.as_value()?, seg) {
             Step::Child(v) => Some(v),
             _ => None,
-        })
+        }
+    })
 }
 
 /// The node at `path` below `root`, for writing.
@@ -210,7 +216,9 @@ pub fn write_blocked(root: &Value, path: Path<'_>) -> Option<WriteBlock> {
             (_, Step::Leaf) => return Some(WriteBlock::Blocked(depth)),
             // The last segment is the node written: whatever it holds is replaced.
             (_, Step::Child(_)) if last => return None,
-            (_, Step::Child(v)) => cur = v,
+            (_, Step::Child(Field::Value(v))) => cur = v,
+            // A packed member is a string: the next segment finds no container.
+            (_, Step::Child(Field::Bytes(_))) => return Some(WriteBlock::Blocked(depth + 1)),
             // A missing field of an object: it is created, and below it everything.
             (_, Step::Missing) => return None,
         }
@@ -321,7 +329,7 @@ pub fn remove_segments(
             Step::Child(v) => v,
             _ => return None,
         };
-        if only_if_empty && !is_empty_aggregate(node) {
+        if only_if_empty && !node.as_value().is_some_and(is_empty_aggregate) {
             return None;
         }
         return match root {
@@ -367,7 +375,7 @@ fn walk(path: &mut Vec<u8>, sep: u8, v: &Value, f: &mut dyn FnMut(&[u8], &Value)
             for (k, child) in h.iter() {
                 path.push(sep);
                 path.extend_from_slice(k);
-                walk(path, sep, child, f);
+                walk(path, sep, &child.cow(), f);
                 path.truncate(len);
             }
         }
@@ -425,7 +433,10 @@ mod tests {
         let mut root = Value::new_hash();
         assert_eq!(insert(&mut root, p("100:name"), s("Alice")), Ok(None));
         assert_eq!(insert(&mut root, p("100:email"), s("a@x")), Ok(None));
-        assert_eq!(resolve(&root, p("100:name")), Node::Found(&s("Alice")));
+        assert_eq!(
+            resolve(&root, p("100:name")),
+            Node::Found(Field::Value(&s("Alice")))
+        );
         assert_eq!(resolve(&root, p("100:nope")), Node::Missing);
         assert_eq!(resolve(&root, p("100:name:x")), Node::Blocked(2));
         assert_eq!(
@@ -480,7 +491,7 @@ mod tests {
         let mut root = Value::new_hash();
         let list: Value = Value::List([s("a"), s("b")].into_iter().collect());
         insert(&mut root, p("l"), list).unwrap();
-        assert_eq!(resolve(&root, p("l:1")), Node::Found(&s("b")));
+        assert_eq!(resolve(&root, p("l:1")), Node::Found(Field::Value(&s("b"))));
         assert_eq!(resolve(&root, p("l:2")), Node::Missing);
         assert_eq!(resolve(&root, p("l:x")), Node::Missing);
         assert_eq!(insert(&mut root, p("l:0"), s("A")), Ok(Some(s("a"))));
@@ -495,11 +506,14 @@ mod tests {
         // An object inside an array is written through.
         insert(&mut root, p("l:1"), Value::new_hash()).unwrap();
         insert(&mut root, p("l:1:k"), s("v")).unwrap();
-        assert_eq!(resolve(&root, p("l:1:k")), Node::Found(&s("v")));
+        assert_eq!(
+            resolve(&root, p("l:1:k")),
+            Node::Found(Field::Value(&s("v")))
+        );
         assert_eq!(remove(&mut root, p("l:0"), false, false), Some(s("A")));
         assert_eq!(
             resolve(&root, p("l:0:k")),
-            Node::Found(&s("v")),
+            Node::Found(Field::Value(&s("v"))),
             "items move up"
         );
     }
@@ -513,7 +527,9 @@ mod tests {
         assert_eq!(remove(&mut root, p("a:b:c"), true, false), Some(s("1")));
         assert_eq!(resolve(&root, p("a")), Node::Missing);
         assert_eq!(remove(&mut kept, p("a:b:c"), false, false), Some(s("1")));
-        assert!(matches!(resolve(&kept, p("a:b")), Node::Found(v) if is_empty_aggregate(v)));
+        assert!(
+            matches!(resolve(&kept, p("a:b")), Node::Found(v) if v.as_value().is_some_and(is_empty_aggregate))
+        );
         assert_eq!(
             remove(&mut root, p("x"), true, true),
             None,

@@ -2,7 +2,7 @@
 //!
 //! Most cached strings are short (a session id, a counter, a flag, a small JSON
 //! fragment). A [`Value`](crate::Value) is 40 bytes whatever it holds (a list's
-//! `VecDeque` sets the size), so a string of up to [`Str::INLINE`] bytes fits inside
+//! enum's largest member sets the size), so a string of up to [`Str::INLINE`] bytes fits inside
 //! it: no heap block of its own, no pointer to follow on GET. Longer strings are a
 //! [`Bytes`], shared when cloned.
 //!

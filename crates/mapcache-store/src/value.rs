@@ -6,8 +6,6 @@
 //! the JSON scalars ([`Value::Number`], [`Value::Bool`], [`Value::Null`]); in flat key
 //! mode RESP commands only ever create strings, hashes of strings and lists of strings.
 
-use std::collections::VecDeque;
-
 pub use crate::string::Str;
 
 // 40 bytes, a short string included (see `Str`); the store's slot size depends on it.
@@ -15,8 +13,7 @@ pub use crate::string::Str;
 const _: () = assert!(std::mem::size_of::<Value>() == 40);
 
 pub use crate::hash::{Hash, SMALL_HASH_FIELDS};
-/// A list (JSON array).
-pub type List = VecDeque<Value>;
+pub use crate::list::{List, SMALL_LIST_ITEMS};
 
 /// One stored value.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,10 +21,10 @@ pub enum Value {
     /// A Redis string: binary-safe bytes (integers are kept as their decimal text),
     /// inline up to [`Str::INLINE`] bytes.
     Str(Str),
-    /// A Redis hash / JSON object (packed while small: see [`Hash`]). Boxed: a `Hash`
-    /// is 48 bytes, and keeping the enum at 40 bytes keeps every stored entry smaller.
-    Hash(Box<Hash>),
-    /// A Redis list / JSON array.
+    /// A Redis hash / JSON object (packed while small: see [`Hash`]; 32 bytes, so it
+    /// needs no box of its own to keep the enum at 40).
+    Hash(Hash),
+    /// A Redis list / JSON array (packed while small: see [`List`]).
     List(List),
     /// A JSON number written over HTTP.
     Number(f64),
@@ -133,19 +130,19 @@ impl Value {
         match self {
             Value::Str(b) => b.heap_size(),
             Value::Hash(h) => h.heap_size(),
-            Value::List(l) => l.iter().map(|v| v.heap_size() + 40).sum(),
+            Value::List(l) => l.heap_size(),
             Value::Number(_) | Value::Bool(_) | Value::Null => 0,
         }
     }
 
     /// A new empty hash.
     pub fn new_hash() -> Value {
-        Value::Hash(Box::default())
+        Value::Hash(Hash::new())
     }
 
     /// A hash holding `hash`.
     pub fn hash(hash: Hash) -> Value {
-        Value::Hash(Box::new(hash))
+        Value::Hash(hash)
     }
 
     /// A new empty list.
@@ -154,36 +151,14 @@ impl Value {
     }
 }
 
-/// Lists up to this many items grow by exactly what is pushed (see [`list_reserve`]).
-pub const SMALL_LIST_ITEMS: usize = 128;
-
-/// Makes room for `additional` more items: exactly that many while the list stays at
-/// most [`SMALL_LIST_ITEMS`] long (a `VecDeque` otherwise doubles, and a 10-item list
-/// held room for 16), amortised beyond.
+/// Makes room for `additional` more items ([`List::reserve`]).
 pub fn list_reserve(list: &mut List, additional: usize) {
-    if list.len() + additional <= SMALL_LIST_ITEMS {
-        list.reserve_exact(additional);
-    } else {
-        list.reserve(additional);
-    }
+    list.reserve(additional);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn small_lists_grow_by_exactly_what_is_pushed() {
-        let mut l = List::new();
-        for n in 1..=SMALL_LIST_ITEMS {
-            list_reserve(&mut l, 1);
-            l.push_back(Value::Null);
-            assert_eq!(l.capacity(), n);
-        }
-        list_reserve(&mut l, 1);
-        l.push_back(Value::Null);
-        assert!(l.capacity() > l.len(), "a large list keeps room to grow");
-    }
 
     #[test]
     fn type_names_are_redis_names_and_rejson_for_json_scalars() {

@@ -83,12 +83,12 @@ impl J {
                     .map(|(k, v)| {
                         (
                             String::from_utf8(k.to_vec()).expect("ASCII"),
-                            J::from_value(v),
+                            J::from_value(&v.cow()),
                         )
                     })
                     .collect(),
             ),
-            Value::List(l) => J::Arr(l.iter().map(J::from_value).collect()),
+            Value::List(l) => J::Arr(l.iter().map(|v| J::from_value(&v.cow())).collect()),
         }
     }
 }

@@ -18,10 +18,13 @@ fn same(a: &Value, b: &Value) -> bool {
             x.len() == y.len()
                 && x.iter()
                     .zip(y.iter())
-                    .all(|((k1, v1), (k2, v2))| k1 == k2 && same(v1, v2))
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && same(&v1.cow(), &v2.cow()))
         }
         (Value::List(x), Value::List(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|(v1, v2)| same(v1, v2))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(v1, v2)| same(&v1.cow(), &v2.cow()))
         }
         (Value::Number(x), Value::Number(y)) => {
             x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())

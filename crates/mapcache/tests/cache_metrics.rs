@@ -127,9 +127,9 @@ fn dashboard_text() -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
 }
 
-fn field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
+fn field(v: &Value, name: &str) -> Option<Value> {
     match v {
-        Value::Hash(h) => h.get(name.as_bytes()),
+        Value::Hash(h) => h.get(name.as_bytes()).map(mapcache_store::Field::to_value),
         _ => None,
     }
 }
@@ -165,21 +165,25 @@ fn grafana_dashboard_is_valid_and_names_only_served_metrics() {
     };
     let mut ids = BTreeSet::new();
     let mut used = BTreeSet::new();
-    for p in panels {
-        let title = field(p, "title")
+    for p in panels.iter().map(mapcache_store::Field::to_value) {
+        let title = field(&p, "title")
+            .as_ref()
             .and_then(text)
             .expect("every panel has a title");
-        let Some(Value::Number(id)) = field(p, "id") else {
+        let Some(Value::Number(id)) = field(&p, "id") else {
             panic!("{title}: no numeric id");
         };
         assert!(ids.insert(id.to_string()), "{title}: id {id} used twice");
-        assert!(field(p, "gridPos").is_some(), "{title}: no gridPos");
-        let Some(Value::List(targets)) = field(p, "targets") else {
+        assert!(field(&p, "gridPos").is_some(), "{title}: no gridPos");
+        let Some(Value::List(targets)) = field(&p, "targets") else {
             continue; // a row or text panel
         };
         assert!(!targets.is_empty(), "{title}: no query");
-        for t in targets {
-            let expr = field(t, "expr").and_then(text).expect("a target's expr");
+        for t in targets.iter().map(mapcache_store::Field::to_value) {
+            let expr = field(&t, "expr")
+                .as_ref()
+                .and_then(text)
+                .expect("a target's expr");
             let names = metric_names(&expr);
             assert!(
                 !names.is_empty(),

@@ -42,10 +42,10 @@ fn resp2(v: &Value) -> Resp {
         }
         Value::Number(n) => Resp::Bulk(Some(format!("{n}").into_bytes())),
         Value::Str(s) => Resp::Bulk(Some(s.to_vec())),
-        Value::List(items) => Resp::Array(Some(items.iter().map(resp2).collect())),
+        Value::List(items) => Resp::Array(Some(items.iter().map(|v| resp2(&v.cow())).collect())),
         Value::Hash(h) => Resp::Array(Some(
             h.iter()
-                .flat_map(|(k, v)| [Resp::Bulk(Some(k.to_vec())), resp2(v)])
+                .flat_map(|(k, v)| [Resp::Bulk(Some(k.to_vec())), resp2(&v.cow())])
                 .collect(),
         )),
     }
@@ -67,9 +67,8 @@ fn error_message(body: &str) -> Option<String> {
     let Value::Hash(h) = parse(body) else {
         return None;
     };
-    let text = |v: Option<&Value>| match v {
-        Some(Value::Str(s)) => Some(String::from_utf8_lossy(s).into_owned()),
-        _ => None,
+    let text = |v: Option<mapcache_store::Field<'_>>| {
+        Some(String::from_utf8_lossy(v?.str_bytes()?).into_owned())
     };
     let message = text(h.get(b"message"))?;
     Some(match text(h.get(b"detail")) {

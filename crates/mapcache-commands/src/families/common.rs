@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use mapcache_store::{json, Value};
+use mapcache_store::{json, Field, Value};
 
 use crate::error::CmdError;
 
@@ -12,9 +12,13 @@ use crate::error::CmdError;
 /// The integer a string value holds (INCR, HINCRBY), read without allocating: a
 /// counter is stored as a JSON number (`Value::counter`), other strings as text.
 /// `Ok(None)` when the value is no integer in range; WRONGTYPE for a hash or list.
-pub(crate) fn integer_value(v: &Value) -> Result<Option<i64>, CmdError> {
+pub(crate) fn integer_value<'a>(v: impl Into<Field<'a>>) -> Result<Option<i64>, CmdError> {
     // The f64 range of i64: [-2^63, 2^63).
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    let v = match v.into() {
+        Field::Bytes(b) => return Ok(mapcache_store::num::parse_i64(b)),
+        Field::Value(v) => v,
+    };
     Ok(match v {
         Value::Number(n) if n.fract() == 0.0 && (-LIMIT..LIMIT).contains(n) => Some(*n as i64),
         Value::Str(s) => mapcache_store::num::parse_i64(s),
@@ -41,7 +45,11 @@ pub(crate) fn string_bytes(v: &Value) -> Result<Cow<'_, [u8]>, CmdError> {
 /// bytes; the JSON text of anything written over HTTP (numbers, booleans and null as
 /// string commands show them, objects and arrays JSON-encoded, bytes that are not UTF-8
 /// passed through as they are: a RESP reply is binary safe anyway).
-pub(crate) fn field_bytes(v: &Value) -> Cow<'_, [u8]> {
+pub(crate) fn field_bytes<'a>(v: impl Into<Field<'a>>) -> Cow<'a, [u8]> {
+    let v = match v.into() {
+        Field::Bytes(b) => return Cow::Borrowed(b),
+        Field::Value(v) => v,
+    };
     match v {
         Value::Str(b) => Cow::Borrowed(b),
         Value::Hash(_) | Value::List(_) => {

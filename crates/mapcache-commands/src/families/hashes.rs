@@ -119,18 +119,8 @@ fn set_pairs(c: &mut Ctx<'_>, name: &'static str) -> Result<i64, CmdError> {
     let pairs = &c.args[2..];
     db(c).update(&c.args[1], c.now, |km| {
         let hash = hash_for_write(km)?;
-        let mut added = 0;
-        for pair in pairs.chunks_exact(2) {
-            let value = Value::string(&pair[1]);
-            match hash.get_mut(&pair[0][..]) {
-                Some(slot) => *slot = value,
-                None => {
-                    hash.insert(&pair[0], value);
-                    added += 1;
-                }
-            }
-        }
-        Ok(added)
+        let pairs = pairs.chunks_exact(2).map(|p| (&p[0][..], &p[1][..]));
+        Ok(hash.set_strs(pairs) as i64)
     })?
 }
 
@@ -153,7 +143,7 @@ fn hsetnx(c: &mut Ctx<'_>) -> CmdResult {
         if hash.contains_key(&field[..]) {
             return Ok::<_, CmdError>(false);
         }
-        hash.insert(field, Value::string(value));
+        hash.set_str(field, value);
         Ok(true)
     })??;
     c.out.integer(i64::from(set));

@@ -8,8 +8,7 @@
 
 use std::borrow::Cow;
 
-use mapcache_store::value::list_reserve;
-use mapcache_store::{Db, Entry, KeyMut, List, Value};
+use mapcache_store::{Db, Entry, Field, KeyMut, List, Value};
 
 use super::common::field_bytes;
 use crate::args::{self, is};
@@ -94,15 +93,15 @@ fn list_mut<'k>(km: &'k mut KeyMut<'_>) -> Result<Option<&'k mut List>, CmdError
 }
 
 /// Does list element `v` equal the argument `arg`?
-fn element_eq(v: &Value, arg: &[u8]) -> bool {
-    match v {
-        Value::Str(b) => b[..] == *arg,
-        other => field_bytes(other)[..] == *arg,
+fn element_eq(v: Field<'_>, arg: &[u8]) -> bool {
+    match v.str_bytes() {
+        Some(b) => b == arg,
+        None => field_bytes(v)[..] == *arg,
     }
 }
 
 /// An element's bytes as a reply shows them.
-fn element_bytes(v: &Value) -> Cow<'_, [u8]> {
+fn element_bytes<'a>(v: impl Into<Field<'a>>) -> Cow<'a, [u8]> {
     field_bytes(v)
 }
 
@@ -153,12 +152,11 @@ fn push_generic(c: &mut Ctx<'_>, end: End, only_existing: bool) -> CmdResult {
             .value_or_insert_with(Value::new_list)
             .as_list_mut()
             .ok_or(CmdError::WrongType)?;
-        list_reserve(list, elements.len());
+        list.reserve(elements.len());
         for e in elements {
-            let v = Value::string(e);
             match end {
-                End::Head => list.push_front(v),
-                End::Tail => list.push_back(v),
+                End::Head => list.push_front_str(e),
+                End::Tail => list.push_back_str(e),
             }
         }
         Ok::<_, CmdError>(list.len())
@@ -260,7 +258,7 @@ fn lrange(c: &mut Ctx<'_>) -> CmdResult {
             None => out.array(0),
             Some((l, (from, to))) => {
                 out.array(to - from + 1);
-                for v in l.range(from..=to) {
+                for v in l.range(from, to) {
                     out.bulk(&element_bytes(v));
                 }
             }
@@ -280,7 +278,10 @@ fn lindex(c: &mut Ctx<'_>) -> CmdResult {
         };
         let index = args::int(index_arg)?;
         match index_of(list.len(), index) {
-            Some(i) => out.bulk(&element_bytes(&list[i])),
+            Some(i) => match list.get(i) {
+                Some(v) => out.bulk(&element_bytes(v)),
+                None => out.null(),
+            },
             None => out.null(),
         }
         Ok(())
@@ -297,7 +298,7 @@ fn lset(c: &mut Ctx<'_>) -> CmdResult {
         let list = list_mut(km)?.ok_or(CmdError::NoSuchKey)?;
         let index = args::int(index_arg)?;
         let i = index_of(list.len(), index).ok_or(CmdError::IndexOutOfRange)?;
-        list[i] = Value::string(value);
+        list.set(i, Value::string(value));
         Ok::<_, CmdError>(())
     })??;
     c.out.ok();
@@ -311,13 +312,7 @@ fn ltrim(c: &mut Ctx<'_>) -> CmdResult {
         let Some(list) = list_mut(km)? else {
             return Ok(());
         };
-        match range_of(list.len(), start, end) {
-            None => list.clear(),
-            Some((from, to)) => {
-                list.truncate(to + 1);
-                list.drain(..from);
-            }
-        }
+        list.keep_range(range_of(list.len(), start, end));
         km.remove_if_empty();
         Ok::<_, CmdError>(())
     })??;
@@ -341,7 +336,7 @@ fn linsert(c: &mut Ctx<'_>) -> CmdResult {
         let Some(pos) = list.iter().position(|v| element_eq(v, pivot)) else {
             return Ok(-1);
         };
-        list_reserve(list, 1);
+        list.reserve(1);
         list.insert(if after { pos + 1 } else { pos }, Value::string(element));
         Ok::<_, CmdError>(list.len() as i64)
     })??;
@@ -364,7 +359,7 @@ fn lrem(c: &mut Ctx<'_>) -> CmdResult {
         };
         let mut removed: u64 = 0;
         let mut keep = vec![true; list.len()];
-        let mut mark = |i: usize, v: &Value| {
+        let mut mark = |i: usize, v: Field<'_>| {
             if removed < limit && element_eq(v, element) {
                 keep[i] = false;
                 removed += 1;
@@ -377,7 +372,7 @@ fn lrem(c: &mut Ctx<'_>) -> CmdResult {
         }
         if removed > 0 {
             let mut i = 0;
-            list.retain(|_| {
+            list.retain(|_: Field<'_>| {
                 i += 1;
                 keep[i - 1]
             });
@@ -440,15 +435,15 @@ fn lpos(c: &mut Ctx<'_>) -> CmdResult {
         } else {
             len.min(maxlen as usize)
         };
-        let positions: Box<dyn Iterator<Item = usize>> = if from_tail {
-            Box::new((0..len).rev().take(limit))
+        let items: Box<dyn Iterator<Item = (usize, Field<'_>)>> = if from_tail {
+            Box::new(list.iter().enumerate().rev().take(limit))
         } else {
-            Box::new((0..len).take(limit))
+            Box::new(list.iter().enumerate().take(limit))
         };
         let mut matches: i64 = 0;
         let mut found: Vec<i64> = Vec::new();
-        for pos in positions {
-            if !element_eq(&list[pos], element) {
+        for (pos, item) in items {
+            if !element_eq(item, element) {
                 continue;
             }
             matches += 1;

@@ -162,7 +162,7 @@ fn encoding(v: &Value, l: &Limits) -> &'static str {
 }
 
 /// A hash field's value or list element as Redis would hold it (bytes).
-fn element(v: &Value) -> std::borrow::Cow<'_, [u8]> {
+fn element<'a>(v: impl Into<mapcache_store::Field<'a>>) -> std::borrow::Cow<'a, [u8]> {
     crate::families::common::field_bytes(v)
 }
 

@@ -115,14 +115,14 @@ fn reply_value(out: &mut Reply, v: &Value) {
         Value::List(l) => {
             out.array(l.len());
             for item in l {
-                reply_value(out, item);
+                reply_value(out, &item.cow());
             }
         }
         Value::Hash(h) => {
             out.map(h.len());
             for (k, item) in h.iter() {
                 out.bulk(k);
-                reply_value(out, item);
+                reply_value(out, &item.cow());
             }
         }
     }

@@ -28,7 +28,7 @@ pub fn program(text: &str) -> Vec<Command> {
     match json(text) {
         Value::List(items) => items
             .iter()
-            .map(|c| Command::from_value(c).expect("test command"))
+            .map(|c| Command::from_value(&c.cow()).expect("test command"))
             .collect(),
         _ => panic!("a program is an array"),
     }

@@ -57,7 +57,7 @@ fn file_request(inner: &Inner, body: &[u8]) -> Result<Option<(String, String)>, 
         return Ok(None);
     }
     let text = |name: &[u8]| -> Result<String, ApiError> {
-        match fields.get(name) {
+        match fields.get(name).map(mapcache_store::Field::cow).as_deref() {
             None | Some(Value::Null) => Ok(String::new()),
             Some(Value::Str(s)) => String::from_utf8(s.as_slice().to_vec())
                 .map_err(|_| ApiError::bad_request("invalid json payload")),

@@ -100,7 +100,7 @@ pub(crate) fn create(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError>
     const SHAPE: &str = r#"{"name": "...", "ttl": ms}"#;
     let body = req.json(inner, 1)?;
     let f = fields(&body, &["name", "ttl"], SHAPE)?;
-    let name = match f[0] {
+    let name = match f[0].as_deref() {
         Some(Value::Str(n)) => std::str::from_utf8(n)
             .map_err(|_| ApiError::invalid_json("a cache name must be UTF-8"))?
             .to_owned(),
@@ -114,7 +114,7 @@ pub(crate) fn create(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError>
     if name.is_empty() {
         return Err(ApiError::validation("cache name is required"));
     }
-    let deadline = deadline(inner, f[1])?;
+    let deadline = deadline(inner, f[1].as_deref())?;
     inner
         .shared
         .store
@@ -147,7 +147,7 @@ pub(crate) fn set_ttl(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError
     let name = name_param(&req)?;
     let body = req.json(inner, 1)?;
     let f = fields(&body, &["ttl"], r#"{"ttl": ms or null}"#)?;
-    let deadline = deadline(inner, f[0])?;
+    let deadline = deadline(inner, f[0].as_deref())?;
     if name == mapcache_store::DEFAULT_CACHE {
         return Err(ApiError::bad_request("cannot modify the default cache"));
     }

@@ -123,11 +123,14 @@ pub(crate) fn fields<'v>(
     v: &'v Value,
     known: &[&str],
     shape: &str,
-) -> Result<Vec<Option<&'v Value>>, ApiError> {
+) -> Result<Vec<Option<std::borrow::Cow<'v, Value>>>, ApiError> {
     let Value::Hash(h) = v else {
         return Err(ApiError::invalid_json(format!("the body must be {shape}")));
     };
-    Ok(known.iter().map(|n| h.get(n.as_bytes())).collect())
+    Ok(known
+        .iter()
+        .map(|n| h.get(n.as_bytes()).map(mapcache_store::Field::cow))
+        .collect())
 }
 
 fn object<'v>(v: Option<&'v Value>, what: &str) -> Result<Option<&'v Hash>, ApiError> {
@@ -145,7 +148,7 @@ fn key_list(req: &mut Req, inner: &Inner) -> Result<Vec<KeyPath>, ApiError> {
     const SHAPE: &str = r#"{"keys": [path, ...]}"#;
     let body = req.json(inner, 2)?;
     let f = fields(&body, &["keys"], SHAPE)?;
-    let keys = match f[0] {
+    let keys = match f[0].as_deref() {
         Some(Value::List(keys)) => keys.iter().collect::<Vec<_>>(),
         None | Some(Value::Null) => Vec::new(),
         Some(_) => {
@@ -158,9 +161,9 @@ fn key_list(req: &mut Req, inner: &Inner) -> Result<Vec<KeyPath>, ApiError> {
         return Err(ApiError::validation("at least one key is required"));
     }
     keys.into_iter()
-        .map(|k| match k {
-            Value::Str(s) => KeyPath::from_text(s),
-            _ => Err(ApiError::invalid_json(
+        .map(|k| match k.str_bytes() {
+            Some(s) => KeyPath::from_text(s),
+            None => Err(ApiError::invalid_json(
                 "every element of 'keys' must be a string",
             )),
         })
@@ -187,7 +190,7 @@ fn expand(db: &Db, now: UnixMillis, pattern: &KeyPath) -> Vec<(Vec<u8>, Value)> 
                 let mut p = key.to_vec();
                 p.push(SEP);
                 p.extend_from_slice(&m.path);
-                out.push((p, m.value.clone()));
+                out.push((p, m.value.into_owned()));
             }
         }
     };
@@ -338,8 +341,8 @@ fn write_entries(inner: &Inner, mut req: Req, mode: Mode) -> Result<(), ApiError
     const SHAPE: &str = r#"{"entries": {path: value, ...}, "ttl": {path: ms, ...}}"#;
     let body = req.json(inner, 2)?;
     let f = fields(&body, &["entries", "ttl"], SHAPE)?;
-    let entries = object(f[0], "entries")?;
-    let ttls = object(f[1], "ttl")?;
+    let entries = object(f[0].as_deref(), "entries")?;
+    let ttls = object(f[1].as_deref(), "ttl")?;
     let Some(entries) = entries.filter(|e| !e.is_empty()) else {
         return Err(ApiError::validation("at least one entry is required"));
     };
@@ -375,7 +378,7 @@ fn write_entries(inner: &Inner, mut req: Req, mode: Mode) -> Result<(), ApiError
     let mut nested: Vec<(KeyPath, Option<i64>)> = Vec::new();
     for (k, v) in ttls.into_iter().flatten() {
         let kp = KeyPath::from_text(k)?.no_wildcard()?;
-        let deadline = match (v, mode) {
+        let deadline = match (&*v.cow(), mode) {
             (Value::Null, Mode::Replace) => None,
             (v, _) => Some(
                 now.saturating_add(
@@ -396,7 +399,8 @@ fn write_entries(inner: &Inner, mut req: Req, mode: Mode) -> Result<(), ApiError
         }
     }
     let db = cache(inner, &req.cache_name()?)?;
-    let values: Vec<&Value> = entries.values().collect();
+    let values: Vec<std::borrow::Cow<'_, Value>> = entries.values().map(|v| v.cow()).collect();
+    let values: Vec<&Value> = values.iter().map(|v| &**v).collect();
     check_nested_ttls(&paths, &values, &nested)?;
     let roots: Vec<&[u8]> = paths.iter().map(|p| p.bytes.as_slice()).collect();
     db.batch(SEP, &roots, now, |b| {
@@ -468,7 +472,7 @@ pub(crate) fn put(inner: &Arc<Inner>, mut req: Req) -> Result<Resp, ApiError> {
     let kp = req.key_path()?.no_wildcard()?;
     let body = req.json(inner, 1)?;
     let f = fields(&body, &["value"], r#"{"value": v}"#)?;
-    let value = f[0].cloned().unwrap_or(Value::Null);
+    let value = f[0].as_deref().cloned().unwrap_or(Value::Null);
     let db = cache(inner, &req.cache_name()?)?;
     let replace = |b: &mut Batch<'_>| {
         b.replace(&kp.bytes, value)

@@ -51,7 +51,7 @@ struct Op {
 /// The operations of the body, bound and validated (no state read yet).
 fn parse(body: &Value) -> Result<Vec<Op>, ApiError> {
     let f = fields(body, &["operations", "flags"], SHAPE)?;
-    let ops = match f[0] {
+    let ops = match f[0].as_deref() {
         Some(Value::List(ops)) => ops.iter().collect::<Vec<_>>(),
         None | Some(Value::Null) => Vec::new(),
         Some(_) => {
@@ -60,7 +60,10 @@ fn parse(body: &Value) -> Result<Vec<Op>, ApiError> {
             )))
         }
     };
-    if !matches!(f[1], None | Some(Value::Null) | Some(Value::Hash(_))) {
+    if !matches!(
+        f[1].as_deref(),
+        None | Some(Value::Null) | Some(Value::Hash(_))
+    ) {
         return Err(ApiError::invalid_json("'flags' must be an object"));
     }
     if ops.is_empty() {
@@ -68,7 +71,8 @@ fn parse(body: &Value) -> Result<Vec<Op>, ApiError> {
     }
     let mut out = Vec::with_capacity(ops.len());
     for (i, op) in ops.into_iter().enumerate() {
-        let of = fields(op, &["type", "key", "value"], SHAPE)?;
+        let op = op.cow();
+        let of = fields(&op, &["type", "key", "value"], SHAPE)?;
         let text = |v: Option<&Value>, what: &str| match v {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Str(s)) => Ok(s.to_vec()),
@@ -76,7 +80,10 @@ fn parse(body: &Value) -> Result<Vec<Op>, ApiError> {
                 "operations[{i}].{what} must be a string"
             ))),
         };
-        let (kind, key) = (text(of[0], "type")?, text(of[1], "key")?);
+        let (kind, key) = (
+            text(of[0].as_deref(), "type")?,
+            text(of[1].as_deref(), "key")?,
+        );
         if key.is_empty() {
             return Err(ApiError::validation("operation key cannot be empty"));
         }
@@ -105,7 +112,10 @@ fn parse(body: &Value) -> Result<Vec<Op>, ApiError> {
         out.push(Op {
             kind,
             key,
-            value: of[2].filter(|v| !matches!(v, Value::Null)).cloned(),
+            value: of[2]
+                .as_deref()
+                .filter(|v| !matches!(v, Value::Null))
+                .cloned(),
         });
     }
     Ok(out)

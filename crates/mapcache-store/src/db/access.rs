@@ -201,7 +201,13 @@ impl<'a> KeyMut<'a> {
     }
 
     pub fn exists(&self) -> bool {
-        self.value().is_some()
+        let Some(e) = self.root_entry() else {
+            return false;
+        };
+        match self.rest {
+            None => true,
+            Some(rest) => matches!(path::resolve(&e.value, rest), Node::Found(_)),
+        }
     }
 
     fn root_entry(&self) -> Option<&Entry> {
@@ -217,14 +223,16 @@ impl<'a> KeyMut<'a> {
         }
     }
 
-    pub fn value(&self) -> Option<&Value> {
-        let e = self.root_entry()?;
+    /// The node's value. A nested node's containers on the way are unpacked (see
+    /// [`crate::Hash`]): the handle is for writing, and a member of a packed hash is
+    /// no `Value` until then.
+    pub fn value(&mut self) -> Option<&Value> {
         match self.rest {
-            None => Some(&e.value),
-            Some(rest) => match path::resolve(&e.value, rest) {
-                Node::Found(v) => Some(v),
-                Node::Missing | Node::Blocked(_) => None,
-            },
+            None => self.root_entry().map(|e| &e.value),
+            Some(rest) => {
+                let slot = slot_mut(self.shard, self.hash, self.root)?;
+                path::resolve_mut(&mut slot.entry.value, rest).map(|v| &*v)
+            }
         }
     }
 

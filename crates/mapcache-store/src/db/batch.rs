@@ -9,6 +9,7 @@
 //! before the locks are released; on `Err` the copies are dropped and nothing was
 //! written. PATCH, path-mode multi-key writes and command programs are batches.
 
+use crate::field::Field;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
@@ -230,7 +231,7 @@ impl Batch<'_> {
             let e = e?;
             match rest {
                 None => Some(e.value.clone()),
-                Some(p) => doc::get(&e.value, p).ok().cloned(),
+                Some(p) => doc::get(&e.value, p).ok().map(Field::to_value),
             }
         })
     }
@@ -444,7 +445,7 @@ impl Batch<'_> {
                     out.push(KeyMatch {
                         key: whole(&m.path),
                         captures: root_cap.iter().cloned().chain(m.captures).collect(),
-                        value: m.value.clone(),
+                        value: m.value.clone().into_owned(),
                     });
                 }
             }

@@ -102,7 +102,10 @@ impl Entry {
         match path::resolve(&self.value, rest) {
             Node::Found(v) => {
                 let inner = self.nested.as_ref().and_then(|n| n.effective(rest));
-                Some(Entry::new(v.clone(), min_deadline(self.deadline(), inner)))
+                Some(Entry::new(
+                    v.to_value(),
+                    min_deadline(self.deadline(), inner),
+                ))
             }
             Node::Missing | Node::Blocked(_) => None,
         }

@@ -915,17 +915,21 @@ fn walk_segments(
     match value {
         Value::Hash(h) if *seg == b"*" => {
             for (name, child) in h.iter() {
-                visit(name, child, prefix);
+                visit(name, &child.cow(), prefix);
             }
         }
         Value::Hash(h) => {
             if let Some(child) = h.get(seg) {
-                visit(seg, child, prefix);
+                visit(seg, &child.cow(), prefix);
             }
         }
         Value::List(l) if *seg == b"*" => {
             for (i, child) in l.iter().enumerate() {
-                visit(itoa::Buffer::new().format(i).as_bytes(), child, prefix);
+                visit(
+                    itoa::Buffer::new().format(i).as_bytes(),
+                    &child.cow(),
+                    prefix,
+                );
             }
         }
         Value::List(l) => {
@@ -933,7 +937,7 @@ fn walk_segments(
                 .ok()
                 .and_then(|t| t.parse::<usize>().ok());
             if let Some(child) = index.and_then(|i| l.get(i)) {
-                visit(seg, child, prefix);
+                visit(seg, &child.cow(), prefix);
             }
         }
         _ => {}

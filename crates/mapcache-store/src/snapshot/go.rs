@@ -19,6 +19,7 @@
 //! UTF-8 become U+FFFD and non-finite numbers `null` (as [`json::write`] writes them).
 //! mapcache's own format (`parse.rs`) keeps all of it.
 
+use crate::field::Field;
 use bytes::Bytes;
 
 use super::{invalid, parse_snapshot, Snapshot, SnapshotEntry, SnapshotError};
@@ -78,12 +79,12 @@ fn go_backup(doc: Value) -> Result<Snapshot, SnapshotError> {
     let Value::Hash(mut fields) = doc else {
         return Err(SnapshotError::NotASnapshot("the document is not an object"));
     };
-    let cache = match fields.get(b"name") {
+    let cache = match fields.get(b"name").map(Field::cow).as_deref() {
         None | Some(Value::Null) => String::new(),
         Some(Value::Str(s)) => String::from_utf8_lossy(s.as_slice()).into_owned(),
         Some(_) => return Err(invalid("name", "expected a string")),
     };
-    let expires_at = match fields.get(b"expiration") {
+    let expires_at = match fields.get(b"expiration").map(Field::cow).as_deref() {
         None | Some(Value::Null) => None,
         Some(v) => Some(seconds(v, "expiration")?),
     };
@@ -94,7 +95,7 @@ fn go_backup(doc: Value) -> Result<Snapshot, SnapshotError> {
     };
     let mut roots = match fields.remove(b"data") {
         None | Some(Value::Null) => crate::Hash::new(),
-        Some(Value::Hash(h)) => *h,
+        Some(Value::Hash(h)) => h,
         Some(_) => return Err(invalid("data", "expected an object")),
     };
     let mut entries = Vec::with_capacity(roots.len());
@@ -107,12 +108,12 @@ fn go_backup(doc: Value) -> Result<Snapshot, SnapshotError> {
         });
     }
     entries.reverse();
-    match fields.get(b"key_expirations") {
+    match fields.get(b"key_expirations").and_then(Field::as_value) {
         None | Some(Value::Null) => {}
         Some(Value::Hash(exps)) => {
             for (path, v) in exps.iter() {
                 let at = format!("key_expirations.{}", String::from_utf8_lossy(path));
-                let ms = seconds(v, &at)?;
+                let ms = seconds(&v.cow(), &at)?;
                 attach(&mut entries, path, ms);
             }
         }

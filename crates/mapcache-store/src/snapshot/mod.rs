@@ -192,10 +192,23 @@ mod tests {
         assert_eq!(&s.entries[1].key[..], b"blob");
         assert_eq!(s.entries[1].value, Value::string(b"\xff\x00\x01"));
         assert_eq!(
-            s.entries[2].value.as_list().unwrap()[1],
+            s.entries[2]
+                .value
+                .as_list()
+                .unwrap()
+                .get(1)
+                .unwrap()
+                .to_value(),
             Value::Number(f64::NEG_INFINITY)
         );
-        let Value::Number(z) = s.entries[0].value.as_hash().unwrap()[&b"z"[..]] else {
+        let Value::Number(z) = s.entries[0]
+            .value
+            .as_hash()
+            .unwrap()
+            .get(b"z")
+            .unwrap()
+            .to_value()
+        else {
             panic!()
         };
         assert!(z == 0.0 && z.is_sign_negative());
@@ -339,10 +352,17 @@ mod tests {
         .unwrap();
         let e = &s.entries[0];
         assert_eq!(e.expires_at, None);
-        let a = e.value.as_hash().unwrap()[&b"a"[..]].as_list().unwrap();
-        assert!(matches!(a[0], Value::Number(n) if n.is_nan()));
+        let a = e
+            .value
+            .as_hash()
+            .unwrap()
+            .get(b"a")
+            .unwrap()
+            .as_list()
+            .unwrap();
+        assert!(matches!(a.get(0).unwrap().to_value(), Value::Number(n) if n.is_nan()));
         assert_eq!(
-            a[1].as_hash().unwrap()[&b"b"[..]],
+            a.get(1).unwrap().as_hash().unwrap().get(b"b").unwrap(),
             Value::Number(f64::INFINITY)
         );
         // Strings that look like base64 are strings in a UTF-8 entry.
