@@ -137,14 +137,14 @@ pub(crate) fn spawn(inner: Arc<Inner>) -> std::io::Result<Handle> {
     let thread = std::thread::Builder::new()
         .name("mapcache-sweeper".into())
         .spawn(move || {
-            lower_priority();
+            let idle = lower_priority();
             let _ = started.send(());
             let reclaim = Reclaim {
                 started_at: None,
                 purge,
                 purger: purger_thread,
             };
-            run(&inner, &flag, reclaim);
+            run(&inner, &flag, reclaim, idle);
         })?;
     // Return once the thread runs at its priority, so that what `start` reports is so.
     let _ = priority_set.recv();
@@ -191,23 +191,34 @@ fn set_nice() {}
 /// [`SWEEPER_NICE`] (Linux: both are per thread, and threads it creates inherit them).
 /// Lowering one's own priority needs no privilege; a failure is logged and ignored.
 #[cfg(target_os = "linux")]
-fn lower_priority() {
+fn lower_priority() -> bool {
     set_nice();
-    if let Err(e) = sched_idle() {
-        tracing::warn!(error = %e, "cannot put the sweeper thread in SCHED_IDLE");
+    match sched_idle() {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot put the sweeper thread in SCHED_IDLE");
+            false
+        }
     }
 }
 
 /// `sched_setscheduler(0, SCHED_IDLE)`: the calling thread only (pid 0 is the caller's
 /// thread on Linux).
 #[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
 fn sched_idle() -> std::io::Result<()> {
+    set_class(libc::SCHED_IDLE)
+}
+
+/// `sched_setscheduler(0, policy)` with priority 0 (`SCHED_IDLE` or `SCHED_OTHER`).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn set_class(policy: libc::c_int) -> std::io::Result<()> {
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: `param` is a valid sched_param that outlives the call, which only reads
-    // it; SCHED_IDLE takes priority 0. Exercised by every server start (the sweeper
-    // thread), checked by crates/mapcache/tests/reclaim.rs (the thread's policy).
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    // it; SCHED_IDLE and SCHED_OTHER take priority 0. Exercised by every server start
+    // (the sweeper thread), checked by crates/mapcache/tests/reclaim.rs (the thread's
+    // policy).
+    let rc = unsafe { libc::sched_setscheduler(0, policy, &param) };
     if rc == 0 {
         Ok(())
     } else {
@@ -215,8 +226,46 @@ fn sched_idle() -> std::io::Result<()> {
     }
 }
 
+/// While a pass runs (it takes shard locks, one batch at a time), the sweeper leaves
+/// the idle class for nice 10: an idle-class thread preempted while holding a shard
+/// lock would keep that shard's clients waiting until the CPU is free again, which on
+/// a machine kept busy by other processes can be a long time (priority inversion). At
+/// nice 10 it still gets its share; a pass lasts at most [`PASS_TIME`], and back in the
+/// idle class after it, any waiting client thread runs first. Dropping the guard
+/// returns to the idle class. Only when the idle class could be set at start.
+struct PassClass {
+    #[cfg(target_os = "linux")]
+    raised: bool,
+}
+
+impl PassClass {
+    fn enter(idle: bool) -> PassClass {
+        #[cfg(target_os = "linux")]
+        {
+            let raised = idle && set_class(libc::SCHED_OTHER).is_ok();
+            PassClass { raised }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = idle;
+            PassClass {}
+        }
+    }
+}
+
+impl Drop for PassClass {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if self.raised {
+            let _ = set_class(libc::SCHED_IDLE);
+        }
+    }
+}
+
 #[cfg(not(target_os = "linux"))]
-fn lower_priority() {}
+fn lower_priority() -> bool {
+    false
+}
 
 /// The allocated bytes when the current busy phase (keys being swept or evicted)
 /// began; at its end, a purge if it freed at least [`PURGE_AFTER`]. The purge runs on
@@ -252,7 +301,7 @@ impl Reclaim {
     }
 }
 
-fn run(inner: &Inner, stop: &AtomicBool, mut reclaim: Reclaim) {
+fn run(inner: &Inner, stop: &AtomicBool, mut reclaim: Reclaim, idle: bool) {
     let mut sweeper = Sweeper::new(SweepBudget {
         max_time: PASS_TIME,
         ..SweepBudget::default()
@@ -265,6 +314,7 @@ fn run(inner: &Inner, stop: &AtomicBool, mut reclaim: Reclaim) {
         // sweeper goes on a second later rather than stopping for good: lazy expiry
         // would still hide expired keys, but their memory would never come back.
         let pass = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let _class = PassClass::enter(idle);
             // An expired cache's triggers go with it.
             for name in store.expire_caches_named() {
                 inner.shared.programs.drop_cache(&name);

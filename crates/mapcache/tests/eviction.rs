@@ -721,3 +721,57 @@ fn an_empty_server_uses_no_more_memory_than_redis() {
     );
     assert!(got <= want, "flushed: mapcache {got} > redis {want}");
 }
+
+/// Redis's introspection-2 "TTL, TYPE and EXISTS do not alter the last access time of
+/// a key": asking about a key is not using it (Redis's LOOKUP_NOTOUCH), so OBJECT
+/// IDLETIME (and LRU eviction) sees no access; GET and MGET are accesses. Both
+/// servers, the same commands and answers.
+#[test]
+fn ttl_type_and_exists_leave_the_access_time_and_reads_reset_it_as_redis() {
+    let redis = RedisServer::start();
+    let server = Server::start(&[]);
+    let mut conns = [
+        Conn::connect(redis.addr, "redis"),
+        Conn::connect(mapcache_addr(&server), "mapcache"),
+    ];
+    for c in &mut conns {
+        raw(c, &["SET", "foo", "bar"]);
+        raw(c, &["SET", "other", "x"]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(2_200));
+    // Idle times are compared by range: the two clocks tick differently (100 ms and
+    // 1 s), so the same wait can read 2 on one and 3 on the other.
+    let idle = |c: &mut Conn, key: &str| -> i64 {
+        let reply = raw(c, &["OBJECT", "IDLETIME", key]);
+        reply
+            .trim_start_matches(':')
+            .trim_end()
+            .parse()
+            .unwrap_or(-1)
+    };
+    for cmd in [
+        &["TTL", "foo"][..],
+        &["PTTL", "foo"],
+        &["TYPE", "foo"],
+        &["EXISTS", "foo"],
+        &["EXISTS", "foo", "other"],
+    ] {
+        let [r, m] = &mut conns;
+        let want = raw(r, cmd);
+        assert_eq!(raw(m, cmd), want, "{cmd:?}");
+    }
+    for c in &mut conns {
+        let after_questions = idle(c, "foo");
+        assert!(
+            after_questions >= 2,
+            "{}: idle {after_questions} after TTL/TYPE/EXISTS",
+            c.who
+        );
+        raw(c, &["MGET", "foo", "other"]);
+        assert!(
+            idle(c, "foo") <= 1 && idle(c, "other") <= 1,
+            "{}: MGET is an access",
+            c.who
+        );
+    }
+}

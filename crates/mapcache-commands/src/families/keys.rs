@@ -84,16 +84,17 @@ fn unlink(c: &mut Ctx<'_>) -> CmdResult {
     del(c)
 }
 
-/// EXISTS and TOUCH: how many of the keys exist, a key named twice counting twice.
+/// EXISTS: how many of the keys exist, a key named twice counting twice.
 /// Each key counts as a keyspace hit or miss, as Redis's lookups do.
 fn count_existing(c: &mut Ctx<'_>) -> CmdResult {
     let db = db(c);
     let now = c.now;
+    // EXISTS does not touch the keys (Redis's LOOKUP_NOTOUCH); hits and misses count.
     let n = if c.args.len() == 2 {
-        usize::from(db.get(&c.args[1], now, |e| e.is_some()))
+        usize::from(db.get_no_touch(&c.args[1], now, |e| e.is_some()))
     } else {
         let keys = key_list(&c.args[1..]);
-        db.get_many(&keys, now, |m| {
+        db.get_many_no_touch(&keys, now, |m| {
             (0..m.len()).filter(|&i| m.get(i).is_some()).count()
         })
     };
@@ -118,7 +119,7 @@ fn touch(c: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn type_(c: &mut Ctx<'_>) -> CmdResult {
-    let name = db(c).get(&c.args[1], c.now, |e| {
+    let name = db(c).get_no_touch(&c.args[1], c.now, |e| {
         e.map_or("none", |e| e.value.kind().redis_name())
     });
     c.out.simple(name.as_bytes());
@@ -357,7 +358,7 @@ fn persist(c: &mut Ctx<'_>) -> CmdResult {
 /// left (or the deadline, `absolute`) in ms or in seconds rounded to nearest.
 fn ttl_generic(c: &mut Ctx<'_>, ms: bool, absolute: bool) -> CmdResult {
     let now = c.now;
-    let deadline = db(c).get(&c.args[1], now, |e| e.map(Entry::deadline));
+    let deadline = db(c).get_no_touch(&c.args[1], now, |e| e.map(Entry::deadline));
     let n = match deadline {
         None => -2,
         Some(None) => -1,

@@ -541,6 +541,9 @@ pub struct ReadMany<'db, 'k> {
     pub(super) hashes: Vec<u64>,
     pub(super) guards: Vec<(usize, RwLockReadGuard<'db, Shard>)>,
     pub(super) now: UnixMillis,
+    /// Does reading a key touch its access stamp and request count (MGET: yes;
+    /// EXISTS: no, as [`Db::get_no_touch`])?
+    pub(super) touch: bool,
     /// The copies handed out: nested nodes, roots without their expired nested nodes.
     pub(super) scratch: Vec<OnceCell<Option<Entry>>>,
 }
@@ -554,7 +557,8 @@ impl ReadMany<'_, '_> {
         self.keys.is_empty()
     }
 
-    /// The live entry of key `i`, counting a keyspace hit or miss.
+    /// The live entry of key `i`, counting a keyspace hit or miss (and, unless built
+    /// not to, touching it as [`Db::get`] does).
     pub fn get(&self, i: usize) -> Option<&Entry> {
         let hash = self.hashes[i];
         let idx = self.db.shard_index(hash);
@@ -563,7 +567,15 @@ impl ReadMany<'_, '_> {
             .binary_search_by_key(&idx, |g| g.0)
             .expect("every key's shard is locked");
         let (root, rest) = self.addr.split(self.keys[i]);
-        let stored = self.guards[pos].1.find(hash, root).map(|s| &s.entry);
+        let shard = &self.guards[pos].1;
+        let slot = shard.find(hash, root);
+        if self.touch {
+            if let Some(s) = slot {
+                crate::evict::access::touch(s.key.access(), self.now);
+            }
+            shard.count_request(hash);
+        }
+        let stored = slot.map(|s| &s.entry);
         let entry = match stored {
             Some(e) if e.is_expired(self.now) => None,
             // A node, or a root with an expired nested node: a copy, kept for `f`.

@@ -230,6 +230,29 @@ impl Db {
         now: UnixMillis,
         f: impl FnOnce(Option<&Entry>) -> R,
     ) -> R {
+        self.lookup(addr, key, now, true, f)
+    }
+
+    /// [`Db::get`] without touching the key's access stamp or its request count
+    /// (Redis's `LOOKUP_NOTOUCH`: TYPE, TTL, EXISTS): asking about a key is not using
+    /// it, and eviction and OBJECT IDLETIME see no access. Hits and misses count.
+    pub fn get_no_touch<R>(
+        &self,
+        key: &[u8],
+        now: UnixMillis,
+        f: impl FnOnce(Option<&Entry>) -> R,
+    ) -> R {
+        self.lookup(self.addressing, key, now, false, f)
+    }
+
+    fn lookup<R>(
+        &self,
+        addr: Addressing,
+        key: &[u8],
+        now: UnixMillis,
+        touch: bool,
+        f: impl FnOnce(Option<&Entry>) -> R,
+    ) -> R {
         let _pass = self.origin.gate.pass();
         let (root, rest) = addr.split(key);
         let hash = self.hash(root);
@@ -237,10 +260,12 @@ impl Db {
         let shard = cell.lock.read();
         let mut purged = None;
         let slot = shard.find(hash, root);
-        if let Some(s) = slot {
-            crate::evict::access::touch(s.key.access(), now);
+        if touch {
+            if let Some(s) = slot {
+                crate::evict::access::touch(s.key.access(), now);
+            }
+            shard.count_request(hash);
         }
-        shard.count_request(hash);
         let entry = live(slot.map(|s| &s.entry), now, &mut purged);
         let nested = rest.and_then(|rest| entry.and_then(|e| e.nested_entry(rest)));
         let entry = if rest.is_some() {
@@ -413,6 +438,27 @@ impl Db {
         now: UnixMillis,
         f: impl FnOnce(&ReadMany<'_, '_>) -> R,
     ) -> R {
+        self.read_many(addr, keys, now, true, f)
+    }
+
+    /// [`Db::get_many`] without touching the keys ([`Db::get_no_touch`]).
+    pub fn get_many_no_touch<R>(
+        &self,
+        keys: &[&[u8]],
+        now: UnixMillis,
+        f: impl FnOnce(&ReadMany<'_, '_>) -> R,
+    ) -> R {
+        self.read_many(self.addressing, keys, now, false, f)
+    }
+
+    fn read_many<R>(
+        &self,
+        addr: Addressing,
+        keys: &[&[u8]],
+        now: UnixMillis,
+        touch: bool,
+        f: impl FnOnce(&ReadMany<'_, '_>) -> R,
+    ) -> R {
         let _pass = self.origin.gate.pass();
         let hashes: Vec<u64> = keys.iter().map(|k| self.hash(addr.split(k).0)).collect();
         let order = self.lock_order(hashes.iter().copied());
@@ -428,6 +474,7 @@ impl Db {
             hashes,
             guards,
             now,
+            touch,
             scratch,
         };
         f(&many)
