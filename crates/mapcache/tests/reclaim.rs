@@ -62,10 +62,14 @@ fn background_threads_run_below_the_clients() {
                 .collect()
         };
         let purgers = of("jemalloc_bg_thd");
-        if !purgers.is_empty() {
-            // The sweeper: idle class. The purger and jemalloc's threads (its children):
-            // normal class at nice 10. The clients' threads: normal class, nice 0.
-            assert_eq!(of("mapcache-sweepe"), [(SCHED_IDLE, 10)], "{ts:?}");
+        let sweeper = of("mapcache-sweepe");
+        // The sweeper is at nice 10 always, in the idle class between passes and in
+        // the normal class during one (at most 0.5 ms, when it holds shard locks):
+        // read again until it is seen between passes, as it is nearly all the time.
+        assert!(sweeper.iter().all(|&(_, nice)| nice == 10), "{ts:?}");
+        if !purgers.is_empty() && sweeper == [(SCHED_IDLE, 10)] {
+            // The purger and jemalloc's threads (its children): normal class at nice
+            // 10. The clients' threads: normal class, nice 0.
             assert_eq!(of("mapcache-purger"), [(0, 10)], "{ts:?}");
             assert!(purgers.iter().all(|&p| p == (0, 10)), "{ts:?}");
             let workers = of("tokio-rt-worker");
@@ -77,7 +81,7 @@ fn background_threads_run_below_the_clients() {
         }
         assert!(
             Instant::now() < deadline,
-            "no jemalloc background thread: {ts:?}"
+            "no jemalloc background thread, or the sweeper never idle-class: {ts:?}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
