@@ -74,6 +74,13 @@ enum Task {
         /// report.json / profile.json files.
         files: Vec<PathBuf>,
     },
+    /// Draw a saved stress report's eviction hit ratio over time again (SVG).
+    PlotEviction {
+        /// A stress report.json with eviction runs.
+        report: PathBuf,
+        /// Where the SVG goes.
+        out: PathBuf,
+    },
     /// The self-test server of `stress --self-test` (answers +PONG/+OK to everything).
     #[command(hide = true)]
     SelftestServer {
@@ -286,6 +293,7 @@ fn run() -> Result<()> {
         // The words after `test` exactly as given (clap drops a leading `--`).
         Task::Test { .. } => test::run(&std::env::args_os().skip(2).collect::<Vec<_>>()),
         Task::Tidy => tidy::run(),
+        Task::PlotEviction { report, out } => plot::redraw(&report, &out),
         Task::Stress(a) => stress(a, &command),
         Task::Bench(a) => bench_task(a, &command),
         Task::HttpBench(a) => http_bench_task(a, &command),

@@ -82,20 +82,27 @@ pub fn eviction_svg(results: &[RunResult]) -> Option<String> {
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
     for (i, trace) in traces.iter().enumerate() {
         let x0 = MARGIN_L + i as f64 * (PANEL_W + GAP);
-        panel(
-            &mut svg,
-            x0,
-            trace,
-            all.iter().filter(|s| s.trace == *trace),
-        );
+        let lines: Vec<&Series> = all.iter().filter(|s| s.trace == *trace).collect();
+        panel(&mut svg, x0, trace, &lines);
     }
     legend(&mut svg, &all, MARGIN_T + PANEL_H + MARGIN_B);
     svg.push_str("</svg>\n");
     Some(svg)
 }
 
+/// The y axis of a panel: from the lowest point to the highest, rounded out to tenths
+/// (so that two servers a point apart are told apart), and its tick step.
+fn y_range(lines: &[&Series]) -> (f64, f64, f64) {
+    let points = lines.iter().flat_map(|s| s.points.iter().copied());
+    let (min, max) = points.fold((1.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let lo = ((min.clamp(0.0, 1.0) * 10.0).floor() / 10.0).min(0.9);
+    let hi = ((max.clamp(0.0, 1.0) * 10.0).ceil() / 10.0).max(lo + 0.1);
+    let step = if hi - lo <= 0.31 { 0.02 } else { 0.1 };
+    (lo, hi, step)
+}
+
 /// One trace's axes, grid and lines, its plot area starting at `x0`.
-fn panel<'a>(svg: &mut String, x0: f64, trace: &str, lines: impl Iterator<Item = &'a Series>) {
+fn panel(svg: &mut String, x0: f64, trace: &str, lines: &[&Series]) {
     let title = match trace {
         "zipf" => "Zipf (s = 0.99): hit ratio per twentieth of the trace",
         _ => "Scan-polluted: hit ratio per twentieth of the trace",
@@ -107,12 +114,15 @@ fn panel<'a>(svg: &mut String, x0: f64, trace: &str, lines: impl Iterator<Item =
         x0 + PANEL_W / 2.0,
         MARGIN_T - 15.0
     );
-    for tick in 0..=10 {
-        let v = tick as f64 / 10.0;
-        let y = y1 - v * PANEL_H;
+    let (lo, hi, step) = y_range(lines);
+    let y_of = |v: f64| y1 - (v.clamp(lo, hi) - lo) / (hi - lo) * PANEL_H;
+    let ticks = ((hi - lo) / step).round() as usize;
+    for tick in 0..=ticks {
+        let v = lo + tick as f64 * step;
+        let y = y_of(v);
         let _ = writeln!(
             svg,
-            r##"<line x1="{x0}" y1="{y}" x2="{}" y2="{y}" stroke="#e0e0e0"/><text x="{}" y="{}" text-anchor="end">{v:.1}</text>"##,
+            r##"<line x1="{x0}" y1="{y}" x2="{}" y2="{y}" stroke="#e0e0e0"/><text x="{}" y="{}" text-anchor="end">{v:.2}</text>"##,
             x0 + PANEL_W,
             x0 - 5.0,
             y + 4.0
@@ -145,7 +155,7 @@ fn panel<'a>(svg: &mut String, x0: f64, trace: &str, lines: impl Iterator<Item =
             .map(|(w, v)| {
                 // Each point sits in the middle of its window.
                 let x = x0 + (w as f64 + 0.5) / n * PANEL_W;
-                let y = y1 - v.clamp(0.0, 1.0) * PANEL_H;
+                let y = y_of(*v);
                 format!("{x:.1},{y:.1}")
             })
             .collect();
@@ -194,6 +204,37 @@ fn legend(svg: &mut String, all: &[Series], top: f64) {
     }
 }
 
+/// `cargo xtask plot-eviction REPORT OUT`: the chart of a saved report.json.
+pub fn redraw(report: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let text =
+        std::fs::read_to_string(report).with_context(|| format!("reading {}", report.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)?;
+    let results: Vec<RunResult> = json["results"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            let mut run = RunResult::new(
+                r["scenario"].as_str().unwrap_or_default(),
+                r["target"].as_str().unwrap_or_default(),
+            );
+            if let Some(extra) = r["extra"].as_object() {
+                for (k, v) in extra {
+                    if let Some(v) = v.as_f64() {
+                        run.extra.insert(k.clone(), v);
+                    }
+                }
+            }
+            run
+        })
+        .collect();
+    let svg = eviction_svg(&results).context("the report holds no eviction run")?;
+    std::fs::write(out, svg).with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::eviction_svg;
@@ -224,8 +265,10 @@ mod tests {
         );
         assert!(svg.contains("Zipf") && svg.contains("Scan-polluted"));
         assert!(svg.contains("<title>redis allkeys-lru</title>"));
-        // A hit ratio of 0.8 in a 260-pixel panel below a 40-pixel margin: y = 92.
-        assert!(svg.contains(",92.0"), "{svg}");
+        // The Zipf panel's axis runs from 0.4 to 0.8 (its points rounded out to
+        // tenths): 0.8 is its top (y = 40, the margin), 0.6 its middle (y = 170).
+        assert!(svg.contains(",40.0") && svg.contains(",170.0"), "{svg}");
+        assert!(svg.contains(">0.40<") && svg.contains(">0.80<"), "{svg}");
     }
 
     #[test]
