@@ -170,6 +170,13 @@ async fn serve(mut stream: TcpStream, mut session: Session, inner: &Inner) -> st
         if read == 0 {
             return Ok(());
         }
+        // Killed while its next command arrived (the select above may take the read
+        // first when both are ready): a killed client's command never runs, as in Redis.
+        if session.client.is_killed() {
+            tracing::debug!("killed by CLIENT KILL");
+            close_gracefully(&mut stream).await;
+            return Ok(());
+        }
         shared
             .stats
             .net_input_bytes
