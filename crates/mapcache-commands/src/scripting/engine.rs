@@ -542,17 +542,13 @@ impl Engine {
         let session = std::cell::RefCell::new(session);
         let resp3 = Cell::new(false);
         let busy = &*self.busy;
-        let checks = ScriptChecks {
-            read_only: mode.read_only,
-            deny_oom: mode.deny_oom,
-        };
         let session = &session;
         let outcome = lua.scope(|scope| {
             let call = scope.create_function(|lua, a: Variadic<Value>| {
                 let mut session = session.try_borrow_mut().map_err(|_| {
                     raise(b"luaRedisGenericCommand() recursive call detected. Are you doing funny stuff with Lua debug hooks?")
                 })?;
-                match call_from_script(lua, shared, &mut session, &a, resp3.get(), checks, busy)? {
+                match call_from_script(lua, shared, &mut session, &a, resp3.get(), mode, busy)? {
                     Ok(v) => Ok(v),
                     Err(e) => Err(mlua::Error::external(e)),
                 }
@@ -562,7 +558,7 @@ impl Engine {
                 let mut session = session.try_borrow_mut().map_err(|_| {
                     raise(b"luaRedisGenericCommand() recursive call detected. Are you doing funny stuff with Lua debug hooks?")
                 })?;
-                match call_from_script(lua, shared, &mut session, &a, resp3.get(), checks, busy)? {
+                match call_from_script(lua, shared, &mut session, &a, resp3.get(), mode, busy)? {
                     Ok(v) => Ok(v),
                     Err(e) => {
                         let t = lua.create_table()?;
@@ -667,18 +663,10 @@ pub(crate) fn format_error(e: &Value, name: &str) -> Vec<u8> {
     out
 }
 
-/// What a run allows its commands beyond their own checks.
-#[derive(Debug, Clone, Copy)]
-struct ScriptChecks {
-    read_only: bool,
-    /// See [`RunMode::deny_oom`].
-    deny_oom: bool,
-}
-
 /// What Redis checks before a script's command runs (`scriptCall`); the error text.
 fn script_checks(
     args: &[Bytes],
-    checks: ScriptChecks,
+    mode: RunMode<'_>,
     wrote: bool,
 ) -> Result<&'static crate::Command, Cow<'static, [u8]>> {
     let Some(mut cmd) = crate::lookup(&args[0]) else {
@@ -700,12 +688,12 @@ fn script_checks(
             b"This Redis command is not allowed from script",
         ));
     }
-    if checks.read_only && cmd.has(WRITE) {
+    if mode.read_only && cmd.has(WRITE) {
         return Err(Cow::Borrowed(
             b"Write commands are not allowed from read-only scripts.",
         ));
     }
-    if checks.deny_oom && !wrote && cmd.has(crate::table::flags::DENYOOM) {
+    if mode.deny_oom && !wrote && cmd.has(crate::table::flags::DENYOOM) {
         // `-OOM`: the error's own code, not `ERR`.
         return Err([b"-".as_slice(), crate::error::OOM.as_bytes()]
             .concat()
@@ -722,7 +710,7 @@ fn call_from_script(
     session: &mut Session,
     a: &[Value],
     resp3: bool,
-    checks: ScriptChecks,
+    mode: RunMode<'_>,
     busy: &Busy,
 ) -> mlua::Result<Result<Value, ScriptErr>> {
     let fail = |text: &[u8], from_command: bool| {
@@ -751,7 +739,7 @@ fn call_from_script(
             }
         });
     }
-    let cmd = match script_checks(&argv, checks, busy.wrote.load(Ordering::Acquire)) {
+    let cmd = match script_checks(&argv, mode, busy.wrote.load(Ordering::Acquire)) {
         Ok(cmd) => cmd,
         Err(text) => return fail(&text, true),
     };
