@@ -614,13 +614,7 @@ mod tests {
     /// packed hash holds, and longer).
     #[test]
     fn agrees_with_a_model_under_random_operations() {
-        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = crate::test_rng(0x9E37_79B9_7F4A_7C15u64);
         for round in 0..40 {
             // Strings (packed while short) in half the rounds, numbers in the rest; one
             // round in four writes a string too long to pack now and then.

@@ -322,3 +322,15 @@ impl Store {
             .and_then(|r| r)
     }
 }
+
+/// A seeded xorshift generator for the crate's randomized model tests (not for secrets).
+#[cfg(test)]
+pub(crate) fn test_rng(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}

@@ -670,13 +670,7 @@ mod tests {
     /// packed or not (long items and many pushes unpack some rounds).
     #[test]
     fn agrees_with_a_model_under_random_operations() {
-        let mut rng = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = crate::test_rng(0x2545_F491_4F6C_DD1Du64);
         for round in 0..30 {
             let mut l = List::new();
             let mut model: VecDeque<Vec<u8>> = VecDeque::new();
