@@ -70,19 +70,6 @@ impl StoredKey {
             StoredKey::Inline { access, .. } | StoredKey::Heap { access, .. } => access,
         }
     }
-
-    /// Heap bytes beyond the slot (a key longer than [`Self::INLINE`]).
-    pub(crate) fn heap_size(&self) -> usize {
-        match self {
-            StoredKey::Inline { .. } => 0,
-            StoredKey::Heap { bytes, .. } => bytes.len(),
-        }
-    }
-
-    /// A copy handed out of the store (KEYS, SCAN, RANDOMKEY).
-    pub(crate) fn to_bytes(&self) -> Bytes {
-        Bytes::copy_from_slice(self.as_slice())
-    }
 }
 
 /// A 24-bit access stamp that readers update under a shared lock: three relaxed
@@ -160,7 +147,6 @@ mod tests {
                 "len {len}"
             );
             assert!(stored == key[..]);
-            assert_eq!(stored.to_bytes(), key);
         }
     }
 }

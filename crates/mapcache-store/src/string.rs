@@ -16,13 +16,44 @@ use std::ops::Deref;
 use bytes::{Bytes, BytesMut};
 
 /// A binary-safe string: inline up to [`Str::INLINE`] bytes, else a [`Bytes`].
-#[derive(Clone)]
 pub struct Str(Repr);
 
-#[derive(Clone)]
 enum Repr {
-    Inline { len: u8, bytes: [u8; Str::INLINE] },
+    Inline {
+        len: u8,
+        bytes: [u8; Str::INLINE],
+    },
     Heap(Bytes),
+    /// A view of bytes stored elsewhere (a compact slot's, `db::slot`): only ever
+    /// inside an entry the store lends a reader under the shard's lock, and copied by
+    /// everything that could make it outlive that loan (`clone`, `to_bytes`,
+    /// `into_bytes_mut`).
+    Borrowed {
+        ptr: *const u8,
+        len: usize,
+    },
+}
+
+// SAFETY: `Inline` and `Heap` are plain owned data. A `Borrowed` string points at
+// bytes that nothing writes while it exists (a shard's slot, read under the shard's
+// lock for as long as the loan lasts), so sharing or sending it is sharing `&[u8]`.
+#[allow(unsafe_code)]
+unsafe impl Send for Str {}
+#[allow(unsafe_code)]
+unsafe impl Sync for Str {}
+
+/// A copy; a borrowed string's copy owns its bytes.
+impl Clone for Str {
+    fn clone(&self) -> Str {
+        match &self.0 {
+            Repr::Inline { len, bytes } => Str(Repr::Inline {
+                len: *len,
+                bytes: *bytes,
+            }),
+            Repr::Heap(b) => Str(Repr::Heap(b.clone())),
+            Repr::Borrowed { .. } => Str::copy_from_slice(self.as_slice()),
+        }
+    }
 }
 
 // A `Value` is 40 bytes with this type inside it (`Value::Str`); the inline length is
@@ -48,6 +79,19 @@ impl Str {
         }
     }
 
+    /// A view of `data` without copying it.
+    ///
+    /// # Safety
+    /// `data` must stay valid and unchanged for as long as the string (or a reference
+    /// to it) exists; the string must not be stored (its clones are copies).
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn borrowed(data: &[u8]) -> Str {
+        Str(Repr::Borrowed {
+            ptr: data.as_ptr(),
+            len: data.len(),
+        })
+    }
+
     /// The empty string.
     pub const fn new() -> Str {
         Str(Repr::Inline {
@@ -57,10 +101,13 @@ impl Str {
     }
 
     #[inline]
+    #[allow(unsafe_code)]
     pub fn as_slice(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
             Repr::Heap(b) => b,
+            // SAFETY: the bytes outlive the string (`Str::borrowed`'s contract).
+            Repr::Borrowed { ptr, len } => unsafe { std::slice::from_raw_parts(*ptr, *len) },
         }
     }
 
@@ -68,7 +115,7 @@ impl Str {
     /// inline one.
     pub fn to_bytes(&self) -> Bytes {
         match &self.0 {
-            Repr::Inline { .. } => Bytes::copy_from_slice(self.as_slice()),
+            Repr::Inline { .. } | Repr::Borrowed { .. } => Bytes::copy_from_slice(self.as_slice()),
             Repr::Heap(b) => b.clone(),
         }
     }
@@ -81,6 +128,7 @@ impl Str {
             Repr::Heap(b) => b
                 .try_into_mut()
                 .unwrap_or_else(|shared| BytesMut::from(&shared[..])),
+            Repr::Borrowed { .. } => BytesMut::from(self.as_slice()),
         }
     }
 
@@ -89,6 +137,7 @@ impl Str {
         match &self.0 {
             Repr::Inline { .. } => 0,
             Repr::Heap(b) => b.len(),
+            Repr::Borrowed { len, .. } => *len,
         }
     }
 }

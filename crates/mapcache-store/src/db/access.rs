@@ -8,11 +8,11 @@ use bytes::Bytes;
 use mapcache_expiry::UnixMillis;
 use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
 
-use super::entry::{min_deadline, Deadline, Entry};
+use super::entry::{min_deadline, Entry};
 use super::shard::{Shard, Slot};
+use super::slot::{EntryView, SlotBox};
 use super::{Addressing, Db};
 use crate::feed::{ChangeKind, Origin};
-use crate::key::StoredKey;
 use crate::nested::NestedTtls;
 use crate::path::{self, Node, Path, PathFault};
 use crate::value::Value;
@@ -61,15 +61,32 @@ pub struct KeyMut<'a> {
     existed: Option<bool>,
     /// Was the node written or removed through this handle?
     wrote: bool,
+    /// The entry a compact slot lent to [`KeyMut::entry`] or [`KeyMut::value`] (see
+    /// [`SlotBox::lend`]): valid until the handle next writes, which the borrow of
+    /// `self` those methods' answers hold rules out; stale after that, and never read
+    /// again (only replaced; its `Debug` shows nothing of it).
+    lent: Lent,
 }
 
-/// The shard slot of `root`, for writing.
+/// An entry a compact slot lent a [`KeyMut`] (see its `lent` field).
+struct Lent(Option<Entry>);
+
+impl std::fmt::Debug for Lent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lent")
+    }
+}
+
+/// The shard slot of `root`, for writing in place (a compact one becomes full:
+/// [`SlotBox::full_mut`]).
 fn slot_mut<'s>(shard: &'s mut Shard, hash: u64, root: &[u8]) -> Option<&'s mut Slot> {
+    slot_box_mut(shard, hash, root).map(SlotBox::full_mut)
+}
+
+/// The table element of `root`.
+fn slot_box_mut<'s>(shard: &'s mut Shard, hash: u64, root: &[u8]) -> Option<&'s mut SlotBox> {
     let th = shard.table_hash(hash);
-    shard
-        .table
-        .find_mut(th, |s| s.key == root)
-        .map(|s| &mut **s)
+    shard.table.find_mut(th, |s| s.key() == root)
 }
 
 impl<'a> KeyMut<'a> {
@@ -84,19 +101,19 @@ impl<'a> KeyMut<'a> {
     ) -> Self {
         let mut garbage = None;
         match shard.find(hash, root) {
-            Some(s) if s.entry.is_expired(now) => {
-                garbage = shard.remove(hash, root).map(|s| s.entry);
+            Some(s) if s.is_expired(now) => {
+                garbage = shard.remove(hash, root).and_then(SlotBox::into_garbage);
                 expired.fetch_add(1, Ordering::Relaxed);
                 if let Some(origin) = origin {
                     origin.report(root, None, ChangeKind::Expired);
                 }
             }
-            Some(s) if s.entry.has_nested_due(now) => {
+            Some(s) if s.has_nested_due(now) => {
                 let (n, slot) = shard.expire_nested(hash, root, now, origin);
-                garbage = slot.map(|s| s.entry);
+                garbage = slot.and_then(SlotBox::into_garbage);
                 expired.fetch_add(n as u64, Ordering::Relaxed);
             }
-            Some(s) => crate::evict::access::touch(s.key.access(), now),
+            Some(s) => crate::evict::access::touch(s.access(), now),
             None => {}
         }
         // Looked up before the handle is built, which is then returned as built: a
@@ -105,7 +122,7 @@ impl<'a> KeyMut<'a> {
         let existed = origin.map(|_| {
             shard.find(hash, root).is_some_and(|s| match rest {
                 None => true,
-                Some(p) => matches!(path::resolve(&s.entry.value, p), Node::Found(_)),
+                Some(p) => matches!(path::resolve(&s.entry().value, p), Node::Found(_)),
             })
         });
         KeyMut {
@@ -122,6 +139,7 @@ impl<'a> KeyMut<'a> {
             fault: None,
             existed,
             wrote: false,
+            lent: Lent(None),
         }
     }
 
@@ -134,12 +152,13 @@ impl<'a> KeyMut<'a> {
     /// the shard's nested index in step. Nothing happens without a root, or without
     /// nested deadlines when not `create`.
     fn edit_nested(&mut self, create: bool, f: impl FnOnce(&mut NestedTtls, &Value)) {
-        let Some(slot) = slot_mut(self.shard, self.hash, self.root) else {
+        let Some(slot) = slot_box_mut(self.shard, self.hash, self.root) else {
             return;
         };
-        if slot.entry.nested.is_none() && !create {
+        if slot.nested_next().is_none() && !create {
             return;
         }
+        let slot = slot.full_mut();
         let old = slot.entry.nested_next();
         let nested = slot.entry.nested.get_or_insert_with(Default::default);
         f(nested, &slot.entry.value);
@@ -163,7 +182,10 @@ impl<'a> KeyMut<'a> {
                 .root_entry()
                 .is_some_and(|e| path::is_empty_aggregate(&e.value));
             if emptied {
-                let old = self.shard.remove(self.hash, self.root).map(|s| s.entry);
+                let old = self
+                    .shard
+                    .remove(self.hash, self.root)
+                    .and_then(SlotBox::into_garbage);
                 self.wrote = true;
                 if old.is_some() {
                     self.garbage = old;
@@ -210,15 +232,31 @@ impl<'a> KeyMut<'a> {
         }
     }
 
-    fn root_entry(&self) -> Option<&Entry> {
-        self.shard.find(self.hash, self.root).map(|s| &s.entry)
+    fn root_entry(&self) -> Option<EntryView<'_>> {
+        self.shard.find(self.hash, self.root).map(SlotBox::entry)
+    }
+
+    /// The root's entry, lent by a compact slot into `self.lent` (see the field).
+    #[allow(unsafe_code)] // SlotBox::lend
+    fn lent_root_entry(&mut self) -> Option<&Entry> {
+        let slot = self.shard.find(self.hash, self.root)?;
+        match slot.as_full() {
+            Some(s) => Some(&s.entry),
+            None => {
+                // SAFETY: kept in `self.lent`, replaced on the next call, and only
+                // handed out by reference while `self` is borrowed (no write can
+                // change the slot meanwhile).
+                self.lent = Lent(unsafe { slot.lend() });
+                self.lent.0.as_ref()
+            }
+        }
     }
 
     /// The stored entry. A nested node (path mode) is no entry of its own: `None`
     /// there; use [`KeyMut::value`] and [`KeyMut::deadline`].
-    pub fn entry(&self) -> Option<&Entry> {
+    pub fn entry(&mut self) -> Option<&Entry> {
         match self.rest {
-            None => self.root_entry(),
+            None => self.lent_root_entry(),
             Some(_) => None,
         }
     }
@@ -228,7 +266,7 @@ impl<'a> KeyMut<'a> {
     /// no `Value` until then.
     pub fn value(&mut self) -> Option<&Value> {
         match self.rest {
-            None => self.root_entry().map(|e| &e.value),
+            None => self.lent_root_entry().map(|e| &e.value),
             Some(rest) => {
                 let slot = slot_mut(self.shard, self.hash, self.root)?;
                 path::resolve_mut(&mut slot.entry.value, rest).map(|v| &*v)
@@ -348,34 +386,52 @@ impl<'a> KeyMut<'a> {
         self.wrote = true;
         if path::is_empty_aggregate(&entry.value) {
             if let Some(old) = self.shard.remove(self.hash, self.root) {
-                self.garbage = Some(old.entry);
+                self.garbage = old.into_garbage();
             }
             return;
         }
-        let th = self.shard.table_hash(self.hash);
         let (hash, key) = (self.hash, self.root);
-        let shard = &mut *self.shard;
-        let (deadline, nested) = (entry.deadline(), entry.nested_next());
-        match shard.table.find_mut(th, |s| s.key == key) {
-            Some(slot) => {
-                let old = std::mem::replace(&mut slot.entry, entry);
-                let ik = hash;
-                if old.deadline() != deadline {
-                    if let Some(d) = old.deadline() {
-                        shard.expiries.remove(&ik, d);
-                    }
-                    if let Some(d) = deadline {
-                        shard.expiries.insert(ik, d);
-                    }
-                }
-                shard.reindex_nested(ik, old.nested_next(), nested);
+        let compact = SlotBox::fits_compact(key, &entry);
+        let Some(slot) = slot_box_mut(self.shard, hash, key) else {
+            self.shard.insert_new(hash, SlotBox::new(key, entry));
+            return;
+        };
+        let deadline = entry.deadline();
+        match (slot.is_compact(), compact, &entry.value) {
+            // A string over a compact string: in place when of the same length (a SET
+            // over a hot key allocates nothing).
+            (true, true, Value::Str(s)) => match slot.overwrite(s, deadline) {
+                Ok(old) => self.shard.reindex_root(hash, old, deadline),
+                Err(()) => self.replace_root(entry),
+            },
+            // A full slot keeps its box (INCR's counters allocate nothing).
+            (false, false, _) => {
+                let nested = entry.nested_next();
+                let old = std::mem::replace(&mut slot.full_mut().entry, entry);
+                self.shard.reindex_root(hash, old.deadline(), deadline);
+                self.shard.reindex_nested(hash, old.nested_next(), nested);
                 self.garbage = Some(old);
             }
-            None => {
-                let key = StoredKey::new(key);
-                shard.insert_new(hash, Box::new(Slot { key, entry }));
-            }
+            _ => self.replace_root(entry),
         }
+    }
+
+    /// Replaces the root's slot (it exists) with a new one holding `entry`, compact
+    /// when it can be, with the old one's access stamp: Redis keeps an overwritten
+    /// key's LFU counter.
+    fn replace_root(&mut self, entry: Entry) {
+        let (hash, key) = (self.hash, self.root);
+        let (deadline, nested) = (entry.deadline(), entry.nested_next());
+        let new = SlotBox::new(key, entry);
+        let Some(slot) = slot_box_mut(self.shard, hash, key) else {
+            self.shard.insert_new(hash, new);
+            return;
+        };
+        new.access().set(slot.access().get());
+        let old = std::mem::replace(slot, new);
+        self.shard.reindex_root(hash, old.deadline(), deadline);
+        self.shard.reindex_nested(hash, old.nested_next(), nested);
+        self.garbage = old.into_garbage();
     }
 
     /// Stores `entry` at a root that is missing, even an empty aggregate: only for a
@@ -384,9 +440,8 @@ impl<'a> KeyMut<'a> {
     fn insert_root_unchecked(&mut self, entry: Entry) {
         self.wrote = true;
         self.check_empty = true;
-        let key = StoredKey::new(self.root);
         self.shard
-            .insert_new(self.hash, Box::new(Slot { key, entry }));
+            .insert_new(self.hash, SlotBox::new(self.root, entry));
     }
 
     /// Stores a whole entry (RENAME, COPY, a restored snapshot): at a root with its
@@ -419,22 +474,12 @@ impl<'a> KeyMut<'a> {
             });
             return true;
         }
-        let th = self.shard.table_hash(self.hash);
-        let (hash, key) = (self.hash, self.root);
-        let shard = &mut *self.shard;
-        let Some(slot) = shard.table.find_mut(th, |s| s.key == key) else {
+        let hash = self.hash;
+        let Some(slot) = slot_box_mut(self.shard, hash, self.root) else {
             return false;
         };
-        let old = std::mem::replace(&mut slot.entry.deadline, Deadline::new(deadline)).get();
-        if old != deadline {
-            let ik = hash;
-            if let Some(d) = old {
-                shard.expiries.remove(&ik, d);
-            }
-            if let Some(d) = deadline {
-                shard.expiries.insert(ik, d);
-            }
-        }
+        let old = slot.set_deadline(deadline);
+        self.shard.reindex_root(hash, old, deadline);
         true
     }
 
@@ -443,7 +488,10 @@ impl<'a> KeyMut<'a> {
     /// the node and its root's deadline.
     pub fn remove(&mut self) -> Option<Entry> {
         let removed = match self.rest {
-            None => self.shard.remove(self.hash, self.root).map(|s| s.entry),
+            None => self
+                .shard
+                .remove(self.hash, self.root)
+                .map(SlotBox::into_entry),
             Some(rest) => self.remove_nested(rest, false),
         };
         self.wrote |= removed.is_some();
@@ -546,6 +594,10 @@ pub struct ReadMany<'db, 'k> {
     pub(super) touch: bool,
     /// The copies handed out: nested nodes, roots without their expired nested nodes.
     pub(super) scratch: Vec<OnceCell<Option<Entry>>>,
+    /// The entries compact slots lent ([`SlotBox::lend`]), valid while the guards
+    /// are held (declared after them: dropped after they are released, which reads
+    /// nothing).
+    pub(super) lent: Vec<OnceCell<Option<Entry>>>,
 }
 
 impl ReadMany<'_, '_> {
@@ -559,6 +611,7 @@ impl ReadMany<'_, '_> {
 
     /// The live entry of key `i`, counting a keyspace hit or miss (and, unless built
     /// not to, touching it as [`Db::get`] does).
+    #[allow(unsafe_code)] // SlotBox::lend
     pub fn get(&self, i: usize) -> Option<&Entry> {
         let hash = self.hashes[i];
         let idx = self.db.shard_index(hash);
@@ -571,11 +624,16 @@ impl ReadMany<'_, '_> {
         let slot = shard.find(hash, root);
         if self.touch {
             if let Some(s) = slot {
-                crate::evict::access::touch(s.key.access(), self.now);
+                crate::evict::access::touch(s.access(), self.now);
             }
             shard.count_request(hash);
         }
-        let stored = slot.map(|s| &s.entry);
+        let stored = slot.and_then(|s| match s.as_full() {
+            Some(full) => Some(&full.entry),
+            // SAFETY: kept in `lent` while the guards are held, handed out only by
+            // reference.
+            None => self.lent[i].get_or_init(|| unsafe { s.lend() }).as_ref(),
+        });
         let entry = match stored {
             Some(e) if e.is_expired(self.now) => None,
             // A node, or a root with an expired nested node: a copy, kept for `f`.
@@ -670,7 +728,7 @@ impl<'db> Multi<'db, '_> {
                 guard: pos,
                 hash,
                 root: Bytes::copy_from_slice(root),
-                entry: shard.find(hash, root).map(|s| s.entry.clone()),
+                entry: shard.find(hash, root).map(|s| s.entry().clone()),
             });
         }
         let observe = self.db.origin.feed.is_active();

@@ -17,7 +17,7 @@ use mapcache_expiry::UnixMillis;
 use parking_lot::RwLockWriteGuard;
 
 use super::entry::{Deadline, Entry};
-use super::shard::Shard;
+use super::shard::{Shard, SlotBox};
 use super::Db;
 use crate::doc::{self, DocError};
 use crate::feed::ChangeKind;
@@ -155,8 +155,7 @@ impl Batch<'_> {
         let shard = &self.guards[g].1;
         Ok(shard
             .find(hash, root)
-            .and_then(|s| s.entry.view(self.now))
-            .map(|e| e.into_owned()))
+            .and_then(|s| s.entry().view(self.now).map(|e| e.into_owned())))
     }
 
     /// Is `root` stored, but expired at the batch's time (not yet swept)?
@@ -165,7 +164,7 @@ impl Batch<'_> {
         let shard = &self.guards[g].1;
         Ok(shard
             .find(hash, root)
-            .is_some_and(|s| s.entry.is_expired(self.now)))
+            .is_some_and(|s| s.is_expired(self.now)))
     }
 
     /// Runs `f` on the current entry of `root` (its working copy, else the stored
@@ -181,7 +180,8 @@ impl Batch<'_> {
         }
         let g = self.guard_of(hash)?;
         let shard = &self.guards[g].1;
-        let entry = shard.find(hash, root).and_then(|s| s.entry.view(self.now));
+        let stored = shard.find(hash, root).map(SlotBox::entry);
+        let entry = stored.as_ref().and_then(|e| e.view(self.now));
         Ok(f(entry.as_deref()))
     }
 
@@ -405,12 +405,13 @@ impl Batch<'_> {
         }
         for (_, shard) in &self.guards {
             for slot in shard.table.iter() {
-                let copied = self.work.iter().any(|w| slot.key == w.root[..]);
+                let copied = self.work.iter().any(|w| slot.key() == &w.root[..]);
                 if copied {
                     continue;
                 }
-                if let Some(e) = slot.entry.view(self.now) {
-                    self.collect(&slot.key, &e.value, rest, true, &mut out);
+                let stored = slot.entry();
+                if let Some(e) = stored.view(self.now) {
+                    self.collect(slot.key(), &e.value, rest, true, &mut out);
                 }
             }
         }

@@ -12,7 +12,7 @@
 
 use mapcache_expiry::UnixMillis;
 
-use super::shard::{table_hash, BoxedSlot, Shard};
+use super::shard::{table_hash, Shard, SlotBox};
 use crate::evict::sketch::Sketch;
 use crate::evict::{access, Policy};
 
@@ -49,7 +49,7 @@ fn score_of(
 /// A slot's score ([`score_of`]); `hash` is its key's.
 fn score(
     policy: Policy,
-    slot: &super::shard::Slot,
+    slot: &SlotBox,
     hash: u64,
     sketch: Option<&Sketch>,
     now: UnixMillis,
@@ -58,13 +58,7 @@ fn score(
         (true, Some(s)) => s.estimate(hash),
         _ => 0,
     };
-    score_of(
-        policy,
-        slot.key.access().get(),
-        slot.entry.deadline(),
-        estimate,
-        now,
-    )
+    score_of(policy, slot.access().get(), slot.deadline(), estimate, now)
 }
 
 impl Shard {
@@ -105,9 +99,9 @@ impl Shard {
                 .skip(start)
                 .chain(self.table.iter())
                 .take(take)
-                .filter(|s| !volatile || s.entry.deadline().is_some())
+                .filter(|s| !volatile || s.deadline().is_some())
                 .map(|s| {
-                    let hash = super::shard::key_hash(hasher, &s.key);
+                    let hash = super::shard::key_hash(hasher, s.key());
                     (hash, score(policy, s, hash, sketch, now))
                 })
                 .collect();
@@ -135,7 +129,7 @@ impl Shard {
         policy: Policy,
         now: UnixMillis,
         samples: usize,
-    ) -> Option<(u64, BoxedSlot)> {
+    ) -> Option<(u64, SlotBox)> {
         if !self.has_candidates(policy) {
             self.evict_pool.clear();
             return None;
@@ -152,16 +146,16 @@ impl Shard {
             };
             let hasher = &self.hasher;
             let Some(slot) = self.table.find(table_hash(hash), |s| {
-                super::shard::key_hash(hasher, &s.key) == hash
+                super::shard::key_hash(hasher, s.key()) == hash
             }) else {
                 continue; // gone since it was pooled
             };
-            if (policy.volatile() && slot.entry.deadline().is_none())
+            if (policy.volatile() && slot.deadline().is_none())
                 || score(policy, slot, hash, self.sketch.as_deref(), now) > pooled
             {
                 continue; // read (or its TTL changed) since it was pooled
             }
-            let key = slot.key.to_bytes();
+            let key = bytes::Bytes::copy_from_slice(slot.key());
             return self.remove(hash, &key).map(|s| (hash, s));
         }
     }
@@ -189,7 +183,7 @@ impl Shard {
             let bigger = Sketch::new(2 * len);
             if let Some(old) = &self.sketch {
                 for s in self.table.iter() {
-                    let h = super::shard::key_hash(&self.hasher, &s.key);
+                    let h = super::shard::key_hash(&self.hasher, s.key());
                     bigger.raise(h, old.estimate(h));
                 }
             }
@@ -216,13 +210,7 @@ impl Shard {
 }
 
 /// About how many bytes removing `slot` gives back (the figure the estimate between
-/// two readings of the allocator subtracts).
-pub(super) fn freed_bytes(slot: &super::shard::Slot) -> u64 {
-    let key = if slot.key.len() > crate::key::StoredKey::INLINE {
-        slot.key.len()
-    } else {
-        0
-    };
-    // The slot's 80 bytes, its table bucket, the key's heap block and the value's.
-    (80 + 9 + key + slot.entry.value.heap_size()) as u64
+/// two readings of the allocator subtracts): the slot's own bytes and its table bucket.
+pub(super) fn freed_bytes(slot: &SlotBox) -> u64 {
+    (slot.heap_size() + 9) as u64
 }

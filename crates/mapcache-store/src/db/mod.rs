@@ -17,6 +17,7 @@ mod batch;
 mod entry;
 mod evict;
 mod shard;
+mod slot;
 
 use std::cell::OnceCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,11 +32,10 @@ pub use access::{KeyMut, Multi, ReadMany};
 pub use batch::{Batch, KeyMatch};
 use entry::live;
 pub use entry::Entry;
-use shard::{hashed, key_hash, Shard, ShardCell, Slot};
+use shard::{hashed, key_hash, Shard, ShardCell, SlotBox};
 
 use crate::feed::{ChangeKind, Origin};
 use crate::glob::glob_match;
-use crate::key::StoredKey;
 use crate::path::{self, Path, PathFault};
 use crate::value::{Kind, Value};
 
@@ -262,11 +262,12 @@ impl Db {
         let slot = shard.find(hash, root);
         if touch {
             if let Some(s) = slot {
-                crate::evict::access::touch(s.key.access(), now);
+                crate::evict::access::touch(s.access(), now);
             }
             shard.count_request(hash);
         }
-        let entry = live(slot.map(|s| &s.entry), now, &mut purged);
+        let stored = slot.map(SlotBox::entry);
+        let entry = live(stored.as_deref(), now, &mut purged);
         let nested = rest.and_then(|rest| entry.and_then(|e| e.nested_entry(rest)));
         let entry = if rest.is_some() {
             nested.as_ref()
@@ -300,7 +301,8 @@ impl Db {
         let hash = self.hash(root);
         let shard = self.shards()[self.shard_index(hash)].lock.read();
         let mut purged = None;
-        let entry = live(shard.find(hash, root).map(|s| &s.entry), now, &mut purged);
+        let stored = shard.find(hash, root).map(SlotBox::entry);
+        let entry = live(stored.as_deref(), now, &mut purged);
         match rest {
             None => f(entry),
             Some(rest) => f(entry.and_then(|e| e.nested_entry(rest)).as_ref()),
@@ -467,6 +469,7 @@ impl Db {
             .map(|&i| (i, self.shards()[i].lock.read()))
             .collect();
         let scratch = keys.iter().map(|_| OnceCell::new()).collect();
+        let lent = keys.iter().map(|_| OnceCell::new()).collect();
         let many = ReadMany {
             db: self,
             addr,
@@ -476,6 +479,7 @@ impl Db {
             now,
             touch,
             scratch,
+            lent,
         };
         f(&many)
     }
@@ -532,7 +536,7 @@ impl Db {
             let (mut n, mut sum) = (0usize, 0usize);
             for s in shard.table.iter().take(SIZE_SAMPLE) {
                 n += 1;
-                sum += std::mem::size_of::<Slot>() + s.key.heap_size() + s.entry.value.heap_size();
+                sum += s.heap_size();
             }
             total += sum / n.max(1) * len;
         }
@@ -573,8 +577,9 @@ impl Db {
             let shard = c.lock.read();
             if let Addressing::Path(sep) = self.addressing {
                 for s in shard.table.iter() {
-                    let Some(e) = s.entry.view(now) else { continue };
-                    path::for_each_leaf(&s.key, sep, &e.value, &mut |p, _| {
+                    let stored = s.entry();
+                    let Some(e) = stored.view(now) else { continue };
+                    path::for_each_leaf(s.key(), sep, &e.value, &mut |p, _| {
                         if all || glob_match(pattern, p, false) {
                             out.push(Bytes::copy_from_slice(p));
                         }
@@ -587,9 +592,10 @@ impl Db {
                     .table
                     .iter()
                     .filter(|s| {
-                        (all || glob_match(pattern, &s.key, false)) && s.entry.view(now).is_some()
+                        (all || glob_match(pattern, s.key(), false))
+                            && s.entry().view(now).is_some()
                     })
-                    .map(|s| s.key.to_bytes()),
+                    .map(|s| Bytes::copy_from_slice(s.key())),
             );
         }
         out
@@ -612,11 +618,12 @@ impl Db {
         for c in self.shards_if_any().iter() {
             let shard = c.lock.read();
             for s in shard.table.iter() {
-                if first != b"*" && &s.key[..] != first {
+                if first != b"*" && s.key() != first {
                     continue;
                 }
-                let Some(e) = s.entry.view(now) else { continue };
-                let mut prefix = s.key.to_vec();
+                let stored = s.entry();
+                let Some(e) = stored.view(now) else { continue };
+                let mut prefix = s.key().to_vec();
                 walk_segments(&e.value, rest, sep, &mut prefix, &mut out);
             }
         }
@@ -667,21 +674,22 @@ impl Db {
                     // Path mode: a root stands for its leaf paths, all in the page
                     // that visits the root (they share its hash).
                     for (hash, s) in hashed(&shard).filter(|(h, _)| *h >= pos) {
-                        let Some(e) = s.entry.view(now) else {
+                        let stored = s.entry();
+                        let Some(e) = stored.view(now) else {
                             found.push((hash, Bytes::new(), false));
                             continue;
                         };
-                        path::for_each_leaf(&s.key, sep, &e.value, &mut |p, v| {
+                        path::for_each_leaf(s.key(), sep, &e.value, &mut |p, v| {
                             found.push((hash, Bytes::copy_from_slice(p), filter.accepts(p, v)));
                         });
                     }
                 } else {
                     found.extend(hashed(&shard).filter(|(h, _)| *h >= pos).map(|(hash, s)| {
                         let live = s
-                            .entry
+                            .entry()
                             .view(now)
-                            .is_some_and(|e| filter.accepts(&s.key, &e.value));
-                        (hash, s.key.to_bytes(), live)
+                            .is_some_and(|e| filter.accepts(s.key(), &e.value));
+                        (hash, Bytes::copy_from_slice(s.key()), live)
                     }));
                 }
             }
@@ -736,9 +744,9 @@ impl Db {
             }
             let skip = (splitmix(&mut rng) as usize) % len;
             // Prefer a random live entry; fall back to any live entry of this shard.
-            let mut live = shard.table.iter().filter(|s| s.entry.view(now).is_some());
+            let mut live = shard.table.iter().filter(|s| s.entry().view(now).is_some());
             if let Some(s) = live.clone().nth(skip).or_else(|| live.next()) {
-                return Some(s.key.to_bytes());
+                return Some(Bytes::copy_from_slice(s.key()));
             }
         }
         None
@@ -775,10 +783,10 @@ impl Db {
                 policy,
                 crate::evict::Policy::AllKeysLru | crate::evict::Policy::VolatileLru
             ) {
-                let stamp = slot.key.access().get();
+                let stamp = slot.access().get();
                 crate::evict::access::note_evicted_age(crate::evict::access::lru_age(stamp, now));
             }
-            self.origin.report(&slot.key, None, ChangeKind::Evicted);
+            self.origin.report(slot.key(), None, ChangeKind::Evicted);
             slot
         };
         let freed = evict::freed_bytes(&slot);
@@ -794,8 +802,8 @@ impl Db {
         let hash = self.hash(root);
         let shard = self.shards()[self.shard_index(hash)].lock.read();
         let slot = shard.find(hash, root)?;
-        slot.entry.view(now)?;
-        let stamp = slot.key.access().get();
+        slot.entry().view(now)?;
+        let stamp = slot.access().get();
         Some((
             crate::evict::access::idle_ms(stamp, now) / 1000,
             crate::evict::access::decayed(stamp, now),
@@ -841,7 +849,7 @@ impl Db {
             out.push(RootImage {
                 root: Bytes::copy_from_slice(root),
                 hash,
-                entry: shard.find(hash, root).map(|s| s.entry.clone()),
+                entry: shard.find(hash, root).map(|s| s.entry().clone()),
             });
         }
         out
@@ -892,10 +900,11 @@ impl Db {
         let shard = self.shards_if_any()[i].lock.read();
         let mut nested = Vec::new();
         for s in shard.table.iter() {
-            let Some(e) = s.entry.view(now) else { continue };
+            let stored = s.entry();
+            let Some(e) = stored.view(now) else { continue };
             nested.clear();
             nested.extend(e.nested_deadlines().map(|(p, d)| (p.to_vec(), d)));
-            f(&s.key, &e.value, e.deadline(), &nested);
+            f(s.key(), &e.value, e.deadline(), &nested);
         }
     }
 
@@ -927,8 +936,7 @@ impl Db {
             if let Some(prev) = shard.remove(hash, &key) {
                 replaced.push(prev);
             }
-            let key = StoredKey::new(&key);
-            shard.insert_new(hash, Box::new(Slot { key, entry }));
+            shard.insert_new(hash, SlotBox::new(&key, entry));
         }
         self.origin.report(b"", None, ChangeKind::Cleared);
         drop(guards);

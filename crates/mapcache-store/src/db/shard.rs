@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use mapcache_expiry::{DeadlineIndex, ShardSweep, SweepShard, UnixMillis};
 use parking_lot::RwLock;
@@ -10,30 +11,9 @@ use parking_lot::RwLock;
 use super::entry::{min_deadline, Entry};
 use crate::evict::sketch::Sketch;
 use crate::feed::{ChangeKind, Origin};
-use crate::key::StoredKey;
 use crate::path::{self, Path};
 
-/// One key's slot: 80 bytes, a jemalloc size class of its own. The key's hash is not
-/// kept (it would make the slot 88 bytes, rounded up to 96): a table that grows or
-/// shrinks, SCAN and the sweeper recompute it from the key, which is inline for keys up
-/// to 19 bytes and takes a few nanoseconds to hash.
-///
-/// A shard table holds slots boxed ([`BoxedSlot`]): a table runs between 44% and 87%
-/// full, and an empty bucket then costs 8 bytes instead of a whole slot's 96 (with 1M
-/// keys over 256 shards every table sits just past a doubling: 220 bytes of table per
-/// key unboxed, 19 boxed). With the key inline ([`StoredKey`]) a lookup still reads
-/// two cache lines, the bucket and the slot, as it did with the key behind a `Bytes`.
-#[derive(Debug)]
-pub(super) struct Slot {
-    pub(super) key: StoredKey,
-    pub(super) entry: Entry,
-}
-
-pub(super) type BoxedSlot = Box<Slot>;
-
-// The size class the layout above is chosen for (see `Slot`).
-#[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Slot>() == 80);
+pub(super) use super::slot::{Slot, SlotBox};
 
 /// The buckets hashbrown gives a table asked for room for `entries` (7/8 of the
 /// buckets, a power of two, are usable; 4 or 8 buckets below 8 entries).
@@ -60,7 +40,7 @@ pub(super) type IndexedKey = u64;
 
 #[derive(Debug)]
 pub(super) struct Shard {
-    pub(super) table: HashTable<BoxedSlot>,
+    pub(super) table: HashTable<SlotBox>,
     /// The database's key hasher (the slots do not keep their keys' hashes).
     pub(super) hasher: DefaultHashBuilder,
     /// Roots' own deadlines (INFO's `expires=` counts these).
@@ -85,8 +65,8 @@ pub(super) fn key_hash(hasher: &DefaultHashBuilder, key: &[u8]) -> u64 {
 }
 
 /// A shard's slots with their keys' hashes (recomputed).
-pub(super) fn hashed(shard: &Shard) -> impl Iterator<Item = (u64, &Slot)> {
-    shard.table.iter().map(|s| (shard.key_hash(&s.key), &**s))
+pub(super) fn hashed(shard: &Shard) -> impl Iterator<Item = (u64, &SlotBox)> {
+    shard.table.iter().map(|s| (shard.key_hash(s.key()), s))
 }
 
 /// The hash a shard's table sees for a key of 64-bit hash `hash` ([`table_hash`]).
@@ -127,26 +107,24 @@ impl Shard {
     }
 
     #[inline]
-    pub(super) fn find(&self, hash: u64, key: &[u8]) -> Option<&Slot> {
-        self.table
-            .find(self.table_hash(hash), |s| s.key == key)
-            .map(|s| &**s)
+    pub(super) fn find(&self, hash: u64, key: &[u8]) -> Option<&SlotBox> {
+        self.table.find(self.table_hash(hash), |s| s.key() == key)
     }
 
     /// Adds a new slot for a key of hash `hash` (absent from the table) and indexes its
     /// deadlines.
-    pub(super) fn insert_new(&mut self, hash: u64, slot: BoxedSlot) {
-        let stamp = slot.key.access().get();
-        if let Some(d) = slot.entry.deadline() {
+    pub(super) fn insert_new(&mut self, hash: u64, slot: SlotBox) {
+        let stamp = slot.access().get();
+        if let Some(d) = slot.deadline() {
             self.expiries.insert(hash, d);
         }
-        if let Some(d) = slot.entry.nested_next() {
+        if let Some(d) = slot.nested_next() {
             self.nested_expiries.insert(hash, d);
         }
         self.make_room_for_one();
         let hasher = &self.hasher;
         self.table.insert_unique(table_hash(hash), slot, |s| {
-            table_hash(key_hash(hasher, &s.key))
+            table_hash(key_hash(hasher, s.key()))
         });
         self.admit(hash, stamp);
     }
@@ -172,7 +150,7 @@ impl Shard {
             return;
         }
         let hasher = &self.hasher;
-        let rehash = |s: &BoxedSlot| table_hash(key_hash(hasher, &s.key));
+        let rehash = |s: &SlotBox| table_hash(key_hash(hasher, s.key()));
         let mut fresh = HashTable::with_capacity(want);
         for slot in self.table.drain() {
             fresh.insert_unique(rehash(&slot), slot, rehash);
@@ -188,28 +166,51 @@ impl Shard {
         }
     }
 
-    /// Removes a slot and its index entry.
     /// Makes `key`'s slot hold `entry` (or removes it for `None`), whatever it held,
-    /// indexes kept in step; answers the entry it held, to be freed after the lock.
+    /// indexes kept in step; answers the entry it held, to be freed after the lock
+    /// ([`SlotBox::into_garbage`]).
     pub(super) fn put(&mut self, hash: u64, key: &[u8], entry: Option<Entry>) -> Option<Entry> {
-        let old = self.remove(hash, key).map(|s| s.entry);
+        let old = self.remove(hash, key).and_then(SlotBox::into_garbage);
         if let Some(entry) = entry {
-            let key = StoredKey::new(key);
-            self.insert_new(hash, Box::new(Slot { key, entry }));
+            self.insert_new(hash, SlotBox::new(key, entry));
         }
         old
     }
 
-    pub(super) fn remove(&mut self, hash: u64, key: &[u8]) -> Option<BoxedSlot> {
+    /// Removes a slot and its index entries.
+    pub(super) fn remove(&mut self, hash: u64, key: &[u8]) -> Option<SlotBox> {
         let th = self.table_hash(hash);
-        let slot = self.table.find_entry(th, |s| s.key == key).ok()?.remove().0;
-        if let Some(d) = slot.entry.deadline() {
+        let slot = self
+            .table
+            .find_entry(th, |s| s.key() == key)
+            .ok()?
+            .remove()
+            .0;
+        if let Some(d) = slot.deadline() {
             self.expiries.remove(&hash, d);
         }
-        if let Some(d) = slot.entry.nested_next() {
+        if let Some(d) = slot.nested_next() {
             self.nested_expiries.remove(&hash, d);
         }
         Some(slot)
+    }
+
+    /// Moves a root in the deadline index from deadline `old` to `new`.
+    pub(super) fn reindex_root(
+        &mut self,
+        ik: IndexedKey,
+        old: Option<UnixMillis>,
+        new: Option<UnixMillis>,
+    ) {
+        if old == new {
+            return;
+        }
+        if let Some(d) = old {
+            self.expiries.remove(&ik, d);
+        }
+        if let Some(d) = new {
+            self.expiries.insert(ik, d);
+        }
     }
 
     /// Moves a root's entry in the nested index from deadline `old` to `new`.
@@ -238,11 +239,15 @@ impl Shard {
         root: &[u8],
         now: UnixMillis,
         origin: Option<&Origin>,
-    ) -> (usize, Option<BoxedSlot>) {
+    ) -> (usize, Option<SlotBox>) {
         let th = self.table_hash(hash);
-        let Some(slot) = self.table.find_mut(th, |s| s.key == root) else {
+        let Some(slot) = self.table.find_mut(th, |s| s.key() == root) else {
             return (0, None);
         };
+        if slot.nested_next().is_none() {
+            return (0, None);
+        }
+        let slot = slot.full_mut();
         let old = slot.entry.nested_next();
         let Some(nested) = slot.entry.nested.as_mut() else {
             return (0, None);
@@ -283,7 +288,7 @@ impl Shard {
         // A bucket is a pointer and a control byte; the allocation adds one group's
         // worth of control bytes (8 or 16), less than a bucket count's worth, so the
         // power of two at or below the quotient is the count (0 for no allocation).
-        let about = self.table.allocation_size() / (std::mem::size_of::<BoxedSlot>() + 1);
+        let about = self.table.allocation_size() / (std::mem::size_of::<SlotBox>() + 1);
         about.checked_ilog2().map_or(0, |bits| 1 << bits)
     }
 
@@ -293,7 +298,7 @@ impl Shard {
         if self.is_sparse() {
             let hasher = &self.hasher;
             self.table
-                .shrink_to(self.table.len(), |s| table_hash(key_hash(hasher, &s.key)));
+                .shrink_to(self.table.len(), |s| table_hash(key_hash(hasher, s.key())));
         }
     }
 
@@ -313,9 +318,9 @@ impl Shard {
             .filter(|&(d, &hash)| {
                 self.table
                     .find(self.table_hash(hash), |s| {
-                        s.entry.nested_next() == Some(d) && self.key_hash(&s.key) == hash
+                        s.nested_next() == Some(d) && self.key_hash(s.key()) == hash
                     })
-                    .is_some_and(|s| !s.entry.is_expired(now) && s.entry.view(now).is_none())
+                    .is_some_and(|s| !s.is_expired(now) && s.entry().view(now).is_none())
             })
             .count();
         self.table.len() - self.expiries.count_due(due_at) - emptied
@@ -369,14 +374,14 @@ impl SweepShard for ShardCell {
                 // The index entry is gone already; the slot goes too (the index always
                 // matches the entries: both change under this lock).
                 if let Ok(found) = shard.table.find_entry(table_hash(hash), |s| {
-                    s.entry.deadline() == Some(deadline) && key_hash(hasher, &s.key) == hash
+                    s.deadline() == Some(deadline) && key_hash(hasher, s.key()) == hash
                 }) {
                     let slot = found.remove().0;
-                    if let Some(d) = slot.entry.nested_next() {
+                    if let Some(d) = slot.nested_next() {
                         shard.nested_expiries.remove(&hash, d);
                     }
                     if self.origin.feed.is_active() {
-                        self.origin.report(&slot.key, None, ChangeKind::Expired);
+                        self.origin.report(slot.key(), None, ChangeKind::Expired);
                     }
                     removed.push(slot);
                 }
@@ -391,9 +396,9 @@ impl SweepShard for ShardCell {
                 let Some(root) = shard
                     .table
                     .find(th, |s| {
-                        s.entry.nested_next() == Some(deadline) && shard.key_hash(&s.key) == hash
+                        s.nested_next() == Some(deadline) && shard.key_hash(s.key()) == hash
                     })
-                    .map(|s| s.key.to_bytes())
+                    .map(|s| Bytes::copy_from_slice(s.key()))
                 else {
                     continue;
                 };
@@ -447,11 +452,8 @@ mod tests {
         for i in 0..20_000u32 {
             let key = format!("key:{i:08}").into_bytes();
             let hash = shard.key_hash(&key);
-            let slot = Slot {
-                key: StoredKey::new(&key),
-                entry: Entry::new(Value::string(b"v"), None),
-            };
-            shard.insert_new(hash, Box::new(slot));
+            let slot = SlotBox::new(&key, Entry::new(Value::string(b"v"), None));
+            shard.insert_new(hash, slot);
             live.push(key);
             if live.len() > 385 {
                 let gone = live.swap_remove((next() % live.len() as u64) as usize);
