@@ -234,6 +234,7 @@ pub fn run(sizes: &Sizes, server: &Server) -> Result<Vec<RunResult>> {
                 sizes.distinct,
                 if scans { " plus one-off scans of cold keys" } else { "" },
             ));
+            r.notes.extend(crate::rt::probe_note());
             out.push(r);
         }
     }
@@ -272,6 +273,7 @@ fn one(
         let mut c = SyncClient::connect(server.addr)?;
         let stop = stop.clone();
         std::thread::spawn(move || {
+            crate::rt::probe_priority();
             let mut max = Duration::ZERO;
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {

@@ -23,6 +23,7 @@ mod plot;
 mod profile;
 mod programs;
 mod report;
+mod rt;
 mod scenarios;
 mod server;
 mod symbols;

@@ -287,6 +287,7 @@ fn probe_thread(
 ) -> Result<std::thread::JoinHandle<ProbeLog>> {
     let mut c = SyncClient::connect(server.addr)?;
     Ok(std::thread::spawn(move || {
+        crate::rt::probe_priority();
         let (mut probes, mut errors, mut samples) = (Vec::new(), 0u64, Vec::new());
         let start = Instant::now();
         let mut i = 0u64;
@@ -527,6 +528,7 @@ fn ttl_storm(env: &Env<'_>, server: &Server) -> Result<RunResult> {
         "{keys} keys, TTL {ttl:?}, created in {:.2} s over {conns} connections (256 per write); storm window {window_ms:.0} ms from the deadline",
         created.elapsed.as_secs_f64()
     ));
+    r.notes.extend(crate::rt::probe_note());
     Ok(r)
 }
 
