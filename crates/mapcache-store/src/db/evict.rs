@@ -16,8 +16,14 @@ use super::shard::{table_hash, Shard, SlotBox};
 use crate::evict::sketch::Sketch;
 use crate::evict::{access, Policy};
 
-/// A pooled candidate: the key's hash and its score (lower goes first).
-pub(super) type Candidate = (u64, u64);
+/// A pooled candidate: the key's hash, its score (lower goes first) and its access
+/// stamp when it was pooled (a different stamp at its turn: read since, skipped).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Candidate {
+    hash: u64,
+    score: u64,
+    stamp: u32,
+}
 
 /// Slots a refill reads per unit of `maxmemory-samples`.
 const CHUNK_PER_SAMPLE: usize = 16;
@@ -80,7 +86,11 @@ impl Shard {
             self.expiries
                 .iter()
                 .take(keep)
-                .map(|(d, &h)| (h, (d as u64) ^ (1 << 63)))
+                .map(|(d, &hash)| Candidate {
+                    hash,
+                    score: (d as u64) ^ (1 << 63),
+                    stamp: 0,
+                })
                 .collect()
         } else {
             // A whole chunk, wrapping past the table's end (or the whole table when it
@@ -102,14 +112,18 @@ impl Shard {
                 .filter(|s| !volatile || s.deadline().is_some())
                 .map(|s| {
                     let hash = super::shard::key_hash(hasher, s.key());
-                    (hash, score(policy, s, hash, sketch, now))
+                    Candidate {
+                        hash,
+                        score: score(policy, s, hash, sketch, now),
+                        stamp: s.access().get(),
+                    }
                 })
                 .collect();
             if !found.is_empty() {
                 // The lowest-scored eighth (at least one); under the random policies
                 // (all scores equal) simply the first eighth, as random as any.
                 let keep = (found.len() / KEEP_ONE_IN).max(1);
-                found.select_nth_unstable_by_key(keep - 1, |c| c.1);
+                found.select_nth_unstable_by_key(keep - 1, |c| c.score);
                 found.truncate(keep);
             }
             found
@@ -117,7 +131,7 @@ impl Shard {
         // Lowest score last: `pop` takes it. The pool keeps an exact allocation: a
         // chunk-sized one kept in every shard would add up to a visible share of a
         // small limit (256 shards × 1.3 KB per database).
-        found.sort_unstable_by_key(|c| std::cmp::Reverse(c.1));
+        found.sort_unstable_by_key(|c| std::cmp::Reverse(c.score));
         found.shrink_to_fit();
         self.evict_pool = found;
     }
@@ -136,7 +150,7 @@ impl Shard {
         }
         let mut refilled = false;
         loop {
-            let Some((hash, pooled)) = self.evict_pool.pop() else {
+            let Some(pooled) = self.evict_pool.pop() else {
                 if refilled {
                     return None;
                 }
@@ -144,15 +158,23 @@ impl Shard {
                 refilled = true;
                 continue;
             };
-            let hasher = &self.hasher;
+            let (hash, hasher) = (pooled.hash, &self.hasher);
             let Some(slot) = self.table.find(table_hash(hash), |s| {
                 super::shard::key_hash(hasher, s.key()) == hash
             }) else {
                 continue; // gone since it was pooled
             };
-            if (policy.volatile() && slot.deadline().is_none())
-                || score(policy, slot, hash, self.sketch.as_deref(), now) > pooled
-            {
+            // Read since it was pooled? Under LRU its stamp says so: its score moves
+            // by itself (a key on probation is aged by the current eviction age, which
+            // every eviction changes), and comparing scores took most of a scan's
+            // candidates for read ones, a refill every few evictions. Under the other
+            // policies a read raises the score (LFU: the sketch's estimate, which a
+            // read need not change the stamp's counter for).
+            let read = match policy {
+                Policy::AllKeysLru | Policy::VolatileLru => slot.access().get() != pooled.stamp,
+                _ => score(policy, slot, hash, self.sketch.as_deref(), now) > pooled.score,
+            };
+            if read || (policy.volatile() && slot.deadline().is_none()) {
                 continue; // read (or its TTL changed) since it was pooled
             }
             let key = bytes::Bytes::copy_from_slice(slot.key());
@@ -190,7 +212,7 @@ impl Shard {
             self.sketch = Some(Box::new(bigger));
             return;
         };
-        let Some(&(victim, _)) = self.evict_pool.last() else {
+        let Some(&Candidate { hash: victim, .. }) = self.evict_pool.last() else {
             return;
         };
         let estimate = sketch.estimate(hash);
@@ -204,7 +226,11 @@ impl Shard {
                 Policy::AllKeysLru
             };
             let pooled = score_of(policy, stamp, None, estimate, access::now());
-            self.evict_pool.push((hash, pooled));
+            self.evict_pool.push(Candidate {
+                hash,
+                score: pooled,
+                stamp,
+            });
         }
     }
 }
@@ -213,4 +239,52 @@ impl Shard {
 /// two readings of the allocator subtracts): the slot's own bytes and its table bucket.
 pub(super) fn freed_bytes(slot: &SlotBox) -> u64 {
     (slot.heap_size() + 9) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use hashbrown::DefaultHashBuilder;
+
+    use super::*;
+    use crate::db::entry::Entry;
+    use crate::value::Value;
+
+    /// Under LRU a key on probation is aged by the current eviction age, which every
+    /// eviction moves: its score is no guide to whether it was read since it was
+    /// pooled (that read the pool's keys as read, and refilled every few evictions).
+    #[test]
+    fn lru_candidates_stay_pooled_while_the_eviction_age_moves() {
+        let _serial = crate::evict::store_tests::one_at_a_time();
+        let mut shard = Shard::new(DefaultHashBuilder::default());
+        let now = 1_000_000_000;
+        for i in 0..400u32 {
+            let key = format!("key:{i:08}").into_bytes();
+            let slot = SlotBox::new(&key, Entry::new(Value::string(b"v"), None));
+            // Written at various times, never read: on probation.
+            slot.access().set(access::PROBATION | (i % 50));
+            shard.insert_new(shard.key_hash(&key), slot);
+        }
+        access::note_evicted_age(1_000_000);
+        let samples = 5;
+        assert!(shard.evict_one(Policy::AllKeysLru, now, samples).is_some());
+        let after_refill = shard.evict_at;
+        let pooled = shard.evict_pool.len();
+        assert!(
+            pooled >= 5,
+            "a refill pools a chunk's lowest eighth: {pooled}"
+        );
+        // The eviction age falls (young keys evicted): probation ages shrink.
+        for _ in 0..pooled {
+            for _ in 0..64 {
+                access::note_evicted_age(0);
+            }
+            assert!(shard.evict_one(Policy::AllKeysLru, now, samples).is_some());
+        }
+        assert_eq!(
+            shard.evict_at, after_refill,
+            "the pooled keys, not read since, went without another refill"
+        );
+        let read = shard.evict_pool.len();
+        assert_eq!(read, 0, "every pooled key went: {read} left");
+    }
 }

@@ -26,7 +26,7 @@ use crate::key::Access;
 /// still order. The 24th bit is the probation flag.
 pub const LRU_RESOLUTION_MS: i64 = 100;
 const LRU_MASK: u32 = (1 << 23) - 1;
-const PROBATION: u32 = 1 << 23;
+pub(crate) const PROBATION: u32 = 1 << 23;
 /// The age (ms, counting probation) of the keys LRU eviction takes, smoothed.
 static EVICTION_AGE_MS: AtomicU64 = AtomicU64::new(0);
 /// A new key's LFU counter (Redis's `LFU_INIT_VAL`), so that it is not evicted at once.

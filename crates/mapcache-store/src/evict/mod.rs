@@ -265,4 +265,4 @@ mod tests {
 }
 
 #[cfg(test)]
-mod store_tests;
+pub(crate) mod store_tests;

@@ -30,7 +30,7 @@ fn t0() -> i64 {
 /// The policy's LFU and sketch switches are process-wide (`access.rs`): these tests
 /// set policies, so they run one at a time (the other tests of this crate never set
 /// one).
-fn one_at_a_time() -> MutexGuard<'static, ()> {
+pub(crate) fn one_at_a_time() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
