@@ -180,6 +180,7 @@ impl Store {
         if limits.policy() == evict::Policy::NoEviction {
             return Err(evict::OutOfMemory);
         }
+        limits.note_command_eviction(now);
         match self.evict_for(now, used - max, evict::STEP_KEYS, evict::STEP_TIME) {
             0 => Err(evict::OutOfMemory),
             _ => Ok(()),
@@ -188,10 +189,20 @@ impl Store {
 
     /// The sweeper's share: while over the limit, evicts for up to `time`. Answers
     /// whether the store is still over it.
+    ///
+    /// Nothing while commands are evicting for themselves ([`evict::Limits::
+    /// commands_evicting`]): they keep the store at its limit, and a second evictor
+    /// beside them only takes the core and the shard locks from them. (It did: a
+    /// sweeper at nice 10 got its fair share of a busy core in slices of several
+    /// milliseconds, and one in the idle class, preempted while it held a shard lock,
+    /// kept a SET waiting behind other threads for 4-8 ms.)
     pub fn evict_background(&self, time: std::time::Duration) -> bool {
         let now = self.now();
         let max = self.limits.maxmemory();
-        if max == 0 || self.limits.policy() == evict::Policy::NoEviction {
+        if max == 0
+            || self.limits.policy() == evict::Policy::NoEviction
+            || self.limits.commands_evicting(now)
+        {
             return false;
         }
         let Some(used) = self.limits.used(now) else {

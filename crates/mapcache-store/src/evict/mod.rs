@@ -14,7 +14,9 @@
 //! A command that finds the store over its limit evicts a few keys itself, in steps
 //! bounded in keys and time ([`STEP_KEYS`], [`STEP_TIME`]), as Redis's
 //! `performEvictions` does; the sweeper thread goes on in the background while the
-//! store stays over ([`crate::Store::evict_for`]). Which keys go is decided per shard
+//! store stays over and no command has evicted for [`COMMANDS_EVICTING_MS`]
+//! ([`crate::Store::evict_background`]: after writes stop, or a limit lowered at run
+//! time). Which keys go is decided per shard
 //! from a small pool of candidates ([`crate::db`]'s `evict` module).
 
 pub mod access;
@@ -110,6 +112,9 @@ pub const REFRESH_MS: i64 = 10;
 pub const STEP_KEYS: usize = 64;
 /// Most time one command spends evicting.
 pub const STEP_TIME: Duration = Duration::from_micros(200);
+/// How long after a command last evicted for itself the sweeper leaves eviction to
+/// the commands ([`Limits::commands_evicting`]).
+pub const COMMANDS_EVICTING_MS: i64 = 20;
 /// What a write adds beyond its arguments' bytes in the estimate (a new slot, a
 /// table bucket, allocator rounding).
 pub const WRITE_OVERHEAD: u64 = 96;
@@ -126,6 +131,8 @@ pub struct Limits {
     sampled_at: AtomicI64,
     drift: AtomicI64,
     refreshing: AtomicBool,
+    /// When a command last found the store over the limit and evicted for itself.
+    command_evicted_at: AtomicI64,
     /// Keys evicted since start (INFO `evicted_keys`).
     pub(crate) evicted: AtomicU64,
     /// The next shard the rotation evicts from.
@@ -143,6 +150,7 @@ impl Default for Limits {
             sampled_at: AtomicI64::new(i64::MIN),
             drift: AtomicI64::new(0),
             refreshing: AtomicBool::new(false),
+            command_evicted_at: AtomicI64::new(i64::MIN),
             evicted: AtomicU64::new(0),
             cursor: AtomicUsize::new(0),
         }
@@ -202,6 +210,19 @@ impl Limits {
             self.drift
                 .fetch_add((bytes + WRITE_OVERHEAD) as i64, Ordering::Relaxed);
         }
+    }
+
+    /// A command is evicting for itself at `now` ([`crate::Store::make_room`]).
+    pub(crate) fn note_command_eviction(&self, now: UnixMillis) {
+        if self.command_evicted_at.load(Ordering::Relaxed) != now {
+            self.command_evicted_at.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// Have commands evicted for themselves within the last [`COMMANDS_EVICTING_MS`]?
+    pub fn commands_evicting(&self, now: UnixMillis) -> bool {
+        let at = self.command_evicted_at.load(Ordering::Relaxed);
+        now.saturating_sub(at) < COMMANDS_EVICTING_MS
     }
 
     /// Evictions freed about `bytes`.

@@ -188,3 +188,34 @@ fn a_database_allocates_its_shards_on_first_use_and_eviction_skips_the_others() 
     assert_eq!(db1.len(now), 0);
     assert_eq!(db0.shard_count(), 0);
 }
+
+#[test]
+fn the_background_leaves_eviction_to_commands_while_they_evict() {
+    let _serial = one_at_a_time();
+    let (store, clock, gauge) = store_with(2000, 0);
+    store.limits().set_policy(Policy::AllKeysRandom);
+    store.limits().set_maxmemory(1_000_000);
+    // Far over: neither a command's step nor the background can bring it under.
+    gauge.0.store(2_000_000, Ordering::Relaxed);
+    let now = store.now();
+    let time = std::time::Duration::ZERO; // eight keys a call
+    assert!(
+        store.evict_background(time),
+        "nothing evicts for itself: the background evicts and says it is still over"
+    );
+    let after_background = store.limits().evicted_keys();
+    assert!(after_background > 0);
+    store.make_room(now).unwrap();
+    let after_command = store.limits().evicted_keys();
+    assert!(after_command > after_background, "the command evicted");
+    clock.advance(super::COMMANDS_EVICTING_MS - 1);
+    assert!(!store.evict_background(time));
+    assert_eq!(
+        store.limits().evicted_keys(),
+        after_command,
+        "the background evicted beside a command"
+    );
+    clock.advance(1);
+    assert!(store.evict_background(time));
+    assert!(store.limits().evicted_keys() > after_command);
+}
