@@ -11,7 +11,8 @@
 //!
 //! Connections work the trace in batches: a batch's GETs pipelined, then the SETs of
 //! its misses. A probe connection PINGs every 2 ms (the max stall, as ttl-storm
-//! measures it) and a sampler reads INFO `used_memory` every 50 ms.
+//! measures it; first for 3 s against the idle server, the machine's own noise) and a
+//! sampler reads INFO `used_memory` every 50 ms.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -64,6 +65,10 @@ const CONNS: usize = 4;
 const BATCH: usize = 32;
 /// Hit ratio is also reported per twentieth of the trace (its course over time).
 const WINDOWS: usize = 20;
+/// How long the probe runs against the idle server before each run: the largest
+/// round trip there is the machine's own noise (kernel threads, the hypervisor), the
+/// floor under the max stall of the run.
+const IDLE_PROBE: Duration = Duration::from_secs(3);
 
 /// A recorded trace: key ids in request order (`>= distinct`: a scan's cold key).
 fn trace(distinct: u64, requests: u64, scans: bool) -> Vec<u32> {
@@ -267,27 +272,15 @@ fn one(
         window_gets: (0..WINDOWS).map(|_| AtomicU64::new(0)).collect(),
         ..Counts::default()
     });
+    // The machine's own noise: the same probe against the idle server first.
+    let idle_stop = Arc::new(AtomicBool::new(false));
+    let idle = ping_probe(server.addr, idle_stop.clone())?;
+    std::thread::sleep(IDLE_PROBE);
+    idle_stop.store(true, Ordering::Relaxed);
+    let (idle_stall, _) = idle.join().unwrap_or_default();
     let stop = Arc::new(AtomicBool::new(false));
     // The probe: PING every 2 ms; the sampler: used_memory every 50 ms.
-    let probe = {
-        let mut c = SyncClient::connect(server.addr)?;
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            crate::rt::probe_priority();
-            let mut max = Duration::ZERO;
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let sent = Instant::now();
-                if c.call(&[b"PING"]).is_err() {
-                    break;
-                }
-                max = max.max(sent.elapsed());
-                n += 1;
-                std::thread::sleep(Duration::from_millis(2).saturating_sub(sent.elapsed()));
-            }
-            (max, n)
-        })
-    };
+    let probe = ping_probe(server.addr, stop.clone())?;
     let sampler = {
         let mut c = SyncClient::connect(server.addr)?;
         let stop = stop.clone();
@@ -375,11 +368,36 @@ fn one(
         (peak as f64 / maxmemory as f64 - 1.0) * 100.0,
     );
     x.insert("max_stall_us".into(), stall.as_secs_f64() * 1e6);
+    x.insert("idle_max_stall_us".into(), idle_stall.as_secs_f64() * 1e6);
     x.insert("probes".into(), probes as f64);
     x.insert("evicted_keys".into(), evicted as f64);
     x.insert("keys_at_end".into(), keys_end as f64);
     x.insert("gets".into(), gets as f64);
     Ok(r)
+}
+
+/// A probe thread: PING every 2 ms until `stop`, in `SCHED_FIFO` where it may
+/// ([`crate::rt`]); answers the largest round trip and the probes sent.
+fn ping_probe(
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<(Duration, u64)>> {
+    let mut c = SyncClient::connect(addr)?;
+    Ok(std::thread::spawn(move || {
+        crate::rt::probe_priority();
+        let mut max = Duration::ZERO;
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let sent = Instant::now();
+            if c.call(&[b"PING"]).is_err() {
+                break;
+            }
+            max = max.max(sent.elapsed());
+            n += 1;
+            std::thread::sleep(Duration::from_millis(2).saturating_sub(sent.elapsed()));
+        }
+        (max, n)
+    }))
 }
 
 #[cfg(test)]

@@ -353,13 +353,13 @@ pub fn eviction_table(results: &[RunResult]) -> String {
     if rows.is_empty() {
         return t;
     }
-    t.push_str("| trace / policy | target | hit ratio | 2nd half | ops/s | srv CPU µs/req | used_memory peak / maxmemory MiB | max stall µs | evicted | keys held at the end |\n");
-    t.push_str("|---|---|---:|---:|---:|---:|---|---:|---:|---:|\n");
+    t.push_str("| trace / policy | target | hit ratio | 2nd half | ops/s | srv CPU µs/req | used_memory peak / maxmemory MiB | max stall µs | idle max µs | evicted | keys held at the end |\n");
+    t.push_str("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|\n");
     for r in rows {
         let x = |k: &str| r.extra.get(k).copied();
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} | {:.0} | {} | {} / {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {} | {} / {} | {} | {} | {} | {} |",
             r.scenario.trim_start_matches("eviction-"),
             r.target,
             opt(x("hit_ratio"), 3),
@@ -369,6 +369,7 @@ pub fn eviction_table(results: &[RunResult]) -> String {
             opt(x("used_memory_peak_mib"), 1),
             opt(x("maxmemory_mib"), 1),
             opt(x("max_stall_us"), 0),
+            opt(x("idle_max_stall_us"), 0),
             opt(x("evicted_keys"), 0),
             opt(x("keys_at_end"), 0),
         );
