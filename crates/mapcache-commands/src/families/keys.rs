@@ -72,7 +72,7 @@ fn del(c: &mut Ctx<'_>) -> CmdResult {
     let keys = key_list(&c.args[1..]);
     let removed = db(c).update_many(&keys, c.now, |m| {
         (0..keys.len())
-            .filter(|&i| m.with(i, |km| km.remove().is_some()))
+            .filter(|&i| m.with(i, |km| km.delete()))
             .count()
     })?;
     c.out.integer(removed as i64);
@@ -336,7 +336,7 @@ fn expire_generic(c: &mut Ctx<'_>, relative: bool, seconds: bool, name: &'static
             return false;
         }
         if when <= now {
-            km.remove();
+            km.delete();
         } else {
             km.set_deadline(Some(when));
         }

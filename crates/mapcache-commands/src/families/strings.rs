@@ -336,7 +336,7 @@ fn getex(c: &mut Ctx<'_>) -> CmdResult {
         out.bulk(&value);
         match deadline {
             Some(d) if d <= now => {
-                km.remove();
+                km.delete();
             }
             Some(d) => {
                 km.set_deadline(Some(d));
@@ -360,7 +360,7 @@ fn getdel(c: &mut Ctx<'_>) -> CmdResult {
             None => out.null(),
             Some(v) => {
                 out.bulk(&string_bytes(v)?);
-                km.remove();
+                km.delete();
             }
         }
         Ok(())

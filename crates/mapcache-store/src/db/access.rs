@@ -498,6 +498,28 @@ impl<'a> KeyMut<'a> {
         removed
     }
 
+    /// Removes the key as [`KeyMut::remove`] does, without handing its entry back (a
+    /// compact string's would be a copy): answers whether it existed.
+    pub fn delete(&mut self) -> bool {
+        let Some(rest) = self.rest else {
+            let Some(slot) = self.shard.remove(self.hash, self.root) else {
+                return false;
+            };
+            self.wrote = true;
+            if let Some(old) = slot.into_garbage() {
+                self.garbage = Some(old);
+            }
+            return true;
+        };
+        let removed = self.remove_nested(rest, false);
+        self.wrote |= removed.is_some();
+        if removed.is_some() {
+            self.garbage = removed;
+            return true;
+        }
+        false
+    }
+
     fn remove_nested(&mut self, rest: Path<'_>, only_if_empty: bool) -> Option<Entry> {
         let deadline = self.deadline();
         let slot = slot_mut(self.shard, self.hash, self.root)?;
