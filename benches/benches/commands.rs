@@ -61,6 +61,19 @@ fn store_paths(c: &mut Criterion) {
             b.run(&keys[n]);
         })
     });
+    // A cache's usual write: a 100-byte value whose length differs from the one
+    // stored (99 and 100 bytes in turn), so every SET stores a new string.
+    let long: Vec<Vec<Bytes>> = [99, 100]
+        .iter()
+        .map(|&len| cmd(&["SET", "long", &"v".repeat(len)]))
+        .collect();
+    let mut m = 0;
+    g.bench_function("set_100_bytes_new_length", |bn| {
+        bn.iter(|| {
+            m ^= 1;
+            b.run(&long[m]);
+        })
+    });
     g.finish();
 }
 

@@ -92,6 +92,11 @@ impl Str {
         })
     }
 
+    /// Is this a view of bytes stored elsewhere ([`Str::borrowed`])?
+    pub(crate) fn is_borrowed(&self) -> bool {
+        matches!(self.0, Repr::Borrowed { .. })
+    }
+
     /// The empty string.
     pub const fn new() -> Str {
         Str(Repr::Inline {

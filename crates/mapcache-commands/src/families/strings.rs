@@ -206,7 +206,7 @@ fn expire_option(opt: &[u8]) -> Option<ExpireKind> {
 /// Stores a copy of `value` at `km` with `deadline`. A deadline already past is stored
 /// as is, as Redis does: the key is then simply expired (invisible).
 fn store(km: &mut KeyMut<'_>, value: &[u8], deadline: Option<UnixMillis>) {
-    km.insert(Value::string(value), deadline);
+    km.insert_str(value, deadline);
 }
 
 // ---------------------------------------------------------------------------------

@@ -337,6 +337,21 @@ impl<'a> KeyMut<'a> {
         }
     }
 
+    /// [`KeyMut::insert`] of a string, without first copying `bytes` into a value of
+    /// their own: a root's string is copied once, into its compact block (SET of a
+    /// new string longer than [`crate::Str::INLINE`] bytes allocated twice before).
+    #[allow(unsafe_code)] // Str::borrowed
+    pub fn insert_str(&mut self, bytes: &[u8], deadline: Option<UnixMillis>) {
+        if self.rest.is_some() {
+            return self.insert(Value::string(bytes), deadline);
+        }
+        // SAFETY: the entry lives only for this call: `insert_root` writes the bytes
+        // into the slot in place, or copies a borrowed string before it keeps it
+        // (`SlotBox::new`, `slot::own_bytes`).
+        let value = Value::Str(unsafe { crate::Str::borrowed(bytes) });
+        self.insert_root(Entry::new(value, deadline));
+    }
+
     /// [`KeyMut::insert`], answering a refused write's fault and the value back.
     fn try_insert(
         &mut self,
@@ -407,6 +422,8 @@ impl<'a> KeyMut<'a> {
             // A full slot keeps its box (INCR's counters allocate nothing).
             (false, false, _) => {
                 let nested = entry.nested_next();
+                let mut entry = entry;
+                super::slot::own_bytes(&mut entry);
                 let old = std::mem::replace(&mut slot.full_mut().entry, entry);
                 self.shard.reindex_root(hash, old.deadline(), deadline);
                 self.shard.reindex_nested(hash, old.nested_next(), nested);

@@ -75,12 +75,16 @@ impl SlotBox {
     /// `key`'s slot holding `entry`: compact when it can be (a string value, no
     /// nested deadlines, a key of at most 255 bytes), else full. The access stamp is a
     /// fresh one ([`crate::evict::access::fresh`]).
-    pub(super) fn new(key: &[u8], entry: Entry) -> SlotBox {
+    ///
+    /// A string that borrows its bytes ([`KeyMut::insert_str`](super::KeyMut::insert_str))
+    /// is copied into the block, or made to own them before a full slot keeps it.
+    pub(super) fn new(key: &[u8], mut entry: Entry) -> SlotBox {
         if let (Value::Str(s), true) = (&entry.value, Self::fits_compact(key, &entry)) {
             if let Some(layout) = block_layout(key.len(), s.len()) {
                 return Self::compact(layout, key, s, entry.deadline);
             }
         }
+        own_bytes(&mut entry);
         Self::full(Box::new(Slot {
             key: StoredKey::new(key),
             entry,
@@ -373,6 +377,16 @@ impl std::fmt::Debug for SlotBox {
     }
 }
 
+/// Makes an entry's string own its bytes if it borrows them ([`crate::Str`]'s
+/// `Borrowed` form): before a full slot keeps it.
+pub(super) fn own_bytes(entry: &mut Entry) {
+    if let Value::Str(s) = &mut entry.value {
+        if s.is_borrowed() {
+            *s = s.clone();
+        }
+    }
+}
+
 /// A compact block's layout: the header, then `key + value` bytes, 8-aligned; `None`
 /// when the value's length does not fit the header's 32 bits (such a value is kept in
 /// a full slot).
@@ -456,6 +470,24 @@ mod tests {
         assert!(slot.is_expired(6) && !slot.is_expired(5));
         assert_eq!(slot.set_deadline(None), Some(5));
         assert_eq!(slot.deadline(), None);
+    }
+
+    #[test]
+    fn a_borrowed_string_is_copied_into_whichever_slot_keeps_it() {
+        for key in [key_of(12), key_of(300)] {
+            let mut source = vec![b'a'; 100];
+            // SAFETY: `source` outlives the entry, which `SlotBox::new` consumes.
+            let value = Value::Str(unsafe { Str::borrowed(&source) });
+            let slot = SlotBox::new(&key, Entry::new(value, None));
+            assert_eq!(slot.is_compact(), key.len() <= 255);
+            source.fill(b'z');
+            drop(source);
+            assert_eq!(slot.entry().value, Value::string(&[b'a'; 100]));
+            assert!(slot.as_full().is_none_or(|s| match &s.entry.value {
+                Value::Str(s) => !s.is_borrowed(),
+                _ => false,
+            }));
+        }
     }
 
     #[test]

@@ -219,3 +219,27 @@ fn the_background_leaves_eviction_to_commands_while_they_evict() {
     assert!(store.evict_background(time));
     assert!(store.limits().evicted_keys() > after_command);
 }
+
+#[test]
+fn insert_str_copies_its_bytes_whatever_the_key_and_the_slot() {
+    let (store, _clock, _gauge) = store_with(0, 0);
+    let now = store.now();
+    let db = store.db(0).unwrap();
+    let long_key = vec![b'k'; 300];
+    for key in [b"short".to_vec(), long_key] {
+        // New key, then over a slot of another length, then over one of the same.
+        for len in [100, 50, 50] {
+            let mut source = vec![b'a' + (len % 26) as u8; len];
+            db.update(&key, now, |k| k.insert_str(&source, Some(now + 60_000)))
+                .unwrap();
+            source.fill(b'#');
+            drop(source);
+            let want = vec![b'a' + (len % 26) as u8; len];
+            db.get(&key, now, |e| {
+                let e = e.expect("stored");
+                assert_eq!(e.value, Value::string(&want), "key of {}", key.len());
+                assert_eq!(e.deadline(), Some(now + 60_000));
+            });
+        }
+    }
+}
