@@ -528,13 +528,12 @@ impl<'a> KeyMut<'a> {
             }
             return true;
         };
-        let removed = self.remove_nested(rest, false);
-        self.wrote |= removed.is_some();
-        if removed.is_some() {
-            self.garbage = removed;
-            return true;
-        }
-        false
+        let Some(removed) = self.remove_nested(rest, false) else {
+            return false;
+        };
+        self.wrote = true;
+        self.garbage = Some(removed);
+        true
     }
 
     fn remove_nested(&mut self, rest: Path<'_>, only_if_empty: bool) -> Option<Entry> {
@@ -631,12 +630,9 @@ pub struct ReadMany<'db, 'k> {
     /// Does reading a key touch its access stamp and request count (MGET: yes;
     /// EXISTS: no, as [`Db::get_no_touch`])?
     pub(super) touch: bool,
-    /// The copies handed out: nested nodes, roots without their expired nested nodes.
-    pub(super) scratch: Vec<OnceCell<Option<Entry>>>,
-    /// The entries compact slots lent ([`SlotBox::lend`]), valid while the guards
-    /// are held (declared after them: dropped after they are released, which reads
-    /// nothing).
-    pub(super) lent: Vec<OnceCell<Option<Entry>>>,
+    /// Per key, what was handed out besides stored entries (declared after the
+    /// guards: dropped after they are released, which reads nothing).
+    pub(super) scratch: Vec<Scratch>,
 }
 
 impl ReadMany<'_, '_> {
@@ -669,14 +665,18 @@ impl ReadMany<'_, '_> {
         }
         let stored = slot.and_then(|s| match s.as_full() {
             Some(full) => Some(&full.entry),
-            // SAFETY: kept in `lent` while the guards are held, handed out only by
+            // SAFETY: kept in `scratch` while the guards are held, handed out only by
             // reference.
-            None => self.lent[i].get_or_init(|| unsafe { s.lend() }).as_ref(),
+            None => self.scratch[i]
+                .lent
+                .get_or_init(|| unsafe { s.lend() })
+                .as_ref(),
         });
         let entry = match stored {
             Some(e) if e.is_expired(self.now) => None,
             // A node, or a root with an expired nested node: a copy, kept for `f`.
             Some(e) if rest.is_some() || e.has_nested_due(self.now) => self.scratch[i]
+                .copy
                 .get_or_init(|| {
                     let e = e.view(self.now)?;
                     match rest {
@@ -696,6 +696,16 @@ impl ReadMany<'_, '_> {
         counter.fetch_add(1, Ordering::Relaxed);
         entry
     }
+}
+
+/// What [`ReadMany::get`] keeps for one key.
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    /// The entry a compact slot lent ([`SlotBox::lend`]), valid while the guards are
+    /// held.
+    lent: OnceCell<Option<Entry>>,
+    /// A copy: a nested node, or a root without its expired nested nodes.
+    copy: OnceCell<Option<Entry>>,
 }
 
 /// Write access to several keys of one database, all shards locked.

@@ -159,11 +159,13 @@ impl Shard {
                 continue;
             };
             let (hash, hasher) = (pooled.hash, &self.hasher);
-            let Some(slot) = self.table.find(table_hash(hash), |s| {
+            let sketch = self.sketch.as_deref();
+            let Ok(found) = self.table.find_entry(table_hash(hash), |s| {
                 super::shard::key_hash(hasher, s.key()) == hash
             }) else {
                 continue; // gone since it was pooled
             };
+            let slot = found.get();
             // Read since it was pooled? Under LRU its stamp says so: its score moves
             // by itself (a key on probation is aged by the current eviction age, which
             // every eviction changes), and comparing scores took most of a scan's
@@ -172,13 +174,15 @@ impl Shard {
             // read need not change the stamp's counter for).
             let read = match policy {
                 Policy::AllKeysLru | Policy::VolatileLru => slot.access().get() != pooled.stamp,
-                _ => score(policy, slot, hash, self.sketch.as_deref(), now) > pooled.score,
+                _ => score(policy, slot, hash, sketch, now) > pooled.score,
             };
             if read || (policy.volatile() && slot.deadline().is_none()) {
                 continue; // read (or its TTL changed) since it was pooled
             }
-            let key = bytes::Bytes::copy_from_slice(slot.key());
-            return self.remove(hash, &key).map(|s| (hash, s));
+            // Removed through the entry found: no second lookup, no copy of the key.
+            let slot = found.remove().0;
+            self.unindex(hash, &slot);
+            return Some((hash, slot));
         }
     }
 }

@@ -19,7 +19,6 @@ mod evict;
 mod shard;
 mod slot;
 
-use std::cell::OnceCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
@@ -468,8 +467,7 @@ impl Db {
             .iter()
             .map(|&i| (i, self.shards()[i].lock.read()))
             .collect();
-        let scratch = keys.iter().map(|_| OnceCell::new()).collect();
-        let lent = keys.iter().map(|_| OnceCell::new()).collect();
+        let scratch = keys.iter().map(|_| Default::default()).collect();
         let many = ReadMany {
             db: self,
             addr,
@@ -479,7 +477,6 @@ impl Db {
             now,
             touch,
             scratch,
-            lent,
         };
         f(&many)
     }

@@ -64,6 +64,31 @@ pub(super) fn key_hash(hasher: &DefaultHashBuilder, key: &[u8]) -> u64 {
     hasher.hash_one(key)
 }
 
+/// The hash a shard's table places `slot` by, recomputed from its key (tables grow,
+/// shrink and are rebuilt with it).
+#[inline]
+fn slot_table_hash(hasher: &DefaultHashBuilder, slot: &SlotBox) -> u64 {
+    table_hash(key_hash(hasher, slot.key()))
+}
+
+/// Moves `ik` in `index` from deadline `old` to `new` (either may be none).
+fn move_deadline(
+    index: &mut DeadlineIndex<IndexedKey>,
+    ik: IndexedKey,
+    old: Option<UnixMillis>,
+    new: Option<UnixMillis>,
+) {
+    if old == new {
+        return;
+    }
+    if let Some(d) = old {
+        index.remove(&ik, d);
+    }
+    if let Some(d) = new {
+        index.insert(ik, d);
+    }
+}
+
 /// A shard's slots with their keys' hashes (recomputed).
 pub(super) fn hashed(shard: &Shard) -> impl Iterator<Item = (u64, &SlotBox)> {
     shard.table.iter().map(|s| (shard.key_hash(s.key()), s))
@@ -123,9 +148,8 @@ impl Shard {
         }
         self.make_room_for_one();
         let hasher = &self.hasher;
-        self.table.insert_unique(table_hash(hash), slot, |s| {
-            table_hash(key_hash(hasher, s.key()))
-        });
+        self.table
+            .insert_unique(table_hash(hash), slot, |s| slot_table_hash(hasher, s));
         self.admit(hash, stamp);
     }
 
@@ -150,7 +174,7 @@ impl Shard {
             return;
         }
         let hasher = &self.hasher;
-        let rehash = |s: &SlotBox| table_hash(key_hash(hasher, s.key()));
+        let rehash = |s: &SlotBox| slot_table_hash(hasher, s);
         let mut fresh = HashTable::with_capacity(want);
         for slot in self.table.drain() {
             fresh.insert_unique(rehash(&slot), slot, rehash);
@@ -186,13 +210,18 @@ impl Shard {
             .ok()?
             .remove()
             .0;
+        self.unindex(hash, &slot);
+        Some(slot)
+    }
+
+    /// Takes a slot just removed from the table out of the deadline indexes.
+    pub(super) fn unindex(&mut self, hash: u64, slot: &SlotBox) {
         if let Some(d) = slot.deadline() {
             self.expiries.remove(&hash, d);
         }
         if let Some(d) = slot.nested_next() {
             self.nested_expiries.remove(&hash, d);
         }
-        Some(slot)
     }
 
     /// Moves a root in the deadline index from deadline `old` to `new`.
@@ -202,15 +231,7 @@ impl Shard {
         old: Option<UnixMillis>,
         new: Option<UnixMillis>,
     ) {
-        if old == new {
-            return;
-        }
-        if let Some(d) = old {
-            self.expiries.remove(&ik, d);
-        }
-        if let Some(d) = new {
-            self.expiries.insert(ik, d);
-        }
+        move_deadline(&mut self.expiries, ik, old, new);
     }
 
     /// Moves a root's entry in the nested index from deadline `old` to `new`.
@@ -220,15 +241,7 @@ impl Shard {
         old: Option<UnixMillis>,
         new: Option<UnixMillis>,
     ) {
-        if old == new {
-            return;
-        }
-        if let Some(d) = old {
-            self.nested_expiries.remove(&ik, d);
-        }
-        if let Some(d) = new {
-            self.nested_expiries.insert(ik, d);
-        }
+        move_deadline(&mut self.nested_expiries, ik, old, new);
     }
 
     /// Removes the nested nodes of `root` expired at `now` (the root too, when that
@@ -298,7 +311,7 @@ impl Shard {
         if self.is_sparse() {
             let hasher = &self.hasher;
             self.table
-                .shrink_to(self.table.len(), |s| table_hash(key_hash(hasher, s.key())));
+                .shrink_to(self.table.len(), |s| slot_table_hash(hasher, s));
         }
     }
 

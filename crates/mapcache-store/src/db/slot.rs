@@ -144,13 +144,20 @@ impl SlotBox {
         unsafe { self.block().cast::<Header>().as_ref() }
     }
 
+    /// The compact block's header, for writing.
+    fn header_mut(&mut self) -> &mut Header {
+        // SAFETY: compact, and borrowed mutably through `&mut self`.
+        unsafe { self.block().cast::<Header>().as_mut() }
+    }
+
     /// The compact block's key and value bytes.
     #[inline]
     fn compact_bytes(&self) -> (&[u8], &[u8]) {
         let h = self.header();
         let (k, v) = (usize::from(h.key_len), h.value_len as usize);
         // SAFETY: the block holds `k + v` bytes after the header, written at
-        // construction and never changed (only the header's stamp and deadline are).
+        // construction; only `&mut self` changes them (`overwrite`), so none change
+        // while these borrows of `self` live.
         unsafe {
             let bytes = self.block().as_ptr().add(HEADER);
             (
@@ -283,24 +290,20 @@ impl SlotBox {
         // SAFETY: compact, borrowed mutably through `&mut self`; the value's bytes are
         // `value.len()` bytes at `HEADER + key_len` inside the block.
         unsafe {
-            let block = self.block();
-            let h = block.cast::<Header>().as_mut();
-            let old = std::mem::replace(&mut h.deadline, Deadline::new(deadline)).get();
-            block
+            self.block()
                 .as_ptr()
                 .add(HEADER + key_len)
                 .copy_from_nonoverlapping(value.as_ptr(), value.len());
-            Ok(old)
         }
+        let h = self.header_mut();
+        Ok(std::mem::replace(&mut h.deadline, Deadline::new(deadline)).get())
     }
 
     /// Sets the root's deadline in place; answers the one it had.
     pub(super) fn set_deadline(&mut self, deadline: Option<UnixMillis>) -> Option<UnixMillis> {
         let new = Deadline::new(deadline);
         if self.is_compact() {
-            // SAFETY: compact, and borrowed mutably through `&mut self`.
-            let h = unsafe { self.block().cast::<Header>().as_mut() };
-            std::mem::replace(&mut h.deadline, new).get()
+            std::mem::replace(&mut self.header_mut().deadline, new).get()
         } else {
             std::mem::replace(&mut self.full_mut().entry.deadline, new).get()
         }
@@ -311,22 +314,20 @@ impl SlotBox {
         if self.is_compact() {
             self.entry().clone()
         } else {
-            let slot = self.full_mut();
-            std::mem::replace(&mut slot.entry, Entry::new(Value::Null, None))
+            self.take_full_entry()
         }
     }
 
     /// What is left to free once the shard's lock is released: a full slot's entry
-    /// (a large value's free can take a while); a compact block is freed here.
+    /// (a large value's free can take a while); a compact block is freed here, with
+    /// `self`.
     pub(super) fn into_garbage(mut self) -> Option<Entry> {
-        if self.is_compact() {
-            return None;
-        }
-        let slot = self.full_mut();
-        Some(std::mem::replace(
-            &mut slot.entry,
-            Entry::new(Value::Null, None),
-        ))
+        (!self.is_compact()).then(|| self.take_full_entry())
+    }
+
+    /// A full slot's entry, moved out (the slot, about to be dropped, keeps a null).
+    fn take_full_entry(&mut self) -> Entry {
+        std::mem::replace(&mut self.full_mut().entry, Entry::new(Value::Null, None))
     }
 
     /// About the bytes this slot holds beyond its table bucket (the block or slot, the
@@ -481,8 +482,8 @@ mod tests {
             let slot = SlotBox::new(&key, Entry::new(value, None));
             assert_eq!(slot.is_compact(), key.len() <= 255);
             source.fill(b'z');
-            drop(source);
             assert_eq!(slot.entry().value, Value::string(&[b'a'; 100]));
+            drop(source);
             assert!(slot.as_full().is_none_or(|s| match &s.entry.value {
                 Value::Str(s) => !s.is_borrowed(),
                 _ => false,
@@ -494,6 +495,10 @@ mod tests {
     fn a_lent_strings_clone_owns_its_bytes() {
         let slot = SlotBox::new(b"key", Entry::new(Value::string(&[3; 100]), None));
         let copy = slot.entry().clone();
+        let Value::Str(s) = &copy.value else {
+            panic!("a string")
+        };
+        assert!(!s.is_borrowed(), "the clone still points into the block");
         drop(slot);
         assert_eq!(copy.value, Value::string(&[3; 100]));
     }

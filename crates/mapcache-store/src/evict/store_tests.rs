@@ -232,8 +232,7 @@ fn insert_str_copies_its_bytes_whatever_the_key_and_the_slot() {
             let mut source = vec![b'a' + (len % 26) as u8; len];
             db.update(&key, now, |k| k.insert_str(&source, Some(now + 60_000)))
                 .unwrap();
-            source.fill(b'#');
-            drop(source);
+            source.fill(b'#'); // a string still borrowing `source` would read '#'
             let want = vec![b'a' + (len % 26) as u8; len];
             db.get(&key, now, |e| {
                 let e = e.expect("stored");
